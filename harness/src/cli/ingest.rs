@@ -1,0 +1,134 @@
+//! `trellis ingest`: read artifacts into the store.
+
+use crate::exit;
+use crate::ingest::{self, HttpOptions, IngestError, IngestOptions};
+use crate::store::InsertOutcome;
+use std::path::Path;
+use std::time::Duration;
+
+/// Read CI artifacts into the store.
+///
+/// Each INPUT is a JUnit XML file (any dialect), a Prow build directory or a tree of
+/// them (logs/<job>/<build>/, pr-logs/pull/<org_repo>/<pr>/<job>/<build>/), a Sonobuoy
+/// results tarball, a Hydrophone output directory, a CNCF conformance submission
+/// directory, an e2e.log, or an http(s):// or gs:// URL of one of those.
+/// Builds already stored are left as they are. Inputs that fail are listed at the end
+/// and make the exit code 3; the others are still stored.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Files, directories or URLs to ingest.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// Job name for every build read (default: from the path: the Prow job directory,
+    /// else the input's directory or file name).
+    #[arg(long, value_name = "NAME")]
+    job: Option<String>,
+    /// Build id (only for an input that holds one build; default: from the path, the
+    /// run's start time, or a digest of its results).
+    #[arg(long, value_name = "ID")]
+    build: Option<String>,
+    /// Deadline for each HTTP request, in seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    http_timeout: u64,
+    /// Retries after a transient HTTP failure (connect error, timeout, 5xx, 429).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    http_retries: u32,
+    /// GCS endpoint used for gs:// URLs and bucket listings.
+    #[arg(
+        long,
+        env = "TRELLIS_GCS_ENDPOINT",
+        default_value = "https://storage.googleapis.com",
+        value_name = "URL"
+    )]
+    gcs_endpoint: String,
+}
+
+pub fn run(args: Args, db: &Path) -> i32 {
+    let mut store = match super::open_store(db) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let opts = IngestOptions {
+        job: args.job,
+        build: args.build,
+        http: HttpOptions {
+            timeout: Duration::from_secs(args.http_timeout.max(1)),
+            retries: args.http_retries,
+            gcs_endpoint: args.gcs_endpoint,
+        },
+    };
+    let now = chrono::Utc::now().timestamp();
+    let mut tally = Tally::default();
+    for input in &args.inputs {
+        let units = match ingest::discover(input, &opts) {
+            Ok(u) => u,
+            Err(e) => {
+                tally.fail(input, &e);
+                continue;
+            }
+        };
+        for unit in &units {
+            let build = match ingest::read_unit(unit, now) {
+                Ok(b) => b,
+                Err(e) => {
+                    tally.fail(&unit.source, &e);
+                    continue;
+                }
+            };
+            match store.insert_build(&build) {
+                Ok(InsertOutcome::Inserted { cells }) => {
+                    let c = build.counts();
+                    println!(
+                        "stored     {}/{}  {cells} cells ({} pass, {} fail, {} flaky, {} skip, {} other)",
+                        build.job, build.build, c.pass, c.fail, c.flaky, c.skip, c.other
+                    );
+                    tally.stored += 1;
+                    tally.cells += cells;
+                }
+                Ok(InsertOutcome::AlreadyStored) => {
+                    println!("unchanged  {}/{}  (already stored)", build.job, build.build);
+                    tally.unchanged += 1;
+                }
+                Err(e) => {
+                    eprintln!("error: {e}\n  hint: {}", e.hint());
+                    tally.failed.push((unit.source.clone(), e.to_string()));
+                }
+            }
+        }
+    }
+    tally.report(store.path())
+}
+
+#[derive(Default)]
+struct Tally {
+    stored: usize,
+    unchanged: usize,
+    cells: usize,
+    failed: Vec<(String, String)>,
+}
+
+impl Tally {
+    fn fail(&mut self, input: &str, e: &IngestError) {
+        eprintln!("error: {e}\n  hint: {}", e.hint());
+        self.failed.push((input.to_string(), e.to_string()));
+    }
+
+    fn report(self, db: &Path) -> i32 {
+        println!(
+            "ingested into {}: {} builds stored ({} cells), {} already stored, {} failed",
+            db.display(),
+            self.stored,
+            self.cells,
+            self.unchanged,
+            self.failed.len()
+        );
+        if self.failed.is_empty() {
+            return exit::OK;
+        }
+        println!("not ingested:");
+        for (input, why) in &self.failed {
+            println!("  {input}: {why}");
+        }
+        exit::INPUT_REJECTED
+    }
+}

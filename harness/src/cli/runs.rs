@@ -1,0 +1,67 @@
+//! `trellis runs`: the jobs and builds in the store.
+
+use crate::exit;
+use std::path::Path;
+
+/// List stored builds, per job, newest first, with cell counts.
+///
+/// `--json` prints an array of
+/// {job, build, started, finished, passed, commit, counts: {pass, fail, flaky, skip, other}}
+/// with times in Unix seconds.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this job.
+    #[arg(long, value_name = "NAME")]
+    job: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, db: &Path) -> i32 {
+    let store = match super::open_store(db) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let runs = match store.runs(args.job.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return super::report_store_error(&e),
+    };
+    if args.json {
+        return super::print_json(&runs);
+    }
+    if runs.is_empty() {
+        println!(
+            "no builds stored in {} (add some with `trellis ingest`)",
+            db.display()
+        );
+        return exit::OK;
+    }
+    let mut current_job = None;
+    for r in &runs {
+        if current_job != Some(&r.job) {
+            let n = runs.iter().filter(|x| x.job == r.job).count();
+            println!("{}  ({n} builds)", r.job);
+            current_job = Some(&r.job);
+        }
+        let verdict = match r.passed {
+            Some(true) => "PASSED",
+            Some(false) => "FAILED",
+            None => "-",
+        };
+        let c = &r.counts;
+        println!(
+            "  {:<22} {:<21} {:<7} {:>6} pass {:>4} fail {:>4} flaky {:>6} skip {:>4} other  {}",
+            r.build,
+            super::format_time(r.started),
+            verdict,
+            c.pass,
+            c.fail,
+            c.flaky,
+            c.skip,
+            c.other,
+            r.commit.as_deref().unwrap_or("")
+        );
+    }
+    exit::OK
+}

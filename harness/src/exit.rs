@@ -1,0 +1,12 @@
+//! Process exit codes. Scripts and CI rely on these; never renumber one.
+
+/// Everything asked for was done.
+pub const OK: i32 = 0;
+/// An operation failed outright (the store could not be opened, a write failed).
+pub const FAILURE: i32 = 1;
+/// The command line was wrong (clap's own code).
+pub const USAGE: i32 = 2;
+/// At least one input could not be ingested; the others were stored.
+pub const INPUT_REJECTED: i32 = 3;
+/// The job or build asked for is not in the store.
+pub const NOT_FOUND: i32 = 4;

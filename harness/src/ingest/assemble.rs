@@ -1,0 +1,298 @@
+//! Turns one discovered unit (a build's files) into a [`Build`] with merged cells.
+
+use super::layout::{self, Unit, UnitKind};
+use super::{e2e_log, junit, prow, IngestError};
+use crate::model::{Build, Cell, CellMerge, CellStatus, Observation, OVERALL_ROW};
+use e2e_log::E2eSummary;
+use junit::JunitTally;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// TestGrid gives up on a build that has not finished within a day.
+pub const UNFINISHED_AFTER_SECS: i64 = 24 * 3600;
+
+/// Reads `unit` into a build; `now` (Unix seconds) decides whether a build without
+/// finished.json is still running or abandoned.
+pub fn read_unit(unit: &Unit, now: i64) -> Result<Build, IngestError> {
+    let mut build = Build {
+        job: unit.job.clone(),
+        build: unit.build.clone().unwrap_or_default(),
+        pr: unit.pr,
+        source: unit.source.clone(),
+        ..Build::default()
+    };
+    let mut rows = RowMerge::default();
+    let mut tally = JunitTally::default();
+    match unit.kind {
+        UnitKind::JunitFile => rows.add_file(&unit.path, &mut build, &mut tally)?,
+        UnitKind::E2eLog => apply_e2e(&mut build, &mut rows, e2e_log::parse_file(&unit.path)?),
+        UnitKind::Results | UnitKind::Submission => {
+            for file in layout::top_level_junit(&unit.path) {
+                rows.add_file(&file, &mut build, &mut tally)?;
+            }
+            if unit.kind == UnitKind::Submission {
+                read_product(&unit.path.join("PRODUCT.yaml"), &mut build.metadata)?;
+            }
+            let log = unit.path.join("e2e.log");
+            if log.is_file() {
+                apply_e2e(&mut build, &mut rows, e2e_log::parse_file(&log)?);
+            }
+        }
+        UnitKind::Prow => read_prow(unit, now, &mut build, &mut rows, &mut tally)?,
+    }
+    if let Some(org_repo) = &unit.org_repo {
+        build
+            .metadata
+            .insert("org_repo".into(), org_repo.clone().into());
+    }
+    if tally.testcases > 0 {
+        build.metadata.insert("junit".into(), to_value(&tally));
+    }
+    build.cells = rows.finish();
+    if build.passed.is_none() && !build.cells.is_empty() {
+        build.passed = Some(!build.cells.iter().any(|c| c.status == CellStatus::Fail));
+    }
+    if build.build.is_empty() {
+        build.build = derived_build_id(&build);
+    }
+    Ok(build)
+}
+
+fn read_prow(
+    unit: &Unit,
+    now: i64,
+    build: &mut Build,
+    rows: &mut RowMerge,
+    tally: &mut JunitTally,
+) -> Result<(), IngestError> {
+    let dir = &unit.path;
+    let started_path = dir.join("started.json");
+    if !started_path.is_file() {
+        return Err(IngestError::MissingStarted { dir: dir.clone() });
+    }
+    let started = prow::read_started(&started_path)?;
+    let finished_path = dir.join("finished.json");
+    let finished = if finished_path.is_file() {
+        Some(prow::read_finished(&finished_path)?)
+    } else {
+        None
+    };
+    build.started = Some(started.timestamp);
+    build.commit = prow::commit_of(&started, finished.as_ref());
+    if build.pr.is_none() {
+        build.pr = started.pull.as_deref().and_then(leading_number);
+    }
+    let podinfo = dir.join("podinfo.json");
+    if podinfo.is_file() {
+        match prow::read_podinfo(&podinfo) {
+            Ok(info) => build.metadata.extend(info),
+            Err(e) => tracing::warn!("{e} (optional file, ignored)"),
+        }
+    }
+    let artifacts = dir.join("artifacts");
+    if artifacts.is_dir() {
+        for file in layout::junit_below(&artifacts)? {
+            rows.add_file(&file, build, tally)?;
+        }
+        let log = artifacts.join("e2e.log");
+        if log.is_file() {
+            let summary = e2e_log::parse_file(&log)?;
+            build.metadata.insert("e2e_log".into(), to_value(&summary));
+        }
+    }
+    let overall = match &finished {
+        Some(f) => {
+            build.finished = f.timestamp;
+            build.result = f.result.clone();
+            build.passed = f
+                .passed
+                .or_else(|| f.result.as_deref().map(|r| r == "SUCCESS"));
+            build.metadata.extend(f.metadata.clone());
+            if let Some(v) = &f.job_version {
+                build
+                    .metadata
+                    .insert("job-version".into(), v.clone().into());
+            }
+            let duration = f.timestamp.map(|t| (t - started.timestamp).max(0) as f64);
+            match build.passed {
+                Some(true) => overall(CellStatus::Pass, duration, None),
+                Some(false) => overall(
+                    CellStatus::Fail,
+                    duration,
+                    Some(format!(
+                        "Build failed: {}",
+                        f.result.as_deref().unwrap_or("FAILURE")
+                    )),
+                ),
+                None => overall(CellStatus::Unknown, duration, None),
+            }
+        }
+        None => {
+            let age = now - started.timestamp;
+            if age < UNFINISHED_AFTER_SECS {
+                return Err(IngestError::Unfinished {
+                    dir: dir.clone(),
+                    age_hours: age / 3600,
+                });
+            }
+            build.passed = Some(false);
+            overall(
+                CellStatus::Fail,
+                None,
+                Some("Build did not complete within 24 hours".into()),
+            )
+        }
+    };
+    rows.add(OVERALL_ROW.to_string(), overall);
+    Ok(())
+}
+
+fn overall(status: CellStatus, duration: Option<f64>, message: Option<String>) -> Observation {
+    Observation {
+        status,
+        duration,
+        attempts: 1,
+        message,
+    }
+}
+
+/// An e2e.log's summary decides a non-Prow build's verdict and its Overall row.
+fn apply_e2e(build: &mut Build, rows: &mut RowMerge, summary: E2eSummary) {
+    if let Some(ok) = summary.succeeded() {
+        build.passed = Some(ok);
+        let message = (!ok).then(|| {
+            format!(
+                "e2e.log: FAIL! -- {} Passed | {} Failed",
+                summary.passed.unwrap_or(0),
+                summary.failed.unwrap_or(0)
+            )
+        });
+        let status = if ok {
+            CellStatus::Pass
+        } else {
+            CellStatus::Fail
+        };
+        rows.add(
+            OVERALL_ROW.to_string(),
+            overall(status, summary.seconds, message),
+        );
+    }
+    if let (Some(start), Some(secs)) = (build.started, summary.seconds) {
+        build.finished = Some(start + secs.round() as i64);
+    }
+    build.metadata.insert("e2e_log".into(), to_value(&summary));
+}
+
+fn read_product(path: &Path, metadata: &mut Map<String, Value>) -> Result<(), IngestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| IngestError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let value: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| IngestError::Yaml {
+        input: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let json = serde_json::to_value(&value).map_err(|e| IngestError::Yaml {
+        input: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    metadata.insert("product".into(), json);
+    Ok(())
+}
+
+/// Cells merged by row name, in first-seen order.
+#[derive(Default)]
+struct RowMerge {
+    index: HashMap<String, usize>,
+    rows: Vec<(String, CellMerge)>,
+}
+
+impl RowMerge {
+    fn add(&mut self, row: String, obs: Observation) {
+        let i = match self.index.get(&row) {
+            Some(i) => *i,
+            None => {
+                self.rows.push((row.clone(), CellMerge::default()));
+                self.index.insert(row, self.rows.len() - 1);
+                self.rows.len() - 1
+            }
+        };
+        self.rows[i].1.add(obs);
+    }
+
+    fn add_file(
+        &mut self,
+        file: &Path,
+        build: &mut Build,
+        tally: &mut JunitTally,
+    ) -> Result<(), IngestError> {
+        let report = junit::parse_file(file)?;
+        tally.add(&report.tally);
+        build.skipped_dropped += report.dropped_skips;
+        if build.started.is_none() {
+            build.started = report.timestamp.as_deref().and_then(parse_timestamp);
+        }
+        for (row, obs) in report.cases {
+            self.add(row, obs);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Vec<Cell> {
+        self.rows
+            .into_iter()
+            .map(|(name, m)| m.finish(name))
+            .collect()
+    }
+}
+
+/// JUnit `timestamp`: RFC 3339, or a naive `2022-09-03T20:38:14` taken as UTC.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp())
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc().timestamp())
+        })
+}
+
+/// A build id for inputs that carry none: the start time when known (readable and
+/// stable), else a digest of the results, so re-ingesting the same file is a no-op.
+fn derived_build_id(build: &Build) -> String {
+    if let Some(t) = build
+        .started
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+    {
+        return t.format("%Y%m%d-%H%M%S").to_string();
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for c in &build.cells {
+        eat(c.test.as_bytes());
+        eat(&[c.status.code()]);
+    }
+    eat(build
+        .metadata
+        .get("e2e_log")
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+        .as_bytes());
+    format!("sha-{:012x}", h >> 16)
+}
+
+fn leading_number(s: &str) -> Option<u64> {
+    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}

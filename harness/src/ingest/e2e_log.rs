@@ -1,0 +1,168 @@
+//! Facts from a Ginkgo `e2e.log`: the closing summary and the version lines.
+//!
+//! The log is read line by line and never held whole; logs may contain any bytes, so
+//! lines are decoded lossily (a log is evidence, not a document to reject).
+
+use super::IngestError;
+use serde::Serialize;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+/// What an e2e.log says about its run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct E2eSummary {
+    /// `Ran N of M Specs in S seconds`.
+    pub ran: Option<u64>,
+    pub specs: Option<u64>,
+    pub seconds: Option<f64>,
+    /// `SUCCESS` or `FAIL`, from the counts line.
+    pub result: Option<String>,
+    pub passed: Option<u64>,
+    pub failed: Option<u64>,
+    pub flaked: Option<u64>,
+    pub pending: Option<u64>,
+    pub skipped: Option<u64>,
+    pub apiserver_version: Option<String>,
+    pub e2e_version: Option<String>,
+}
+
+impl E2eSummary {
+    /// True when the log carries a counts line.
+    pub fn has_verdict(&self) -> bool {
+        self.result.is_some()
+    }
+
+    pub fn succeeded(&self) -> Option<bool> {
+        self.result.as_deref().map(|r| r == "SUCCESS")
+    }
+}
+
+pub fn parse_file(path: &Path) -> Result<E2eSummary, IngestError> {
+    let io = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut summary = E2eSummary::default();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(io)? == 0 {
+            break;
+        }
+        summary.read_line(&String::from_utf8_lossy(&line));
+    }
+    Ok(summary)
+}
+
+impl E2eSummary {
+    fn read_line(&mut self, line: &str) {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("Ran ") {
+            self.read_ran(rest);
+        } else if let Some(rest) = line.strip_prefix("SUCCESS! -- ") {
+            self.read_counts("SUCCESS", rest);
+        } else if let Some(rest) = line.strip_prefix("FAIL! -- ") {
+            self.read_counts("FAIL", rest);
+        } else if let Some(v) = version_after(line, "kube-apiserver version: ") {
+            self.apiserver_version.get_or_insert(v);
+        } else if let Some(v) = version_after(line, "e2e test version: ") {
+            self.e2e_version.get_or_insert(v);
+        }
+    }
+
+    /// `N of M Specs in S seconds`
+    fn read_ran(&mut self, rest: &str) {
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        if let ["of", "Specs", "in", "seconds"] =
+            [words.get(1), words.get(3), words.get(4), words.get(6)]
+                .map(|w| w.copied().unwrap_or(""))
+        {
+            if let (Ok(ran), Ok(specs), Ok(secs)) =
+                (words[0].parse(), words[2].parse(), words[5].parse())
+            {
+                self.ran = Some(ran);
+                self.specs = Some(specs);
+                self.seconds = Some(secs);
+            }
+        }
+    }
+
+    /// `362 Passed | 0 Failed | 1 Flaked | 0 Pending | 6705 Skipped`
+    fn read_counts(&mut self, result: &str, rest: &str) {
+        let mut any = false;
+        for part in rest.split('|') {
+            let mut it = part.split_whitespace();
+            let (Some(n), Some(word)) = (it.next(), it.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            let slot = match word {
+                "Passed" => &mut self.passed,
+                "Failed" => &mut self.failed,
+                "Flaked" => &mut self.flaked,
+                "Pending" => &mut self.pending,
+                "Skipped" => &mut self.skipped,
+                _ => continue,
+            };
+            *slot = Some(n);
+            any = true;
+        }
+        if any {
+            self.result = Some(result.to_string());
+        }
+    }
+}
+
+fn version_after(line: &str, marker: &str) -> Option<String> {
+    let at = line.find(marker)?;
+    let v = line[at + marker.len()..].split_whitespace().next()?;
+    v.starts_with('v').then(|| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> E2eSummary {
+        let mut s = E2eSummary::default();
+        for l in text.lines() {
+            s.read_line(l);
+        }
+        s
+    }
+
+    #[test]
+    fn ginkgo_v1_verbose() {
+        let s = read(
+            "May 27 01:21:18.458: INFO: e2e test version: v1.24.0\n\
+             May 27 01:21:18.460: INFO: kube-apiserver version: v1.24.0-gke.1000\n\
+             Ran 356 of 6965 Specs in 5615.731 seconds\n\
+             FAIL! -- 354 Passed | 2 Failed | 0 Pending | 6609 Skipped\n",
+        );
+        assert_eq!(s.ran, Some(356));
+        assert_eq!(s.specs, Some(6965));
+        assert_eq!(s.seconds, Some(5615.731));
+        assert_eq!(s.result.as_deref(), Some("FAIL"));
+        assert_eq!(
+            (s.passed, s.failed, s.pending, s.skipped),
+            (Some(354), Some(2), Some(0), Some(6609))
+        );
+        assert_eq!(s.apiserver_version.as_deref(), Some("v1.24.0-gke.1000"));
+        assert_eq!(s.e2e_version.as_deref(), Some("v1.24.0"));
+        assert_eq!(s.succeeded(), Some(false));
+    }
+
+    #[test]
+    fn klog_prefix_and_flaked() {
+        let s = read(
+            "  I0512 21:01:20.964314 19 e2e.go:254] kube-apiserver version: v1.31.6+k3s1\n\
+             SUCCESS! -- 5 Passed | 0 Failed | 1 Flaked | 0 Pending | 2 Skipped\n",
+        );
+        assert_eq!(s.apiserver_version.as_deref(), Some("v1.31.6+k3s1"));
+        assert_eq!(s.flaked, Some(1));
+        assert_eq!(s.succeeded(), Some(true));
+        assert_eq!(s.ran, None);
+    }
+}

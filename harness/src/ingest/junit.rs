@@ -1,0 +1,796 @@
+//! Streaming JUnit XML reader for every dialect Kubernetes CI meets: Ginkgo v1/v2,
+//! go-junit-report and gotestsum, cargo-nextest and Maven Surefire (flaky and rerun
+//! elements), pytest, Bazel `test.xml`, ClusterLoader2.
+//!
+//! The file is read once, event by event, through a fixed-size buffer: memory grows with
+//! the number of testcases (name and a clipped message each), never with the bulk of
+//! `<system-out>` text, which is skipped without being decoded. Entities are never
+//! expanded: a DOCTYPE that declares any is refused outright.
+
+use super::IngestError;
+use crate::model::{clip_message, CellStatus, Observation, MAX_MESSAGE_BYTES};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// What one JUnit file says, before repeated testcases are merged.
+#[derive(Debug, Default)]
+pub struct JunitReport {
+    /// (row name, result) in file order.
+    pub cases: Vec<(String, Observation)>,
+    /// Testcases skipped with an empty message (dropped from the grid, but counted).
+    pub dropped_skips: u64,
+    /// The first `<testsuite timestamp=…>`, when present.
+    pub timestamp: Option<String>,
+    /// Bytes read.
+    pub bytes: u64,
+    pub tally: JunitTally,
+}
+
+/// Testcases as the file lists them, before merging: what a run's own summary
+/// (`Ran N of M Specs`, `N Passed | F Failed | … | K Skipped`) counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct JunitTally {
+    pub testcases: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub flaky: u64,
+    pub skipped: u64,
+    /// Ginkgo v2's setup/report nodes (`[SynchronizedBeforeSuite]`, `[ReportAfterSuite] …`),
+    /// which are testcases in the file but not specs in the summary.
+    pub suite_nodes: u64,
+}
+
+impl JunitTally {
+    pub fn add(&mut self, other: &JunitTally) {
+        self.testcases += other.testcases;
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.flaky += other.flaky;
+        self.skipped += other.skipped;
+        self.suite_nodes += other.suite_nodes;
+    }
+}
+
+/// Ginkgo v2 reports its suite-level nodes as testcases named by node type.
+fn is_ginkgo_suite_node(name: &str) -> bool {
+    const NODES: [&str; 7] = [
+        "[BeforeSuite]",
+        "[AfterSuite]",
+        "[SynchronizedBeforeSuite]",
+        "[SynchronizedAfterSuite]",
+        "[ReportBeforeSuite]",
+        "[ReportAfterSuite]",
+        "[DeferCleanup (Suite)]",
+    ];
+    NODES.iter().any(|n| name.starts_with(n))
+}
+
+/// Files up to this size are read whole and parsed without copying; larger ones are
+/// streamed through a fixed buffer so memory stays bounded.
+const WHOLE_FILE_LIMIT: u64 = 64 << 20;
+
+/// Reads a JUnit file from disk.
+pub fn parse_file(path: &Path) -> Result<JunitReport, IngestError> {
+    let io = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let name = path.display().to_string();
+    if file.metadata().map_err(io)?.len() <= WHOLE_FILE_LIMIT {
+        let mut bytes = Vec::new();
+        BufReader::new(file).read_to_end(&mut bytes).map_err(io)?;
+        return parse_slice(&name, &bytes);
+    }
+    parse_reader(&name, BufReader::with_capacity(1 << 16, file))
+}
+
+/// Reads a JUnit document held in memory, without copying it.
+pub fn parse_slice(input: &str, doc: &[u8]) -> Result<JunitReport, IngestError> {
+    // One validation pass over the whole document is cheaper than one per event.
+    if simdutf8::basic::from_utf8(doc).is_err() {
+        // The fast check says only "invalid"; the slow one says where.
+        let offset = std::str::from_utf8(doc)
+            .err()
+            .map_or(0, |e| e.valid_up_to());
+        return Err(IngestError::NotUtf8 {
+            input: input.to_string(),
+            offset: offset as u64,
+        });
+    }
+    let mut reader = Reader::from_reader(doc);
+    configure(&mut reader);
+    let mut parser = Parser::new(input);
+    parser.prevalidated = true;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| parser.xml_error(reader.error_position(), e))?;
+        if let Event::Eof = event {
+            break;
+        }
+        parser.handle(event, reader.buffer_position())?;
+    }
+    parser.finish(reader.buffer_position())
+}
+
+/// Reads a JUnit document from any buffered reader; `input` names it in errors.
+pub fn parse_reader<R: BufRead>(input: &str, source: R) -> Result<JunitReport, IngestError> {
+    let mut reader = Reader::from_reader(source);
+    configure(&mut reader);
+    let mut parser = Parser::new(input);
+    let mut buf = Vec::with_capacity(1 << 12);
+    loop {
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| parser.xml_error(reader.error_position(), e))?;
+        if let Event::Eof = event {
+            break;
+        }
+        parser.handle(event, reader.buffer_position())?;
+        buf.clear();
+    }
+    parser.finish(reader.buffer_position())
+}
+
+fn configure<R>(reader: &mut Reader<R>) {
+    let config = reader.config_mut();
+    config.check_end_names = true;
+    // Whitespace between elements is never part of a result; skipping it saves events.
+    config.trim_text(true);
+}
+
+/// Which element a failure-like child is, for attempts and status.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    /// `<failure>` / `<error>`: the test failed.
+    Failed,
+    /// `<flakyFailure>` / `<flakyError>`: an earlier attempt failed, the test passed.
+    Flaky,
+    /// `<rerunFailure>` / `<rerunError>`: a retry that failed too.
+    Rerun,
+    /// `<skipped>`.
+    Skipped,
+}
+
+#[derive(Debug, Default)]
+struct CaseState {
+    /// Row name: suite name + "." + testcase name.
+    row: String,
+    /// Where the testcase's own name starts in `row`.
+    name_at: usize,
+    duration: Option<f64>,
+    failed: bool,
+    flaky: u32,
+    reruns: u32,
+    skipped: Option<String>,
+    message: Option<String>,
+}
+
+/// Text being gathered for a message whose attribute was empty.
+struct Capture {
+    outcome: Outcome,
+    depth: usize,
+    text: String,
+    /// Inside `<system-out>`/`<system-err>` of a flaky element: not part of the message.
+    muted: usize,
+}
+
+struct Parser<'a> {
+    input: &'a str,
+    report: JunitReport,
+    /// Names of open elements (for the truncation message); slots are reused so a
+    /// deep document does not allocate per element.
+    open: Vec<String>,
+    depth: usize,
+    /// Name of each open `<testsuite>`, innermost last.
+    suites: Vec<String>,
+    case: Option<CaseState>,
+    capture: Option<Capture>,
+    saw_root: bool,
+    /// The whole document is known to be UTF-8: skip per-event checks.
+    prevalidated: bool,
+}
+
+impl<'a> Parser<'a> {
+    fn new(input: &'a str) -> Self {
+        Parser {
+            input,
+            report: JunitReport::default(),
+            open: Vec::new(),
+            depth: 0,
+            suites: Vec::new(),
+            case: None,
+            capture: None,
+            saw_root: false,
+            prevalidated: false,
+        }
+    }
+
+    fn push_open(&mut self, name: &str) {
+        if self.depth == self.open.len() {
+            self.open.push(String::new());
+        }
+        let slot = &mut self.open[self.depth];
+        slot.clear();
+        slot.push_str(name);
+        self.depth += 1;
+    }
+
+    fn handle(&mut self, event: Event<'_>, offset: u64) -> Result<(), IngestError> {
+        match event {
+            Event::Start(e) => {
+                self.start(&e, offset, false)?;
+                let name = e.name();
+                self.check(name.as_ref(), offset)?;
+                self.push_open(&String::from_utf8_lossy(name.as_ref()));
+            }
+            Event::Empty(e) => self.start(&e, offset, true)?,
+            Event::End(e) => {
+                self.depth = self.depth.saturating_sub(1);
+                self.end(e.local_name().as_ref());
+            }
+            Event::Text(t) => self.text(&t, offset)?,
+            Event::CData(t) => self.text(&t, offset)?,
+            Event::GeneralRef(r) => {
+                if self.capture.is_some() {
+                    let resolved = self.resolve_ref(&r, offset)?;
+                    self.push_text(&resolved);
+                }
+            }
+            Event::Decl(d) => {
+                if let Some(Ok(enc)) = d.encoding() {
+                    let enc = String::from_utf8_lossy(&enc).to_string();
+                    if !enc.eq_ignore_ascii_case("utf-8") && !enc.eq_ignore_ascii_case("utf8") {
+                        return Err(IngestError::Encoding {
+                            input: self.input.to_string(),
+                            encoding: enc,
+                        });
+                    }
+                }
+            }
+            Event::DocType(d) => {
+                if memchr::memmem::find(&d, b"<!ENTITY").is_some() {
+                    return Err(IngestError::EntityDeclaration {
+                        input: self.input.to_string(),
+                    });
+                }
+            }
+            Event::Comment(t) => self.check(&t, offset)?,
+            Event::PI(_) | Event::Eof => {}
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, e: &BytesStart<'_>, offset: u64, empty: bool) -> Result<(), IngestError> {
+        let name = e.local_name();
+        let name = name.as_ref();
+        if !self.saw_root {
+            self.saw_root = true;
+            if name != b"testsuites" && name != b"testsuite" {
+                return Err(IngestError::NotJunit {
+                    input: self.input.to_string(),
+                    root: String::from_utf8_lossy(name).into_owned(),
+                });
+            }
+        }
+        if let Some(cap) = &mut self.capture {
+            if name == b"system-out" || name == b"system-err" {
+                cap.muted += usize::from(!empty);
+            }
+            return Ok(());
+        }
+        match name {
+            b"testsuite" => {
+                let suite_name = self.attr(e, b"name", offset)?.unwrap_or_default();
+                if self.report.timestamp.is_none() {
+                    self.report.timestamp = self.attr(e, b"timestamp", offset)?;
+                }
+                if !empty {
+                    self.suites.push(suite_name);
+                }
+            }
+            b"testcase" => {
+                let mut case = CaseState::default();
+                for attr in RawAttrs::new(e.attributes_raw()) {
+                    let (key, value) = attr.map_err(|reason| self.bad(offset, reason))?;
+                    match key {
+                        b"name" => {
+                            let name = self.unescape(value, offset)?;
+                            case.row = match self.suites.last() {
+                                Some(suite) if !suite.is_empty() => {
+                                    let mut row =
+                                        String::with_capacity(suite.len() + 1 + name.len());
+                                    row.push_str(suite);
+                                    row.push('.');
+                                    row
+                                }
+                                _ => String::with_capacity(name.len()),
+                            };
+                            case.name_at = case.row.len();
+                            case.row.push_str(&name);
+                        }
+                        b"time" => case.duration = parse_seconds(self.utf8(value, offset)?),
+                        _ => {}
+                    }
+                }
+                self.case = Some(case);
+                if empty {
+                    self.finish_case();
+                }
+            }
+            _ => {
+                let Some(outcome) = outcome_of(name) else {
+                    return Ok(());
+                };
+                if self.case.is_none() {
+                    return Ok(());
+                }
+                let message = self.attr(e, b"message", offset)?.filter(|m| !m.is_empty());
+                let has_message = message.is_some();
+                self.record(outcome, message);
+                if !empty && !has_message {
+                    self.capture = Some(Capture {
+                        outcome,
+                        depth: self.depth,
+                        text: String::new(),
+                        muted: 0,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, name: &[u8]) {
+        if let Some(cap) = &mut self.capture {
+            if self.depth > cap.depth {
+                if name == b"system-out" || name == b"system-err" {
+                    cap.muted = cap.muted.saturating_sub(1);
+                }
+                return;
+            }
+            let cap = self.capture.take().expect("checked above");
+            let text = cap.text.trim();
+            if !text.is_empty() {
+                self.set_message(cap.outcome, clip_message(text.to_string()));
+            }
+            return;
+        }
+        match name {
+            b"testsuite" => {
+                self.suites.pop();
+            }
+            b"testcase" => self.finish_case(),
+            _ => {}
+        }
+    }
+
+    /// Text is only decoded where it becomes part of a message; elsewhere it is only
+    /// checked to be UTF-8 (unless the whole document already was).
+    fn text(&mut self, bytes: &[u8], offset: u64) -> Result<(), IngestError> {
+        if self.capture.is_some() {
+            let text = self.utf8(bytes, offset)?;
+            let text = text.to_owned();
+            self.push_text(&text);
+            Ok(())
+        } else {
+            self.check(bytes, offset)
+        }
+    }
+
+    fn check(&self, bytes: &[u8], offset: u64) -> Result<(), IngestError> {
+        if self.prevalidated {
+            return Ok(());
+        }
+        self.utf8(bytes, offset).map(|_| ())
+    }
+
+    fn push_text(&mut self, text: &str) {
+        if let Some(cap) = &mut self.capture {
+            if cap.muted == 0 && cap.text.len() < MAX_MESSAGE_BYTES + 1 {
+                cap.text.push_str(text);
+            }
+        }
+    }
+
+    /// Notes that the open testcase has a failure/flaky/rerun/skipped child.
+    fn record(&mut self, outcome: Outcome, message: Option<String>) {
+        let Some(case) = &mut self.case else { return };
+        match outcome {
+            Outcome::Failed => case.failed = true,
+            Outcome::Flaky => case.flaky += 1,
+            Outcome::Rerun => case.reruns += 1,
+            Outcome::Skipped => {
+                case.skipped.get_or_insert_with(String::new);
+            }
+        }
+        if let Some(m) = message {
+            self.set_message(outcome, clip_message(m));
+        }
+    }
+
+    fn set_message(&mut self, outcome: Outcome, message: String) {
+        let Some(case) = &mut self.case else { return };
+        match outcome {
+            Outcome::Skipped => case.skipped = Some(message),
+            // The final failure's message is the one to show; an earlier flaky or rerun
+            // message only stands in until (unless) a real one comes.
+            Outcome::Failed => case.message = Some(message),
+            Outcome::Flaky | Outcome::Rerun => {
+                case.message.get_or_insert(message);
+            }
+        }
+    }
+
+    fn finish_case(&mut self) {
+        let Some(case) = self.case.take() else { return };
+        let tally = &mut self.report.tally;
+        tally.testcases += 1;
+        if is_ginkgo_suite_node(&case.row[case.name_at..]) {
+            tally.suite_nodes += 1;
+        } else if case.failed {
+            tally.failed += 1;
+        } else if case.flaky > 0 || case.reruns > 0 {
+            tally.flaky += 1;
+        } else if case.skipped.is_some() {
+            tally.skipped += 1;
+        } else {
+            tally.passed += 1;
+        }
+        let (status, attempts, message) = if case.failed {
+            (CellStatus::Fail, 1 + case.reruns, case.message)
+        } else if case.flaky > 0 {
+            (CellStatus::Flaky, 1 + case.flaky, case.message)
+        } else if case.reruns > 0 {
+            // Rerun failures without a final <failure>: the last attempt passed.
+            (CellStatus::Flaky, 1 + case.reruns, case.message)
+        } else if let Some(skip) = case.skipped {
+            if skip.is_empty() {
+                self.report.dropped_skips += 1;
+                return;
+            }
+            (CellStatus::PassWithSkips, 1, Some(skip))
+        } else {
+            (CellStatus::Pass, 1, None)
+        };
+        self.report.cases.push((
+            case.row,
+            Observation {
+                status,
+                duration: case.duration,
+                attempts,
+                message,
+            },
+        ));
+    }
+
+    fn finish(mut self, offset: u64) -> Result<JunitReport, IngestError> {
+        if let Some(open) = self.depth.checked_sub(1).map(|i| &self.open[i]) {
+            return Err(IngestError::Truncated {
+                input: self.input.to_string(),
+                open: open.to_string(),
+                offset,
+            });
+        }
+        if !self.saw_root {
+            return Err(IngestError::EmptyXml {
+                input: self.input.to_string(),
+            });
+        }
+        self.report.bytes = offset;
+        Ok(self.report)
+    }
+
+    fn attr(
+        &self,
+        e: &BytesStart<'_>,
+        key: &[u8],
+        offset: u64,
+    ) -> Result<Option<String>, IngestError> {
+        for attr in RawAttrs::new(e.attributes_raw()) {
+            let (k, value) = attr.map_err(|reason| self.bad(offset, reason))?;
+            if k == key {
+                return self.unescape(value, offset).map(|v| Some(v.into_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    fn unescape<'v>(&self, value: &'v [u8], offset: u64) -> Result<Cow<'v, str>, IngestError> {
+        let text = self.utf8(value, offset)?;
+        quick_xml::escape::unescape(text).map_err(|e| self.bad(offset, e.to_string()))
+    }
+
+    fn bad(&self, offset: u64, reason: String) -> IngestError {
+        IngestError::Xml {
+            input: self.input.to_string(),
+            offset,
+            reason,
+        }
+    }
+
+    fn resolve_ref(
+        &self,
+        r: &quick_xml::events::BytesRef<'_>,
+        offset: u64,
+    ) -> Result<String, IngestError> {
+        if let Some(ch) = r
+            .resolve_char_ref()
+            .map_err(|e| self.xml_error(offset, e))?
+        {
+            return Ok(ch.to_string());
+        }
+        let name = self.utf8(r, offset)?;
+        quick_xml::escape::resolve_predefined_entity(name)
+            .map(str::to_string)
+            .ok_or_else(|| IngestError::Xml {
+                input: self.input.to_string(),
+                offset,
+                reason: format!("undefined entity `&{name};`"),
+            })
+    }
+
+    fn utf8<'b>(&self, bytes: &'b [u8], offset: u64) -> Result<&'b str, IngestError> {
+        simdutf8::compat::from_utf8(bytes).map_err(|e| IngestError::NotUtf8 {
+            input: self.input.to_string(),
+            offset: offset.saturating_sub(bytes.len() as u64) + e.valid_up_to() as u64,
+        })
+    }
+
+    fn xml_error(&self, offset: u64, err: quick_xml::Error) -> IngestError {
+        match err {
+            quick_xml::Error::Encoding(_) => IngestError::NotUtf8 {
+                input: self.input.to_string(),
+                offset,
+            },
+            quick_xml::Error::Io(e) => IngestError::Io {
+                path: self.input.into(),
+                source: std::io::Error::new(e.kind(), e.to_string()),
+            },
+            other => IngestError::Xml {
+                input: self.input.to_string(),
+                offset,
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Attributes of a start tag, straight from its raw bytes: `key="value"` pairs with
+/// either quote. Prefixes are dropped from keys (`xsi:type` → `type`). Faster than a
+/// general attribute iterator because JUnit tags are short and well-formed; anything
+/// else is a clear error.
+struct RawAttrs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> RawAttrs<'a> {
+    fn new(raw: &'a [u8]) -> Self {
+        RawAttrs { rest: raw }
+    }
+}
+
+impl<'a> Iterator for RawAttrs<'a> {
+    type Item = Result<(&'a [u8], &'a [u8]), String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let start = self.rest.iter().position(|b| !b.is_ascii_whitespace())?;
+        let rest = &self.rest[start..];
+        let Some(eq) = memchr::memchr(b'=', rest) else {
+            self.rest = &[];
+            return Some(Err(format!(
+                "attribute `{}` has no value",
+                String::from_utf8_lossy(rest).trim()
+            )));
+        };
+        let key = rest[..eq].trim_ascii_end();
+        let key = match memchr::memrchr(b':', key) {
+            Some(colon) => &key[colon + 1..],
+            None => key,
+        };
+        let after = rest[eq + 1..].trim_ascii_start();
+        let (quote, body) = match after.split_first() {
+            Some((q @ (b'"' | b'\''), body)) => (*q, body),
+            _ => {
+                self.rest = &[];
+                return Some(Err(format!(
+                    "attribute `{}` value is not quoted",
+                    String::from_utf8_lossy(key)
+                )));
+            }
+        };
+        let Some(end) = memchr::memchr(quote, body) else {
+            self.rest = &[];
+            return Some(Err(format!(
+                "attribute `{}` value is not closed",
+                String::from_utf8_lossy(key)
+            )));
+        };
+        self.rest = &body[end + 1..];
+        Some(Ok((key, &body[..end])))
+    }
+}
+
+fn outcome_of(name: &[u8]) -> Option<Outcome> {
+    Some(match name {
+        b"failure" | b"error" => Outcome::Failed,
+        b"flakyFailure" | b"flakyError" => Outcome::Flaky,
+        b"rerunFailure" | b"rerunError" => Outcome::Rerun,
+        b"skipped" => Outcome::Skipped,
+        _ => return None,
+    })
+}
+
+/// `time="1.5"`; Surefire in some locales writes `1,234.5`. Anything else: unknown.
+fn parse_seconds(text: &str) -> Option<f64> {
+    let t = text.trim();
+    t.parse::<f64>()
+        .ok()
+        .or_else(|| t.replace(',', "").parse().ok())
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(xml: &str) -> Result<JunitReport, IngestError> {
+        parse_reader("test.xml", xml.as_bytes())
+    }
+
+    #[test]
+    fn statuses_and_rows() {
+        let r = parse(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+            <testsuites><testsuite name="s">
+              <testcase name="ok" time="1.5"/>
+              <testcase name="bad"><failure message="boom &amp; bust">trace</failure></testcase>
+              <testcase name="err"><error>only text &lt;here&gt;</error></testcase>
+              <testcase name="focus"><skipped/></testcase>
+              <testcase name="skip"><skipped message="no db"/></testcase>
+            </testsuite></testsuites>"#,
+        )
+        .unwrap();
+        let rows: Vec<_> = r
+            .cases
+            .iter()
+            .map(|(n, o)| (n.as_str(), o.status, o.message.as_deref()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("s.ok", CellStatus::Pass, None),
+                ("s.bad", CellStatus::Fail, Some("boom & bust")),
+                ("s.err", CellStatus::Fail, Some("only text <here>")),
+                ("s.skip", CellStatus::PassWithSkips, Some("no db")),
+            ]
+        );
+        assert_eq!(r.dropped_skips, 1);
+        assert_eq!(r.cases[0].1.duration, Some(1.5));
+    }
+
+    #[test]
+    fn nested_suites_use_innermost_name() {
+        let r = parse(
+            r#"<testsuites><testsuite name="outer"><testsuite name="inner">
+               <testcase name="a"/></testsuite><testcase name="b"/></testsuite></testsuites>"#,
+        )
+        .unwrap();
+        let names: Vec<_> = r.cases.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(names, ["inner.a", "outer.b"]);
+    }
+
+    #[test]
+    fn flaky_and_rerun_elements() {
+        let r = parse(
+            r#"<testsuite name="com.example.FooTest">
+              <testcase name="flaky"><flakyFailure message="first try"><stackTrace>at Foo</stackTrace></flakyFailure></testcase>
+              <testcase name="flakyerr"><flakyError><stackTrace>NPE at Bar</stackTrace><system-out>noise</system-out></flakyError></testcase>
+              <testcase name="broken"><failure message="final"/><rerunFailure message="again"/><rerunFailure message="again"/></testcase>
+            </testsuite>"#,
+        )
+        .unwrap();
+        let got: Vec<_> = r
+            .cases
+            .iter()
+            .map(|(n, o)| (n.as_str(), o.status, o.attempts, o.message.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "com.example.FooTest.flaky",
+                    CellStatus::Flaky,
+                    2,
+                    Some("first try")
+                ),
+                (
+                    "com.example.FooTest.flakyerr",
+                    CellStatus::Flaky,
+                    2,
+                    Some("NPE at Bar")
+                ),
+                (
+                    "com.example.FooTest.broken",
+                    CellStatus::Fail,
+                    3,
+                    Some("final")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_entity_declarations() {
+        let err = parse(
+            r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>
+            <testsuite name="x"><testcase name="&lol2;"/></testsuite>"#,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, IngestError::EntityDeclaration { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn undefined_entity_is_an_error_not_an_expansion() {
+        let err = parse(r#"<testsuite name="x"><testcase name="a"><failure>&lol;</failure></testcase></testsuite>"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("lol"), "{err}");
+    }
+
+    #[test]
+    fn truncation_names_the_open_element() {
+        let err = parse(r#"<testsuites><testsuite name="x"><testcase name="a">"#).unwrap_err();
+        match err {
+            IngestError::Truncated { open, .. } => assert_eq!(open, "testcase"),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn wrong_root_and_empty() {
+        assert!(matches!(
+            parse("<html/>").unwrap_err(),
+            IngestError::NotJunit { .. }
+        ));
+        assert!(matches!(
+            parse("").unwrap_err(),
+            IngestError::EmptyXml { .. }
+        ));
+        assert!(matches!(
+            parse("   \n").unwrap_err(),
+            IngestError::EmptyXml { .. }
+        ));
+    }
+
+    #[test]
+    fn non_utf8_is_reported_with_offset() {
+        let mut bytes = br#"<testsuite name="x"><testcase name="a"><system-out>"#.to_vec();
+        bytes.extend_from_slice(&[0xff, 0xfe, b'z']);
+        bytes.extend_from_slice(b"</system-out></testcase></testsuite>");
+        let err = parse_reader("bad.xml", &bytes[..]).unwrap_err();
+        match err {
+            IngestError::NotUtf8 { offset, .. } => assert_eq!(offset, 51),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn latin1_declaration_is_refused() {
+        let err = parse(r#"<?xml version="1.0" encoding="ISO-8859-1"?><testsuite/>"#).unwrap_err();
+        assert!(matches!(err, IngestError::Encoding { .. }), "{err}");
+    }
+
+    #[test]
+    fn mismatched_tags_are_malformed() {
+        let err = parse(r#"<testsuite><testcase name="a"></testsuite>"#).unwrap_err();
+        assert!(matches!(err, IngestError::Xml { .. }), "{err}");
+    }
+}

@@ -1,0 +1,343 @@
+//! Inputs named by URL: Prow artifacts served over HTTP(S), GCS buckets included.
+//!
+//! A URL is downloaded into a scratch directory laid out like the local form and then
+//! read by the same code. Every request has a deadline; transient failures (connect
+//! errors, timeouts, 5xx, 429) are retried a bounded number of times, a 4xx is final.
+
+use super::layout::{self, Unit, UnitKind};
+use super::{prow, IngestError};
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Deadlines and retries for remote inputs.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Deadline for one request, connect to last byte.
+    pub timeout: Duration,
+    /// Extra attempts after a transient failure.
+    pub retries: u32,
+    /// Where `gs://` URLs and GCS listings go (`https://storage.googleapis.com`).
+    pub gcs_endpoint: String,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            timeout: Duration::from_secs(60),
+            retries: 3,
+            gcs_endpoint: "https://storage.googleapis.com".into(),
+        }
+    }
+}
+
+pub fn is_remote(input: &str) -> bool {
+    input.starts_with("http://") || input.starts_with("https://") || input.starts_with("gs://")
+}
+
+/// A GCS object location, when the URL names one.
+struct GcsPath {
+    bucket: String,
+    prefix: String,
+}
+
+pub fn discover(input: &str, opts: &HttpOptions) -> Result<Vec<Unit>, IngestError> {
+    let (url, gcs) = resolve(input, opts);
+    let client = Client::new(opts)?;
+    let scratch = Rc::new(scratch_dir()?);
+    let url_trimmed = url.trim_end_matches('/');
+    let segments: Vec<String> = url_path_segments(url_trimmed);
+    let last = segments.last().cloned().unwrap_or_default();
+
+    if last.ends_with(".xml")
+        || last.ends_with(".log")
+        || last.ends_with(".tar.gz")
+        || last.ends_with(".tgz")
+        || last.ends_with(".tar")
+    {
+        let local = scratch.path().join(&last);
+        client.download(url_trimmed, &local)?;
+        let mut units = layout::discover(&local, input)?;
+        for u in &mut units {
+            u.source = input.to_string();
+            if u.kind == UnitKind::E2eLog {
+                u.job = segments
+                    .iter()
+                    .rev()
+                    .nth(1)
+                    .cloned()
+                    .unwrap_or(u.job.clone());
+            }
+            u.scratch.get_or_insert_with(|| scratch.clone());
+        }
+        return Ok(units);
+    }
+
+    // A Prow build directory.
+    let dir = scratch.path();
+    client.download(
+        &format!("{url_trimmed}/started.json"),
+        &dir.join("started.json"),
+    )?;
+    for optional in ["finished.json", "podinfo.json"] {
+        match client.download(&format!("{url_trimmed}/{optional}"), &dir.join(optional)) {
+            Ok(()) => {}
+            Err(IngestError::HttpStatus { status: 404, .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let artifacts = match &gcs {
+        Some(g) => client.list_gcs(opts, g)?,
+        None => client.list_index(&format!("{url_trimmed}/artifacts/"))?,
+    };
+    for rel in artifacts {
+        let local = dir.join("artifacts").join(&rel);
+        if rel.split('/').any(|p| p == ".." || p.is_empty()) {
+            continue;
+        }
+        client.download(&format!("{url_trimmed}/artifacts/{rel}"), &local)?;
+    }
+    let ids = prow::ids_from_segments(&segments);
+    Ok(vec![Unit {
+        kind: UnitKind::Prow,
+        path: dir.to_path_buf(),
+        job: ids.job.unwrap_or_else(|| "remote".into()),
+        build: ids.build,
+        pr: ids.pr,
+        org_repo: ids.org_repo,
+        source: input.to_string(),
+        scratch: Some(scratch),
+    }])
+}
+
+/// `gs://bucket/path` and `https://storage.googleapis.com/bucket/path` become an
+/// HTTPS URL plus the bucket and prefix needed for listing.
+fn resolve(input: &str, opts: &HttpOptions) -> (String, Option<GcsPath>) {
+    let endpoint = opts.gcs_endpoint.trim_end_matches('/');
+    let rest = input
+        .strip_prefix("gs://")
+        .or_else(|| input.strip_prefix("https://storage.googleapis.com/"));
+    let Some(rest) = rest else {
+        return (input.to_string(), None);
+    };
+    let rest = rest.trim_end_matches('/');
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let gcs = GcsPath {
+        bucket: bucket.to_string(),
+        prefix: prefix.to_string(),
+    };
+    (format!("{endpoint}/{rest}"), Some(gcs))
+}
+
+fn url_path_segments(url: &str) -> Vec<String> {
+    let after_scheme = url.split_once("://").map(|x| x.1).unwrap_or(url);
+    let path = after_scheme.split_once('/').map(|x| x.1).unwrap_or("");
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn scratch_dir() -> Result<tempfile::TempDir, IngestError> {
+    tempfile::Builder::new()
+        .prefix("trellis-fetch-")
+        .tempdir()
+        .map_err(|e| IngestError::Io {
+            path: std::env::temp_dir(),
+            source: e,
+        })
+}
+
+struct Client {
+    http: reqwest::blocking::Client,
+    retries: u32,
+}
+
+impl Client {
+    fn new(opts: &HttpOptions) -> Result<Client, IngestError> {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(opts.timeout)
+            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("trellis/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| IngestError::Http {
+                url: String::new(),
+                reason: e.to_string(),
+            })?;
+        Ok(Client {
+            http,
+            retries: opts.retries,
+        })
+    }
+
+    /// GET with bounded retries on transient failures.
+    fn get(&self, url: &str) -> Result<reqwest::blocking::Response, IngestError> {
+        let mut backoff = Duration::from_millis(200);
+        let mut attempt = 0;
+        loop {
+            let outcome = self.http.get(url).send();
+            let transient = match &outcome {
+                Ok(r) => r.status().is_server_error() || r.status().as_u16() == 429,
+                Err(e) => e.is_timeout() || e.is_connect() || e.is_request(),
+            };
+            if !transient || attempt >= self.retries {
+                return match outcome {
+                    Ok(r) if r.status().is_success() => Ok(r),
+                    Ok(r) => Err(IngestError::HttpStatus {
+                        url: url.to_string(),
+                        status: r.status().as_u16(),
+                    }),
+                    Err(e) => Err(IngestError::Http {
+                        url: url.to_string(),
+                        reason: describe(&e, attempt + 1),
+                    }),
+                };
+            }
+            tracing::debug!(url, attempt, "transient failure; retrying");
+            std::thread::sleep(backoff);
+            backoff *= 2;
+            attempt += 1;
+        }
+    }
+
+    fn download(&self, url: &str, to: &Path) -> Result<(), IngestError> {
+        let mut resp = self.get(url)?;
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| IngestError::Io {
+                path: parent.to_path_buf(),
+                source: e,
+            })?;
+        }
+        let mut file = std::fs::File::create(to).map_err(|e| IngestError::Io {
+            path: to.to_path_buf(),
+            source: e,
+        })?;
+        resp.copy_to(&mut file).map_err(|e| IngestError::Http {
+            url: url.to_string(),
+            reason: describe(&e, 1),
+        })?;
+        Ok(())
+    }
+
+    fn text(&self, url: &str) -> Result<String, IngestError> {
+        self.get(url)?.text().map_err(|e| IngestError::Http {
+            url: url.to_string(),
+            reason: describe(&e, 1),
+        })
+    }
+
+    /// junit*.xml objects under `<prefix>/artifacts/`, via the GCS JSON API, as paths
+    /// relative to `artifacts/`.
+    fn list_gcs(&self, opts: &HttpOptions, gcs: &GcsPath) -> Result<Vec<String>, IngestError> {
+        let endpoint = opts.gcs_endpoint.trim_end_matches('/');
+        let prefix = format!("{}/artifacts/", gcs.prefix.trim_end_matches('/'));
+        let mut out = Vec::new();
+        let mut page: Option<String> = None;
+        // A build has at most a few thousand artifacts; the page cap bounds a runaway listing.
+        for _ in 0..100 {
+            let mut url = format!(
+                "{endpoint}/storage/v1/b/{}/o?prefix={}&fields=items(name),nextPageToken",
+                gcs.bucket,
+                query_escape(&prefix)
+            );
+            if let Some(token) = &page {
+                url.push_str(&format!("&pageToken={}", query_escape(token)));
+            }
+            let body = self.text(&url)?;
+            let listing: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| IngestError::Json {
+                    input: url.clone(),
+                    reason: format!("GCS listing is not JSON: {e}"),
+                })?;
+            for item in listing["items"].as_array().into_iter().flatten() {
+                if let Some(rel) = item["name"].as_str().and_then(|n| n.strip_prefix(&prefix)) {
+                    if layout::is_junit_name(rel.rsplit('/').next().unwrap_or("")) {
+                        out.push(rel.to_string());
+                    }
+                }
+            }
+            page = listing["nextPageToken"].as_str().map(str::to_string);
+            if page.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// junit*.xml links in an HTML directory index (nginx, `python -m http.server`).
+    fn list_index(&self, url: &str) -> Result<Vec<String>, IngestError> {
+        let body = match self.text(url) {
+            Ok(b) => b,
+            Err(IngestError::HttpStatus { status: 404, .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for piece in body.split("href=\"").skip(1) {
+            let Some(link) = piece.split('"').next() else {
+                continue;
+            };
+            let name = link.rsplit('/').next().unwrap_or("");
+            if layout::is_junit_name(name) && !link.contains("://") && !link.starts_with('/') {
+                out.push(link.to_string());
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+fn describe(e: &reqwest::Error, attempts: u32) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    format!("{what} after {attempts} attempt(s): {e}")
+}
+
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gs_urls_resolve_to_the_endpoint() {
+        let opts = HttpOptions::default();
+        let (url, gcs) = resolve("gs://kubernetes-ci-logs/logs/job/123/", &opts);
+        assert_eq!(
+            url,
+            "https://storage.googleapis.com/kubernetes-ci-logs/logs/job/123"
+        );
+        let gcs = gcs.unwrap();
+        assert_eq!(gcs.bucket, "kubernetes-ci-logs");
+        assert_eq!(gcs.prefix, "logs/job/123");
+        let (url, gcs) = resolve("https://example.com/logs/job/1", &opts);
+        assert_eq!(url, "https://example.com/logs/job/1");
+        assert!(gcs.is_none());
+    }
+
+    #[test]
+    fn segments() {
+        assert_eq!(
+            url_path_segments("http://h:1/logs/j/5?x=1"),
+            ["logs", "j", "5"]
+        );
+        assert_eq!(query_escape("logs/a b/"), "logs%2Fa%20b%2F");
+    }
+}

@@ -1,0 +1,11 @@
+//! trellis: a Kubernetes conformance, CI-signal and flake-triage harness.
+//!
+//! Data flows one way: artifacts → [`ingest`] → [`store`] → analysis → report.
+//! [`model`] holds the types every stage shares; [`cli`] only parses and dispatches.
+
+pub mod bench;
+pub mod cli;
+pub mod exit;
+pub mod ingest;
+pub mod model;
+pub mod store;

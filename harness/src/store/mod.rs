@@ -1,0 +1,228 @@
+//! The results store: SQLite, embedded (bundled), one file.
+//!
+//! WAL mode so readers never block the writer; every build is written in one
+//! `BEGIN IMMEDIATE` transaction, so a failed ingest leaves nothing behind and several
+//! processes may ingest at once (they queue on the write lock, within a deadline).
+
+mod read;
+mod schema;
+mod write;
+
+pub use read::{BuildDetail, RunRow, StoredCell};
+pub use write::InsertOutcome;
+
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long one write may wait for another process's transaction to finish.
+pub const DEFAULT_BUSY_DEADLINE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: cannot create the store's directory: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot open the store: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{path}: schema version {found} is newer than this trellis understands ({supported})")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("{path}: still locked by another writer after {waited:?}")]
+    Busy { path: PathBuf, waited: Duration },
+    #[error("{path}: {context}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+impl StoreError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            StoreError::CreateDir { .. } | StoreError::Open { .. } => {
+                "pass a writable location with --db or TRELLIS_DB"
+            }
+            StoreError::TooNew { .. } => "upgrade trellis, or point --db at another store",
+            StoreError::Busy { .. } => {
+                "another trellis holds the store; wait for it, or raise --busy-timeout"
+            }
+            StoreError::Sqlite { .. } => {
+                "the store may be damaged; check `sqlite3 FILE 'PRAGMA integrity_check'`"
+            }
+        }
+    }
+}
+
+/// An open results store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    busy_deadline: Duration,
+    /// Interned test names already committed: name → id.
+    test_ids: HashMap<String, i64>,
+}
+
+/// Where the store lives when neither `--db` nor `TRELLIS_DB` says:
+/// `$XDG_DATA_HOME/trellis/trellis.db`, else `~/.local/share/trellis/trellis.db`.
+pub fn default_path() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("trellis").join("trellis.db")
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with_deadline(path, DEFAULT_BUSY_DEADLINE)
+    }
+
+    pub fn open_with_deadline(path: &Path, busy_deadline: Duration) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+            busy_deadline,
+            test_ids: HashMap::new(),
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> Result<(), StoreError> {
+        self.conn
+            .busy_timeout(self.busy_deadline)
+            .map_err(|e| self.err("setting the busy timeout", e))?;
+        // WAL lets `trellis runs` read while an ingest writes; NORMAL sync is durable
+        // against process crashes, which is what matters for a results cache.
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| self.err("switching to WAL", e))?;
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| self.err("setting synchronous", e))?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let found: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.err("reading the schema version", e))?;
+        let supported = schema::current_version();
+        if found > supported {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                supported,
+            });
+        }
+        if found == supported {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        self.with_write(|tx| {
+            // Re-read inside the write lock: another process may have migrated first.
+            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(now as usize) {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            WriteError::Busy(waited) => StoreError::Busy { path, waited },
+            WriteError::Sqlite(source) => StoreError::Sqlite {
+                path,
+                context: "migrating the schema",
+                source,
+            },
+        })
+    }
+
+    fn err(&self, context: &'static str, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            context,
+            source,
+        }
+    }
+}
+
+enum WriteError {
+    Busy(Duration),
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for WriteError {
+    fn from(e: rusqlite::Error) -> Self {
+        WriteError::Sqlite(e)
+    }
+}
+
+impl Store {
+    /// Runs `body` in an IMMEDIATE transaction, retrying while another writer holds
+    /// the lock, up to the busy deadline. Nothing is kept unless `body` succeeds.
+    fn with_write<T>(
+        &mut self,
+        mut body: impl FnMut(&rusqlite::Transaction<'_>) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, WriteError> {
+        let start = std::time::Instant::now();
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let attempt = (|| {
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let out = body(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })();
+            match attempt {
+                Err(e) if is_busy(&e) && start.elapsed() < self.busy_deadline => {
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+                Err(e) if is_busy(&e) => return Err(WriteError::Busy(start.elapsed())),
+                other => return other.map_err(WriteError::Sqlite),
+            }
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}

@@ -1,0 +1,155 @@
+//! Reading back what is stored: the run list and one build's cells.
+
+use super::{Store, StoreError};
+use crate::model::{CellStatus, CountBucket, Counts};
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// One build as `trellis runs` lists it (also its `--json` shape).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRow {
+    pub job: String,
+    pub build: String,
+    pub started: Option<i64>,
+    pub finished: Option<i64>,
+    pub passed: Option<bool>,
+    pub commit: Option<String>,
+    pub counts: Counts,
+}
+
+/// One build with everything stored about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildDetail {
+    #[serde(flatten)]
+    pub run: RunRow,
+    pub result: Option<String>,
+    pub pr: Option<u64>,
+    pub source: String,
+    pub metadata: Map<String, Value>,
+    pub cells: Vec<StoredCell>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredCell {
+    pub test: String,
+    pub status: CellStatus,
+    pub duration: Option<f64>,
+    pub attempts: u32,
+    pub message: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "j.name, b.build, b.started, b.finished, b.passed, b.commit_id,
+     b.n_pass, b.n_fail, b.n_flaky, b.n_skip, b.n_other";
+
+fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        job: r.get(0)?,
+        build: r.get(1)?,
+        started: r.get(2)?,
+        finished: r.get(3)?,
+        passed: r.get(4)?,
+        commit: r.get(5)?,
+        counts: Counts {
+            pass: r.get::<_, i64>(6)? as u64,
+            fail: r.get::<_, i64>(7)? as u64,
+            flaky: r.get::<_, i64>(8)? as u64,
+            skip: r.get::<_, i64>(9)? as u64,
+            other: r.get::<_, i64>(10)? as u64,
+        },
+    })
+}
+
+impl Store {
+    /// Every stored build (optionally of one job), by job, newest first.
+    pub fn runs(&self, job: Option<&str>) -> Result<Vec<RunRow>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM builds b JOIN jobs j ON j.id = b.job_id
+             WHERE ?1 IS NULL OR j.name = ?1
+             ORDER BY j.name, b.started DESC, b.build DESC"
+        );
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(|e| self.err("listing runs", e))?;
+        let rows = stmt
+            .query_map([job], run_row)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err("listing runs", e))?;
+        Ok(rows)
+    }
+
+    /// One build and its cells, failures first; `None` when not stored.
+    pub fn build_detail(&self, job: &str, build: &str) -> Result<Option<BuildDetail>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS}, b.id, b.result, b.pr, b.source, b.metadata
+             FROM builds b JOIN jobs j ON j.id = b.job_id
+             WHERE j.name = ?1 AND b.build = ?2"
+        );
+        let head = self
+            .conn
+            .query_row(&sql, params![job, build], |r| {
+                Ok((
+                    run_row(r)?,
+                    r.get::<_, i64>(11)?,
+                    r.get::<_, Option<String>>(12)?,
+                    r.get::<_, Option<i64>>(13)?,
+                    r.get::<_, String>(14)?,
+                    r.get::<_, String>(15)?,
+                ))
+            })
+            .optional()
+            .map_err(|e| self.err("reading a build", e))?;
+        let Some((run, id, result, pr, source, metadata)) = head else {
+            return Ok(None);
+        };
+        let mut cells = self.cells_of(id)?;
+        cells.sort_by(|a, b| {
+            rank(a.status)
+                .cmp(&rank(b.status))
+                .then_with(|| a.test.cmp(&b.test))
+        });
+        Ok(Some(BuildDetail {
+            run,
+            result,
+            pr: pr.map(|p| p as u64),
+            source,
+            metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+            cells,
+        }))
+    }
+
+    fn cells_of(&self, build_row: i64) -> Result<Vec<StoredCell>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT t.name, c.status, c.duration, c.attempts, c.message
+                 FROM cells c JOIN tests t ON t.id = c.test_id WHERE c.build_id = ?1",
+            )
+            .map_err(|e| self.err("reading cells", e))?;
+        let cells = stmt
+            .query_map([build_row], |r| {
+                Ok(StoredCell {
+                    test: r.get(0)?,
+                    status: CellStatus::from_code(r.get(1)?).unwrap_or(CellStatus::Unknown),
+                    duration: r.get(2)?,
+                    attempts: r.get(3)?,
+                    message: r.get(4)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err("reading cells", e))?;
+        Ok(cells)
+    }
+}
+
+/// Display order of `trellis show`: failures, flakes, other, skips, passes.
+fn rank(status: CellStatus) -> u8 {
+    match status.bucket() {
+        CountBucket::Fail => 0,
+        CountBucket::Flaky => 1,
+        CountBucket::Other => 2,
+        CountBucket::Skip => 3,
+        CountBucket::Pass => 4,
+    }
+}

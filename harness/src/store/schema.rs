@@ -1,0 +1,53 @@
+//! Versioned schema migrations, tracked in SQLite's `user_version`.
+//!
+//! Each entry moves the schema from version `i` to `i + 1`. Append new migrations;
+//! never edit one that has shipped.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: jobs, builds (grid columns), interned test names, cells.
+    r#"
+    CREATE TABLE jobs (
+        id   INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE builds (
+        id              INTEGER PRIMARY KEY,
+        job_id          INTEGER NOT NULL REFERENCES jobs(id),
+        build           TEXT NOT NULL,
+        started         INTEGER,
+        finished        INTEGER,
+        passed          INTEGER,
+        result          TEXT,
+        commit_id       TEXT,
+        pr              INTEGER,
+        source          TEXT NOT NULL,
+        metadata        TEXT NOT NULL,
+        skipped_dropped INTEGER NOT NULL,
+        n_pass          INTEGER NOT NULL,
+        n_fail          INTEGER NOT NULL,
+        n_flaky         INTEGER NOT NULL,
+        n_skip          INTEGER NOT NULL,
+        n_other         INTEGER NOT NULL,
+        ingested_at     INTEGER NOT NULL,
+        UNIQUE (job_id, build)
+    );
+    CREATE TABLE tests (
+        id   INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE cells (
+        build_id INTEGER NOT NULL REFERENCES builds(id),
+        test_id  INTEGER NOT NULL REFERENCES tests(id),
+        status   INTEGER NOT NULL,
+        duration REAL,
+        attempts INTEGER NOT NULL,
+        message  TEXT,
+        PRIMARY KEY (build_id, test_id)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this trellis writes.
+pub fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}

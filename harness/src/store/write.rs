@@ -1,0 +1,140 @@
+//! Writing builds: one transaction per build, idempotent on (job, build).
+
+use super::{Store, StoreError, WriteError};
+use crate::model::Build;
+use rusqlite::{params, OptionalExtension, Transaction};
+use std::collections::HashMap;
+
+/// What happened to a build handed to [`Store::insert_build`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted {
+        cells: usize,
+    },
+    /// The same (job, build) is stored already; nothing was changed.
+    AlreadyStored,
+}
+
+impl Store {
+    /// Stores `build` and its cells in one transaction. Re-ingesting a build that is
+    /// already stored changes nothing.
+    pub fn insert_build(&mut self, build: &Build) -> Result<InsertOutcome, StoreError> {
+        let known = std::mem::take(&mut self.test_ids);
+        let result = self.with_write(|tx| write_build(tx, build, &known));
+        self.test_ids = known;
+        match result {
+            Ok((outcome, new_ids)) => {
+                // Only names whose insert committed may enter the cache.
+                self.test_ids.extend(new_ids);
+                Ok(outcome)
+            }
+            Err(WriteError::Busy(waited)) => Err(StoreError::Busy {
+                path: self.path.clone(),
+                waited,
+            }),
+            Err(WriteError::Sqlite(source)) => Err(StoreError::Sqlite {
+                path: self.path.clone(),
+                context: "storing a build",
+                source,
+            }),
+        }
+    }
+}
+
+fn write_build(
+    tx: &Transaction<'_>,
+    build: &Build,
+    known: &HashMap<String, i64>,
+) -> Result<(InsertOutcome, HashMap<String, i64>), rusqlite::Error> {
+    let mut new_ids = HashMap::new();
+    let job_id = job_id(tx, &build.job)?;
+    let exists: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM builds WHERE job_id = ?1 AND build = ?2",
+            params![job_id, build.build],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if exists.is_some() {
+        return Ok((InsertOutcome::AlreadyStored, new_ids));
+    }
+    let counts = build.counts();
+    let metadata = serde_json::Value::Object(build.metadata.clone()).to_string();
+    tx.execute(
+        "INSERT INTO builds (job_id, build, started, finished, passed, result, commit_id, pr,
+             source, metadata, skipped_dropped, n_pass, n_fail, n_flaky, n_skip, n_other,
+             ingested_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        params![
+            job_id,
+            build.build,
+            build.started,
+            build.finished,
+            build.passed,
+            build.result,
+            build.commit,
+            build.pr.map(|p| p as i64),
+            build.source,
+            metadata,
+            build.skipped_dropped as i64,
+            counts.pass as i64,
+            counts.fail as i64,
+            counts.flaky as i64,
+            counts.skip as i64,
+            counts.other as i64,
+            chrono::Utc::now().timestamp(),
+        ],
+    )?;
+    let build_row = tx.last_insert_rowid();
+
+    let mut find_test = tx.prepare_cached("SELECT id FROM tests WHERE name = ?1")?;
+    let mut add_test = tx.prepare_cached("INSERT INTO tests (name) VALUES (?1)")?;
+    let mut add_cell = tx.prepare_cached(
+        "INSERT INTO cells (build_id, test_id, status, duration, attempts, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for cell in &build.cells {
+        let test_id = match known.get(&cell.test).or_else(|| new_ids.get(&cell.test)) {
+            Some(id) => *id,
+            None => {
+                let id = match find_test
+                    .query_row([&cell.test], |r| r.get::<_, i64>(0))
+                    .optional()?
+                {
+                    Some(id) => id,
+                    None => {
+                        add_test.execute([&cell.test])?;
+                        tx.last_insert_rowid()
+                    }
+                };
+                new_ids.insert(cell.test.clone(), id);
+                id
+            }
+        };
+        add_cell.execute(params![
+            build_row,
+            test_id,
+            cell.status.code(),
+            cell.duration,
+            cell.attempts,
+            cell.message,
+        ])?;
+    }
+    Ok((
+        InsertOutcome::Inserted {
+            cells: build.cells.len(),
+        },
+        new_ids,
+    ))
+}
+
+fn job_id(tx: &Transaction<'_>, name: &str) -> Result<i64, rusqlite::Error> {
+    if let Some(id) = tx
+        .query_row("SELECT id FROM jobs WHERE name = ?1", [name], |r| r.get(0))
+        .optional()?
+    {
+        return Ok(id);
+    }
+    tx.execute("INSERT INTO jobs (name) VALUES (?1)", [name])?;
+    Ok(tx.last_insert_rowid())
+}
