@@ -259,15 +259,10 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         })
 }
 
-/// A build id for inputs that carry none: the start time when known (readable and
-/// stable), else a digest of the results, so re-ingesting the same file is a no-op.
+/// A build id for inputs that carry none: the start time when known (readable) plus a
+/// digest of the results, so re-ingesting the same results is a no-op while different
+/// runs that share a start time stay apart.
 fn derived_build_id(build: &Build) -> String {
-    if let Some(t) = build
-        .started
-        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-    {
-        return t.format("%Y%m%d-%H%M%S").to_string();
-    }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for b in bytes {
@@ -279,13 +274,16 @@ fn derived_build_id(build: &Build) -> String {
         eat(c.test.as_bytes());
         eat(&[c.status.code()]);
     }
-    eat(build
-        .metadata
-        .get("e2e_log")
-        .map(|v| v.to_string())
-        .unwrap_or_default()
-        .as_bytes());
-    format!("sha-{:012x}", h >> 16)
+    let log = build.metadata.get("e2e_log").map(Value::to_string);
+    eat(log.unwrap_or_default().as_bytes());
+    let digest = format!("{:08x}", h >> 32);
+    match build
+        .started
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+    {
+        Some(t) => format!("{}-{digest}", t.format("%Y%m%d-%H%M%S")),
+        None => format!("run-{digest}"),
+    }
 }
 
 fn leading_number(s: &str) -> Option<u64> {

@@ -107,6 +107,7 @@ pub fn parse_slice(input: &str, doc: &[u8]) -> Result<JunitReport, IngestError> 
     let mut parser = Parser::new(input);
     parser.prevalidated = true;
     loop {
+        reader.config_mut().trim_text(!parser.capturing());
         let event = reader
             .read_event()
             .map_err(|e| parser.xml_error(reader.error_position(), e))?;
@@ -125,6 +126,7 @@ pub fn parse_reader<R: BufRead>(input: &str, source: R) -> Result<JunitReport, I
     let mut parser = Parser::new(input);
     let mut buf = Vec::with_capacity(1 << 12);
     loop {
+        reader.config_mut().trim_text(!parser.capturing());
         let event = reader
             .read_event_into(&mut buf)
             .map_err(|e| parser.xml_error(reader.error_position(), e))?;
@@ -138,10 +140,7 @@ pub fn parse_reader<R: BufRead>(input: &str, source: R) -> Result<JunitReport, I
 }
 
 fn configure<R>(reader: &mut Reader<R>) {
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    // Whitespace between elements is never part of a result; skipping it saves events.
-    config.trim_text(true);
+    reader.config_mut().check_end_names = true;
 }
 
 /// Which element a failure-like child is, for attempts and status.
@@ -209,6 +208,13 @@ impl<'a> Parser<'a> {
             saw_root: false,
             prevalidated: false,
         }
+    }
+
+    /// While a message is being gathered its text must stay exactly as written
+    /// (entity references split it into pieces); elsewhere whitespace-only text between
+    /// elements is skipped, which saves events.
+    fn capturing(&self) -> bool {
+        self.capture.is_some()
     }
 
     fn push_open(&mut self, name: &str) {

@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests: run the real binary against a temp store.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn fixtures() -> PathBuf {
+    repo_root().join("fixtures")
+}
+
+/// `../shared/data` beside the checkout.
+pub fn shared_data() -> PathBuf {
+    repo_root().join("../shared/data")
+}
+
+pub fn trellis_cmd(db: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trellis"));
+    cmd.arg("--db")
+        .arg(db)
+        .env_remove("TRELLIS_DB")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+pub fn trellis(db: &Path, args: &[&str]) -> Output {
+    trellis_cmd(db).args(args).output().expect("run trellis")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `trellis runs --json`, parsed.
+pub fn runs(db: &Path) -> Vec<Value> {
+    let o = trellis(db, &["runs", "--json"]);
+    assert!(o.status.success(), "runs failed: {}", stderr(&o));
+    match serde_json::from_slice(&o.stdout).expect("runs --json is JSON") {
+        Value::Array(a) => a,
+        other => panic!("expected an array, got {other}"),
+    }
+}
+
+/// `trellis show JOB BUILD --json`, parsed.
+pub fn show(db: &Path, job: &str, build: &str) -> Value {
+    let o = trellis(db, &["show", job, build, "--json"]);
+    assert!(o.status.success(), "show failed: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("show --json is JSON")
+}
+
+/// The status of one row in `show --json` output.
+pub fn cell<'a>(detail: &'a Value, test: &str) -> &'a Value {
+    detail["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["test"] == test)
+        .unwrap_or_else(|| panic!("no cell {test}"))
+}
