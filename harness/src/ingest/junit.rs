@@ -217,6 +217,10 @@ impl<'a> Parser<'a> {
         self.capture.is_some()
     }
 
+    fn innermost_open(&self) -> Option<&str> {
+        self.depth.checked_sub(1).map(|i| self.open[i].as_str())
+    }
+
     fn push_open(&mut self, name: &str) {
         if self.depth == self.open.len() {
             self.open.push(String::new());
@@ -476,7 +480,7 @@ impl<'a> Parser<'a> {
     }
 
     fn finish(mut self, offset: u64) -> Result<JunitReport, IngestError> {
-        if let Some(open) = self.depth.checked_sub(1).map(|i| &self.open[i]) {
+        if let Some(open) = self.innermost_open() {
             return Err(IngestError::Truncated {
                 input: self.input.to_string(),
                 open: open.to_string(),
@@ -554,6 +558,16 @@ impl<'a> Parser<'a> {
                 input: self.input.to_string(),
                 offset,
             },
+            // Every syntax error but a bad `<!` is "input ended inside a construct".
+            quick_xml::Error::Syntax(e)
+                if e != quick_xml::errors::SyntaxError::InvalidBangMarkup =>
+            {
+                IngestError::Truncated {
+                    input: self.input.to_string(),
+                    open: self.innermost_open().unwrap_or("document").to_string(),
+                    offset,
+                }
+            }
             quick_xml::Error::Io(e) => IngestError::Io {
                 path: self.input.into(),
                 source: std::io::Error::new(e.kind(), e.to_string()),

@@ -155,13 +155,14 @@ fn classify_dir(dir: &Path) -> Option<DirKind> {
     if let Some(global) = find_sonobuoy_results(dir) {
         return Some(DirKind::Sonobuoy(global));
     }
+    // A folder without results is not a build, even beside a PRODUCT.yaml.
+    if !dir.join("e2e.log").is_file() && top_level_junit(dir).is_empty() {
+        return None;
+    }
     if dir.join("PRODUCT.yaml").is_file() {
         return Some(DirKind::Unit(UnitKind::Submission));
     }
-    if dir.join("e2e.log").is_file() || !top_level_junit(dir).is_empty() {
-        return Some(DirKind::Unit(UnitKind::Results));
-    }
-    None
+    Some(DirKind::Unit(UnitKind::Results))
 }
 
 /// Sonobuoy writes the e2e plugin's results to `plugins/e2e/results/global/`.

@@ -1,0 +1,90 @@
+//! A 200 MB JUnit file is streamed: the ingesting process's peak memory stays far
+//! below the file's size.
+
+mod common;
+
+use common::{runs, trellis_cmd};
+use std::io::{BufWriter, Write};
+
+const TARGET_BYTES: u64 = 200 * 1000 * 1000;
+/// Peak resident memory allowed for ingesting it (the file is 200 MB).
+const RSS_LIMIT_KB: i64 = 120 * 1024;
+
+fn write_big_junit(path: &std::path::Path) -> u64 {
+    let mut out = BufWriter::new(std::fs::File::create(path).unwrap());
+    let output =
+        "I0101 00:00:00.000000 1 log line with some words about pods and nodes &amp; more\n"
+            .repeat(100);
+    out.write_all(
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites><testsuite name=\"big\">\n",
+    )
+    .unwrap();
+    let mut written = 0u64;
+    let mut i = 0u64;
+    while written < TARGET_BYTES {
+        let case = if i % 97 == 0 {
+            format!("<testcase name=\"spec {i}\" time=\"0.5\"><failure message=\"spec {i} failed\">trace</failure><system-out>{output}</system-out></testcase>\n")
+        } else {
+            format!("<testcase name=\"spec {i}\" time=\"0.5\"><system-out>{output}</system-out></testcase>\n")
+        };
+        out.write_all(case.as_bytes()).unwrap();
+        written += case.len() as u64;
+        i += 1;
+    }
+    out.write_all(b"</testsuite></testsuites>\n").unwrap();
+    out.flush().unwrap();
+    i
+}
+
+/// Waits for `pid` and returns its peak resident set size in KiB.
+fn wait_peak_rss_kb(pid: u32) -> (i32, i64) {
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own child; status and usage are valid out-pointers.
+    let rc = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid as i32, "wait4");
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+}
+
+#[test]
+// The child is reaped by wait4 (to read its rusage), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
+fn two_hundred_megabytes_streams_in_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("junit_big.xml");
+    let cases = write_big_junit(&file);
+    assert!(std::fs::metadata(&file).unwrap().len() >= TARGET_BYTES);
+    let db = tmp.path().join("t.db");
+    let child = trellis_cmd(&db)
+        .args([
+            "ingest",
+            "--job",
+            "big",
+            "--build",
+            "1",
+            file.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (code, peak_kb) = wait_peak_rss_kb(child.id());
+    assert_eq!(code, 0);
+    eprintln!(
+        "200 MB JUnit ({cases} testcases): peak RSS {} MiB",
+        peak_kb / 1024
+    );
+    assert!(
+        peak_kb < RSS_LIMIT_KB,
+        "peak RSS {peak_kb} KiB for a 200 MB file"
+    );
+    let stored = runs(&db);
+    assert_eq!(
+        stored[0]["counts"]["fail"].as_u64().unwrap(),
+        cases.div_ceil(97)
+    );
+    assert_eq!(
+        stored[0]["counts"]["pass"].as_u64().unwrap()
+            + stored[0]["counts"]["fail"].as_u64().unwrap(),
+        cases
+    );
+}

@@ -1,0 +1,207 @@
+//! The store: re-ingesting is a no-op, concurrent writers lose nothing, and a write
+//! that fails half-way leaves nothing behind.
+
+mod common;
+
+use common::{runs, shared_data, stderr, stdout, trellis, trellis_cmd};
+use trellis::model::{Build, Cell, CellStatus};
+use trellis::store::{InsertOutcome, Store};
+
+fn build(job: &str, id: &str, cells: usize) -> Build {
+    Build {
+        job: job.into(),
+        build: id.into(),
+        started: Some(1_700_000_000),
+        passed: Some(true),
+        source: "test".into(),
+        cells: (0..cells)
+            .map(|i| Cell {
+                test: format!("suite.test {i}"),
+                status: if i == 0 {
+                    CellStatus::Fail
+                } else {
+                    CellStatus::Pass
+                },
+                duration: Some(1.0),
+                attempts: 1,
+                message: (i == 0).then(|| "boom".to_string()),
+            })
+            .collect(),
+        ..Build::default()
+    }
+}
+
+#[test]
+fn reingest_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    let input = shared_data().join("conformance/submissions/v1.33/k3s");
+    let first = trellis(&db, &["ingest", input.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = runs(&db);
+    let bytes_before = std::fs::read(&db).unwrap().len();
+    let second = trellis(&db, &["ingest", input.to_str().unwrap()]);
+    assert!(second.status.success());
+    assert!(
+        stdout(&second).contains("0 builds stored (0 cells), 1 already stored"),
+        "{}",
+        stdout(&second)
+    );
+    assert_eq!(runs(&db), before);
+    let mut store = Store::open(&db).unwrap();
+    let detail = store.build_detail("k3s", "v1.33").unwrap().unwrap();
+    assert_eq!(detail.cells.len(), 6729);
+    // And through the library: the same build again is AlreadyStored.
+    let mut again = build("k3s", "v1.33", 3);
+    again.passed = Some(false);
+    assert_eq!(
+        store.insert_build(&again).unwrap(),
+        InsertOutcome::AlreadyStored
+    );
+    assert_eq!(
+        store
+            .build_detail("k3s", "v1.33")
+            .unwrap()
+            .unwrap()
+            .cells
+            .len(),
+        6729
+    );
+    drop(store);
+    assert!(std::fs::read(&db).unwrap().len() <= bytes_before + 4096);
+}
+
+#[test]
+fn concurrent_ingest_processes_lose_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    let subs = shared_data().join("conformance/submissions");
+    let dirs = [
+        "v1.25/kind",
+        "v1.26/k3s",
+        "v1.27/eks",
+        "v1.28/aks",
+        "v1.29/talos",
+        "v1.30/openshift",
+    ];
+    // Six writers at once, each also racing the others on one shared input.
+    let children: Vec<_> = dirs
+        .iter()
+        .map(|d| {
+            trellis_cmd(&db)
+                .arg("ingest")
+                .arg(subs.join(d))
+                .arg(subs.join("v1.31/civo"))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let stored = runs(&db);
+    assert_eq!(stored.len(), 7, "{stored:?}");
+    let civo: Vec<_> = stored.iter().filter(|r| r["job"] == "civo").collect();
+    assert_eq!(civo.len(), 1);
+    let store = Store::open(&db).unwrap();
+    for r in &stored {
+        let d = store
+            .build_detail(r["job"].as_str().unwrap(), r["build"].as_str().unwrap())
+            .unwrap()
+            .unwrap();
+        let c = &d.run.counts;
+        // Ginkgo v2 files drop no skips, so every counted cell is a stored cell.
+        assert_eq!(
+            (c.pass + c.fail + c.flaky + c.skip + c.other) as usize,
+            d.cells.len()
+        );
+        assert!(d.cells.len() > 6000);
+    }
+}
+
+#[test]
+fn a_write_that_fails_half_way_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    let mut store = Store::open(&db).unwrap();
+    store.insert_build(&build("ok-job", "1", 5)).unwrap();
+    // Make the 8th cell insert fail, as a full disk or a crash would.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER fail_late BEFORE INSERT ON cells
+         WHEN (SELECT count(*) FROM cells) >= 12
+         BEGIN SELECT RAISE(ABORT, 'simulated failure'); END;",
+    )
+    .unwrap();
+    let err = store.insert_build(&build("new-job", "2", 50)).unwrap_err();
+    assert!(err.to_string().contains("simulated failure"), "{err}");
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(count("SELECT count(*) FROM builds"), 1);
+    assert_eq!(count("SELECT count(*) FROM jobs"), 1);
+    assert_eq!(count("SELECT count(*) FROM cells"), 5);
+    assert_eq!(count("SELECT count(*) FROM tests"), 5);
+    // The test-name cache must not remember names whose insert was rolled back.
+    conn.execute_batch("DROP TRIGGER fail_late").unwrap();
+    assert_eq!(
+        store.insert_build(&build("new-job", "2", 50)).unwrap(),
+        InsertOutcome::Inserted { cells: 50 }
+    );
+    assert_eq!(count("SELECT count(*) FROM cells"), 55);
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    drop(Store::open(&db).unwrap());
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let out = trellis(&db, &["runs"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("schema version 99 is newer"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn default_location_follows_xdg_data_home() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .args([
+            "ingest",
+            common::fixtures()
+                .join("junit/pytest.xml")
+                .to_str()
+                .unwrap(),
+        ])
+        .env_remove("TRELLIS_DB")
+        .env("XDG_DATA_HOME", tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(tmp.path().join("trellis/trellis.db").is_file());
+    // TRELLIS_DB wins over the default.
+    let other = tmp.path().join("elsewhere.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .args(["runs", "--json"])
+        .env("TRELLIS_DB", &other)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), "[]");
+    assert!(other.is_file());
+}
+
+#[test]
+fn show_unknown_build_is_not_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = trellis(&tmp.path().join("t.db"), &["show", "nope", "1"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stderr(&out).contains("no build nope/1"));
+}
