@@ -124,10 +124,19 @@ impl Store {
             .busy_timeout(self.busy_deadline)
             .map_err(|e| self.err("setting the busy timeout", e))?;
         // WAL lets `trellis runs` read while an ingest writes; NORMAL sync is durable
-        // against process crashes, which is what matters for a results cache.
-        self.conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| self.err("switching to WAL", e))?;
+        // against process crashes, which is what matters for a results cache. The mode
+        // switch bypasses SQLite's busy handler, so when several processes open a new
+        // store at once it is retried here.
+        retry_busy(self.busy_deadline, || {
+            self.conn.pragma_update(None, "journal_mode", "WAL")
+        })
+        .map_err(|e| match e {
+            WriteError::Busy(waited) => StoreError::Busy {
+                path: self.path.clone(),
+                waited,
+            },
+            WriteError::Sqlite(e) => self.err("switching to WAL", e),
+        })?;
         self.conn
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| self.err("setting synchronous", e))?;
@@ -197,25 +206,32 @@ impl Store {
         &mut self,
         mut body: impl FnMut(&rusqlite::Transaction<'_>) -> Result<T, rusqlite::Error>,
     ) -> Result<T, WriteError> {
-        let start = std::time::Instant::now();
-        let mut backoff = Duration::from_millis(5);
-        loop {
-            let attempt = (|| {
-                let tx = self
-                    .conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let out = body(&tx)?;
-                tx.commit()?;
-                Ok(out)
-            })();
-            match attempt {
-                Err(e) if is_busy(&e) && start.elapsed() < self.busy_deadline => {
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_millis(500));
-                }
-                Err(e) if is_busy(&e) => return Err(WriteError::Busy(start.elapsed())),
-                other => return other.map_err(WriteError::Sqlite),
+        let deadline = self.busy_deadline;
+        let conn = &mut self.conn;
+        retry_busy(deadline, || {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let out = body(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+}
+
+/// Runs `attempt` until it stops failing with SQLITE_BUSY/LOCKED or `deadline` passes.
+fn retry_busy<T>(
+    deadline: Duration,
+    mut attempt: impl FnMut() -> Result<T, rusqlite::Error>,
+) -> Result<T, WriteError> {
+    let start = std::time::Instant::now();
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        match attempt() {
+            Err(e) if is_busy(&e) && start.elapsed() < deadline => {
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_millis(500));
             }
+            Err(e) if is_busy(&e) => return Err(WriteError::Busy(start.elapsed())),
+            other => return other.map_err(WriteError::Sqlite),
         }
     }
 }
