@@ -121,3 +121,30 @@ fn synthetic_build(n: usize, names: &[String]) -> Build {
         ..Build::default()
     }
 }
+
+/// Verification timings of one submission folder.
+pub struct VerifyFigures {
+    pub rounds: Rounds,
+    pub passed: bool,
+}
+
+impl VerifyFigures {
+    pub fn best(&self) -> Duration {
+        self.rounds.best()
+    }
+}
+
+pub fn verify(dir: &Path, opts: &crate::certify::VerifyOptions, rounds: usize) -> VerifyFigures {
+    let mut times = Vec::new();
+    let mut passed = false;
+    for _ in 0..rounds.max(1) {
+        let start = Instant::now();
+        let report = crate::certify::verify(dir, opts);
+        times.push(start.elapsed());
+        passed = report.verdict == crate::certify::Verdict::Pass;
+    }
+    VerifyFigures {
+        rounds: Rounds { times },
+        passed,
+    }
+}

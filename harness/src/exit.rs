@@ -10,3 +10,5 @@ pub const USAGE: i32 = 2;
 pub const INPUT_REJECTED: i32 = 3;
 /// The job or build asked for is not in the store.
 pub const NOT_FOUND: i32 = 4;
+/// A conformance submission failed verification.
+pub const SUBMISSION_REJECTED: i32 = 5;

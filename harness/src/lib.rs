@@ -1,9 +1,11 @@
 //! trellis: a Kubernetes conformance, CI-signal and flake-triage harness.
 //!
-//! Data flows one way: artifacts → [`ingest`] → [`store`] → analysis → report.
+//! Data flows one way: artifacts → [`ingest`] → [`store`] → analysis → report;
+//! [`certify`] checks and builds CNCF conformance submissions from run results.
 //! [`model`] holds the types every stage shares; [`cli`] only parses and dispatches.
 
 pub mod bench;
+pub mod certify;
 pub mod cli;
 pub mod exit;
 pub mod ingest;

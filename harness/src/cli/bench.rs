@@ -22,6 +22,15 @@ enum What {
         #[arg(long, default_value_t = 7)]
         rounds: usize,
     },
+    /// Time to verify one submission (every check), per submission folder.
+    /// Default: every folder under ../shared/data/conformance/submissions.
+    Verify {
+        dirs: Vec<PathBuf>,
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Store write throughput: synthetic builds into a fresh temporary store.
     Ingest {
         #[arg(long, default_value_t = 20)]
@@ -39,6 +48,7 @@ pub fn run(args: Args) -> i32 {
             rounds,
         } => parse(files, data, rounds),
         What::Ingest { builds, cells } => ingest(builds, cells),
+        What::Verify { dirs, data, rounds } => verify(dirs, data, rounds),
     }
 }
 
@@ -104,17 +114,51 @@ fn ingest(builds: usize, cells: usize) -> i32 {
     exit::OK
 }
 
-fn submission_junits(root: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for version in read_dirs(root) {
-        for product in read_dirs(&version) {
-            let f = product.join("junit_01.xml");
-            if f.is_file() {
-                out.push(f);
-            }
-        }
+fn verify(mut dirs: Vec<PathBuf>, data: PathBuf, rounds: usize) -> i32 {
+    if dirs.is_empty() {
+        dirs = submission_dirs(&data.join("conformance/submissions"));
     }
-    out
+    println!(
+        "verify-submission: {} folders, best of {} rounds each (target: < 200 ms)",
+        dirs.len(),
+        rounds.max(1)
+    );
+    for dir in &dirs {
+        let version = dir
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| crate::certify::Minor::parse_folder(&n.to_string_lossy()));
+        let opts = crate::certify::VerifyOptions {
+            stable: version.unwrap_or_else(crate::certify::required::newest_embedded),
+            ..Default::default()
+        };
+        let r = crate::bench::verify(dir, &opts, rounds);
+        let shown: Vec<_> = dir.components().rev().take(2).collect();
+        let shown = shown
+            .iter()
+            .rev()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        println!(
+            "  {shown:<28} {:>7.1} ms  {}",
+            r.best().as_secs_f64() * 1e3,
+            if r.passed { "pass" } else { "FAIL" }
+        );
+    }
+    exit::OK
+}
+
+fn submission_dirs(root: &std::path::Path) -> Vec<PathBuf> {
+    read_dirs(root).iter().flat_map(|v| read_dirs(v)).collect()
+}
+
+fn submission_junits(root: &std::path::Path) -> Vec<PathBuf> {
+    submission_dirs(root)
+        .into_iter()
+        .map(|d| d.join("junit_01.xml"))
+        .filter(|f| f.is_file())
+        .collect()
 }
 
 fn read_dirs(dir: &std::path::Path) -> Vec<PathBuf> {

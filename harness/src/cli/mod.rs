@@ -2,9 +2,11 @@
 //! beyond turning arguments into calls and results into output and exit codes.
 
 mod bench;
+mod certify;
 mod ingest;
 mod runs;
 mod show;
+mod verify_submission;
 
 use crate::exit;
 use crate::store::{Store, StoreError};
@@ -14,9 +16,11 @@ use std::path::PathBuf;
 /// trellis — Kubernetes conformance, CI-signal and flake-triage harness.
 ///
 /// Ingests CI artifacts (JUnit, Prow builds, Sonobuoy and Hydrophone output, CNCF
-/// conformance submissions) into an embedded store and shows what was stored.
+/// conformance submissions) into an embedded store and shows what was stored; checks
+/// and builds CNCF conformance submissions.
 ///
-/// Exit codes: 0 ok; 1 failure; 2 usage; 3 some inputs rejected; 4 not found.
+/// Exit codes: 0 ok; 1 failure; 2 usage; 3 some inputs rejected; 4 not found;
+/// 5 submission rejected.
 #[derive(Debug, Parser)]
 #[command(name = "trellis", version, propagate_version = true)]
 pub struct Cli {
@@ -37,6 +41,8 @@ enum Command {
     Ingest(ingest::Args),
     Runs(runs::Args),
     Show(show::Args),
+    VerifySubmission(verify_submission::Args),
+    Certify(certify::Args),
     Bench(bench::Args),
 }
 
@@ -59,6 +65,8 @@ pub fn main() -> i32 {
         Command::Ingest(args) => ingest::run(args, &db),
         Command::Runs(args) => runs::run(args, &db),
         Command::Show(args) => show::run(args, &db),
+        Command::VerifySubmission(args) => verify_submission::run(args),
+        Command::Certify(args) => certify::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }
@@ -108,4 +116,13 @@ fn format_time(t: Option<i64>) -> String {
     t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| "-".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

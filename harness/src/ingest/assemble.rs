@@ -233,8 +233,8 @@ impl RowMerge {
         if build.started.is_none() {
             build.started = report.timestamp.as_deref().and_then(parse_timestamp);
         }
-        for (row, obs) in report.cases {
-            self.add(row, obs);
+        for case in report.cases {
+            self.add(case.row, case.result);
         }
         Ok(())
     }

@@ -35,6 +35,23 @@ impl E2eSummary {
     pub fn succeeded(&self) -> Option<bool> {
         self.result.as_deref().map(|r| r == "SUCCESS")
     }
+
+    /// `Ran 402 of 7197 specs in 5747 s: SUCCESS (402 passed, 0 failed, 6795 skipped)`.
+    pub fn summary_line(&self) -> String {
+        let ran = match (self.ran, self.specs, self.seconds) {
+            (Some(r), Some(s), Some(secs)) => format!("ran {r} of {s} specs in {secs:.0} s"),
+            _ => "no `Ran N of M Specs` line".to_string(),
+        };
+        match &self.result {
+            Some(result) => format!(
+                "{ran}: {result} ({} passed, {} failed, {} skipped)",
+                self.passed.unwrap_or(0),
+                self.failed.unwrap_or(0),
+                self.skipped.unwrap_or(0)
+            ),
+            None => ran,
+        }
+    }
 }
 
 pub fn parse_file(path: &Path) -> Result<E2eSummary, IngestError> {

@@ -19,8 +19,8 @@ use std::path::Path;
 /// What one JUnit file says, before repeated testcases are merged.
 #[derive(Debug, Default)]
 pub struct JunitReport {
-    /// (row name, result) in file order.
-    pub cases: Vec<(String, Observation)>,
+    /// Every testcase kept for the grid, in file order.
+    pub cases: Vec<JunitCase>,
     /// Testcases skipped with an empty message (dropped from the grid, but counted).
     pub dropped_skips: u64,
     /// The first `<testsuite timestamp=…>`, when present.
@@ -28,6 +28,23 @@ pub struct JunitReport {
     /// Bytes read.
     pub bytes: u64,
     pub tally: JunitTally,
+}
+
+/// One `<testcase>`: its row name and result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JunitCase {
+    /// Row name: innermost suite name + "." + testcase name.
+    pub row: String,
+    /// Where the testcase's own name starts in `row`.
+    name_at: usize,
+    pub result: Observation,
+}
+
+impl JunitCase {
+    /// The testcase's `name` attribute, without the suite prefix.
+    pub fn name(&self) -> &str {
+        &self.row[self.name_at..]
+    }
 }
 
 /// Testcases as the file lists them, before merging: what a run's own summary
@@ -468,15 +485,16 @@ impl<'a> Parser<'a> {
         } else {
             (CellStatus::Pass, 1, None)
         };
-        self.report.cases.push((
-            case.row,
-            Observation {
+        self.report.cases.push(JunitCase {
+            row: case.row,
+            name_at: case.name_at,
+            result: Observation {
                 status,
                 duration: case.duration,
                 attempts,
                 message,
             },
-        ));
+        });
     }
 
     fn finish(mut self, offset: u64) -> Result<JunitReport, IngestError> {
@@ -679,7 +697,7 @@ mod tests {
         let rows: Vec<_> = r
             .cases
             .iter()
-            .map(|(n, o)| (n.as_str(), o.status, o.message.as_deref()))
+            .map(|c| (c.row.as_str(), c.result.status, c.result.message.as_deref()))
             .collect();
         assert_eq!(
             rows,
@@ -691,7 +709,8 @@ mod tests {
             ]
         );
         assert_eq!(r.dropped_skips, 1);
-        assert_eq!(r.cases[0].1.duration, Some(1.5));
+        assert_eq!(r.cases[0].result.duration, Some(1.5));
+        assert_eq!(r.cases[0].name(), "ok");
     }
 
     #[test]
@@ -701,7 +720,7 @@ mod tests {
                <testcase name="a"/></testsuite><testcase name="b"/></testsuite></testsuites>"#,
         )
         .unwrap();
-        let names: Vec<_> = r.cases.iter().map(|c| c.0.as_str()).collect();
+        let names: Vec<_> = r.cases.iter().map(|c| c.row.as_str()).collect();
         assert_eq!(names, ["inner.a", "outer.b"]);
     }
 
@@ -718,7 +737,10 @@ mod tests {
         let got: Vec<_> = r
             .cases
             .iter()
-            .map(|(n, o)| (n.as_str(), o.status, o.attempts, o.message.as_deref()))
+            .map(|c| {
+                let o = &c.result;
+                (c.row.as_str(), o.status, o.attempts, o.message.as_deref())
+            })
             .collect();
         assert_eq!(
             got,
