@@ -148,3 +148,158 @@ pub fn verify(dir: &Path, opts: &crate::certify::VerifyOptions, rounds: usize) -
         passed,
     }
 }
+
+/// Timings of the release-team analysis: store → grids, then statuses and flakes.
+pub struct AnalysisFigures {
+    pub tabs: usize,
+    pub cells: u64,
+    pub load: Duration,
+    pub analysis: Duration,
+    pub blocked: bool,
+    pub flaky: usize,
+    pub failing: usize,
+}
+
+/// A dashboards config over `jobs`: dashboards of ten tabs each, the first blocking.
+pub fn dashboards_for(jobs: &[String]) -> crate::config::DashboardConfig {
+    use crate::config::{Dashboard, DashboardConfig, Tab};
+    let dashboards = jobs
+        .chunks(10)
+        .enumerate()
+        .map(|(i, chunk)| Dashboard {
+            name: if i == 0 {
+                "bench-blocking".to_string()
+            } else {
+                format!("bench-informing-{i}")
+            },
+            release_blocking: i == 0,
+            tabs: chunk
+                .iter()
+                .map(|job| Tab {
+                    name: job.clone(),
+                    test_group_name: job.clone(),
+                    num_columns_recent: 10,
+                    num_failures_to_alert: 3,
+                    num_passes_to_disable_alert: 1,
+                    alert_stale_results_hours: 0,
+                    broken_column_threshold: 0.5,
+                    include: None,
+                    exclude: None,
+                })
+                .collect(),
+        })
+        .collect();
+    DashboardConfig {
+        dashboards,
+        ..DashboardConfig::default()
+    }
+}
+
+/// Loads every job's grid from `db` and computes every tab's status and the flake
+/// table, timing the two halves separately.
+pub fn analysis(
+    db: &Path,
+    config: &crate::config::DashboardConfig,
+    threads: usize,
+    now: i64,
+) -> Result<AnalysisFigures, StoreError> {
+    let jobs = Store::open(db)?.jobs()?;
+    let start = Instant::now();
+    let grids = crate::analysis::load_grids(db, &jobs, None, threads)?;
+    let load = start.elapsed();
+    let cells = grids
+        .iter()
+        .map(|g| (g.rows.len() * g.columns.len()) as u64)
+        .sum();
+    let start = Instant::now();
+    let flakes = crate::analysis::flake_table(config, &grids);
+    let by_job: std::collections::HashMap<String, crate::analysis::Grid> =
+        grids.into_iter().map(|g| (g.job.clone(), g)).collect();
+    let report = crate::analysis::status(config, &by_job, now);
+    let analysis = start.elapsed();
+    use crate::analysis::flakes::Class;
+    Ok(AnalysisFigures {
+        tabs: config.dashboards.iter().map(|d| d.tabs.len()).sum(),
+        cells,
+        load,
+        analysis,
+        blocked: report.release.blocked,
+        flaky: flakes.iter().filter(|f| f.class == Class::Flaky).count(),
+        failing: flakes.iter().filter(|f| f.class == Class::Failing).count(),
+    })
+}
+
+/// Fills a store with simulated history: `jobs` × `builds` × `tests`.
+pub fn generate(
+    db: &Path,
+    jobs: usize,
+    builds: usize,
+    tests: usize,
+    end: i64,
+) -> Result<Duration, StoreError> {
+    let names: Vec<String> = (1..=jobs).map(|i| format!("bench-job-{i:02}")).collect();
+    let opts = crate::simulate::SimOptions::new(names, builds, tests, end);
+    let mut store = Store::open(db)?;
+    let start = Instant::now();
+    crate::simulate::simulate(&opts, |b| store.insert_build(&b).map(|_| ()))?;
+    Ok(start.elapsed())
+}
+
+/// Realistic failure messages for the triage benchmark: a few hundred failure kinds,
+/// each repeated with varying pods, namespaces, IPs, times and ids, over many tests.
+pub fn triage_input(n: usize) -> Vec<crate::analysis::triage::Failure> {
+    let mut state: u64 = 42;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    let verbs = [
+        "create", "delete", "update", "get", "watch", "patch", "list",
+    ];
+    let kinds = [
+        "pods",
+        "services",
+        "deployments",
+        "configmaps",
+        "secrets",
+        "nodes",
+        "endpoints",
+    ];
+    (0..n)
+        .map(|_| {
+            let kind = next() % 300;
+            let ns = 1000 + next() % 9000;
+            let text = match kind % 5 {
+                0 => format!(
+                    "I0512 21:{:02}:{:02}.{:06} failed to {} {}/web-{:08x}-{:05} in namespace e2e-{ns}: timed out waiting for the condition (kind {kind})",
+                    next() % 60, next() % 60, next() % 1_000_000,
+                    verbs[kind as usize % 7], kinds[kind as usize % 7], next() as u32, next() % 99_999
+                ),
+                1 => format!(
+                    "dial tcp 10.{}.{}.{}:{}: connect: connection refused while checking {} endpoint {kind}",
+                    next() % 255, next() % 255, next() % 255, 1024 + next() % 60_000, kinds[kind as usize % 7]
+                ),
+                2 => format!(
+                    "expected {} replicas to be ready in e2e-{ns}, got {} after {}s; uid {:08x}-1d7e-4a55-9a4e-0f0a1b2c3d4e (kind {kind})",
+                    3 + kind % 5, next() % 3, 300 + next() % 10, next() as u32
+                ),
+                3 => format!(
+                    "node kind-worker{} is NotReady: container runtime is down since 2024-03-01T10:{:02}:00Z (kind {kind})",
+                    next() % 5, next() % 60
+                ),
+                _ => format!(
+                    "assertion failed at test/e2e/{}/{}.go:{}: {} != {} (kind {kind})",
+                    kinds[kind as usize % 7], verbs[kind as usize % 7], 100 + kind, next() % 2, 1 + next() % 2
+                ),
+            };
+            crate::analysis::triage::Failure {
+                job: format!("job-{}", next() % 50),
+                test: format!("[sig-{}] test {}", kinds[kind as usize % 7], kind % 40),
+                build: format!("{}", next() % 150),
+                text,
+            }
+        })
+        .collect()
+}

@@ -12,3 +12,5 @@ pub const INPUT_REJECTED: i32 = 3;
 pub const NOT_FOUND: i32 = 4;
 /// A conformance submission failed verification.
 pub const SUBMISSION_REJECTED: i32 = 5;
+/// `trellis status`: the release is blocked.
+pub const RELEASE_BLOCKED: i32 = 6;

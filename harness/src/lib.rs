@@ -4,10 +4,13 @@
 //! [`certify`] checks and builds CNCF conformance submissions from run results.
 //! [`model`] holds the types every stage shares; [`cli`] only parses and dispatches.
 
+pub mod analysis;
 pub mod bench;
 pub mod certify;
 pub mod cli;
+pub mod config;
 pub mod exit;
 pub mod ingest;
 pub mod model;
+pub mod simulate;
 pub mod store;

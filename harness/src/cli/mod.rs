@@ -3,10 +3,16 @@
 
 mod bench;
 mod certify;
+mod flakes;
 mod ingest;
+mod regressions;
 mod runs;
 mod show;
+mod simulate;
+mod status;
+mod triage;
 mod verify_submission;
+mod window;
 
 use crate::exit;
 use crate::store::{Store, StoreError};
@@ -20,7 +26,7 @@ use std::path::PathBuf;
 /// and builds CNCF conformance submissions.
 ///
 /// Exit codes: 0 ok; 1 failure; 2 usage; 3 some inputs rejected; 4 not found;
-/// 5 submission rejected.
+/// 5 submission rejected; 6 release blocked.
 #[derive(Debug, Parser)]
 #[command(name = "trellis", version, propagate_version = true)]
 pub struct Cli {
@@ -41,6 +47,11 @@ enum Command {
     Ingest(ingest::Args),
     Runs(runs::Args),
     Show(show::Args),
+    Status(status::Args),
+    Flakes(flakes::Args),
+    Regressions(regressions::Args),
+    Triage(triage::Args),
+    Simulate(simulate::Args),
     VerifySubmission(verify_submission::Args),
     Certify(certify::Args),
     Bench(bench::Args),
@@ -65,6 +76,11 @@ pub fn main() -> i32 {
         Command::Ingest(args) => ingest::run(args, &db),
         Command::Runs(args) => runs::run(args, &db),
         Command::Show(args) => show::run(args, &db),
+        Command::Status(args) => status::run(args, &db),
+        Command::Flakes(args) => flakes::run(args, &db),
+        Command::Regressions(args) => regressions::run(args, &db),
+        Command::Triage(args) => triage::run(args, &db),
+        Command::Simulate(args) => simulate::run(args, &db),
         Command::VerifySubmission(args) => verify_submission::run(args),
         Command::Certify(args) => certify::run(args),
         Command::Bench(args) => bench::run(args),

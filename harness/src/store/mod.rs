@@ -4,6 +4,7 @@
 //! `BEGIN IMMEDIATE` transaction, so a failed ingest leaves nothing behind and several
 //! processes may ingest at once (they queue on the write lock, within a deadline).
 
+mod grid;
 mod read;
 mod schema;
 mod write;

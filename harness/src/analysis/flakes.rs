@@ -1,0 +1,316 @@
+//! Per (job, test) flake statistics: counts, a flake rate with its Wilson interval,
+//! TestGrid's flip flakiness, same-commit disagreements, and a class — failing (an open
+//! alert: broken, not flaky, with the range to bisect), flaky, or passing.
+
+use super::testgrid::{alert, coalesce, flip_flakiness, Flip, IGNORE_FAILURES_IN_A_ROW};
+use super::{stats, Grid};
+use crate::model::CellStatus;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A column where more than this share of the filled cells fail is an infra outage
+/// (the cluster never came up, the build broke): its cells say nothing about tests.
+pub const OUTAGE_COLUMN_SHARE: f64 = 0.5;
+
+/// Flake evidence needed to call a test flaky: two flakes (or isolated failures), or
+/// one plus a same-commit disagreement. One lone failure is not a pattern.
+pub const FLAKY_MIN_EVIDENCE: u64 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    Failing,
+    Flaky,
+    Passing,
+}
+
+/// SIG Release priority for a flake on a release-blocking dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Priority {
+    /// Flake rate over 20%.
+    CriticalUrgent,
+    /// Flake rate over 2%.
+    ImportantSoon,
+}
+
+impl Priority {
+    pub fn for_rate(rate: f64) -> Option<Priority> {
+        if rate > 0.20 {
+            Some(Priority::CriticalUrgent)
+        } else if rate > 0.02 {
+            Some(Priority::ImportantSoon)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildRef {
+    pub build: String,
+    pub commit: Option<String>,
+}
+
+/// One row of `trellis flakes --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlakeStats {
+    pub job: String,
+    pub test: String,
+    pub class: Class,
+    /// Results considered (empty cells, infra failures and outage columns excluded).
+    pub runs: u64,
+    pub passes: u64,
+    pub failures: u64,
+    /// FLAKY cells (passed on retry).
+    pub flakes: u64,
+    /// (FLAKY cells + failures outside streaks of 3 or more) / runs.
+    pub flake_rate: f64,
+    pub flake_rate_low: f64,
+    pub flake_rate_high: f64,
+    pub flip_flakiness: f64,
+    /// Commits on which this test both passed and failed.
+    pub same_commit_flakes: u64,
+    /// For a failing test: the newest passing build before the breakage…
+    pub last_pass: Option<BuildRef>,
+    /// …and the first failing build (the range to bisect).
+    pub first_fail: Option<BuildRef>,
+    /// Set by the caller for tests on release-blocking dashboards.
+    pub priority: Option<Priority>,
+}
+
+/// Alert thresholds used for the `failing` class.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertRule {
+    pub failures_to_open: u32,
+    pub passes_to_close: u32,
+}
+
+impl Default for AlertRule {
+    fn default() -> Self {
+        AlertRule {
+            failures_to_open: 3,
+            passes_to_close: 1,
+        }
+    }
+}
+
+/// Columns judged infra outages (see [`OUTAGE_COLUMN_SHARE`]).
+pub fn outage_columns(grid: &Grid) -> Vec<bool> {
+    let mut fails = vec![0u64; grid.columns.len()];
+    let mut filled = vec![0u64; grid.columns.len()];
+    for r in 0..grid.rows.len() {
+        for (c, s) in grid.row(r).iter().enumerate() {
+            match coalesce(*s, true) {
+                CellStatus::NoResult => {}
+                CellStatus::Fail => {
+                    fails[c] += 1;
+                    filled[c] += 1;
+                }
+                _ => filled[c] += 1,
+            }
+        }
+    }
+    // A single-row grid cannot tell an outage from a failure.
+    let enough_rows = grid.rows.len() >= 4;
+    fails
+        .iter()
+        .zip(&filled)
+        .map(|(f, n)| enough_rows && *n > 0 && *f as f64 / *n as f64 > OUTAGE_COLUMN_SHARE)
+        .collect()
+}
+
+/// TestGrid treats a one-word failure message ("Timeout", "ClusterSetupFailed") as an
+/// infra failure, not a test result.
+pub fn is_infra_message(message: &str) -> bool {
+    let m = message.trim();
+    !m.is_empty() && !m.contains(char::is_whitespace)
+}
+
+/// Statistics of one row of `grid`.
+pub fn row_stats(grid: &Grid, row: usize, outages: &[bool], rule: AlertRule) -> FlakeStats {
+    let cells = grid.row(row);
+    let mut results: Vec<(usize, Flip)> = Vec::new();
+    for (col, status) in cells.iter().enumerate() {
+        if outages.get(col).copied().unwrap_or(false) {
+            continue;
+        }
+        let flip = match coalesce(*status, true) {
+            CellStatus::NoResult => continue,
+            CellStatus::Pass => Flip::Pass,
+            CellStatus::Flaky => Flip::Flaky,
+            _ => {
+                if grid.message(row, col).is_some_and(is_infra_message) {
+                    continue;
+                }
+                Flip::Fail
+            }
+        };
+        results.push((col, flip));
+    }
+    let flips: Vec<Flip> = results.iter().map(|r| r.1).collect();
+    let count = |f: Flip| flips.iter().filter(|x| **x == f).count() as u64;
+    let (passes, failures, flakes) = (count(Flip::Pass), count(Flip::Fail), count(Flip::Flaky));
+    let isolated = isolated_failures(&flips);
+    let runs = flips.len() as u64;
+    let evidence = flakes + isolated;
+    let rate = if runs == 0 {
+        0.0
+    } else {
+        evidence as f64 / runs as f64
+    };
+    let (low, high) = stats::wilson(evidence, runs);
+    let same_commit = same_commit_disagreements(grid, &results);
+    let kept: Vec<CellStatus> = {
+        let mut row_view = vec![CellStatus::NoResult; cells.len()];
+        for (col, flip) in &results {
+            row_view[*col] = match flip {
+                Flip::Pass => CellStatus::Pass,
+                Flip::Flaky => CellStatus::Flaky,
+                Flip::Fail => CellStatus::Fail,
+            };
+        }
+        row_view
+    };
+    let open = alert(&kept, rule.failures_to_open, rule.passes_to_close);
+    let class = if open.is_some() {
+        Class::Failing
+    } else if evidence >= FLAKY_MIN_EVIDENCE || (evidence >= 1 && same_commit >= 1) {
+        Class::Flaky
+    } else {
+        Class::Passing
+    };
+    let build_ref = |col: usize| BuildRef {
+        build: grid.columns[col].build.clone(),
+        commit: grid.columns[col].commit.clone(),
+    };
+    FlakeStats {
+        job: grid.job.clone(),
+        test: grid.rows[row].clone(),
+        class,
+        runs,
+        passes,
+        failures,
+        flakes,
+        flake_rate: rate,
+        flake_rate_low: low,
+        flake_rate_high: high,
+        flip_flakiness: flip_flakiness(&flips),
+        same_commit_flakes: same_commit,
+        last_pass: open.as_ref().and_then(|a| a.last_pass).map(build_ref),
+        first_fail: open.as_ref().map(|a| build_ref(a.first_fail)),
+        priority: None,
+    }
+}
+
+/// Failures not part of a run of [`IGNORE_FAILURES_IN_A_ROW`] or more.
+fn isolated_failures(flips: &[Flip]) -> u64 {
+    let mut isolated = 0;
+    let mut i = 0;
+    while i < flips.len() {
+        if flips[i] != Flip::Fail {
+            i += 1;
+            continue;
+        }
+        let run = flips[i..].iter().take_while(|f| **f == Flip::Fail).count();
+        if run < IGNORE_FAILURES_IN_A_ROW {
+            isolated += run as u64;
+        }
+        i += run;
+    }
+    isolated
+}
+
+/// Commits where the test both passed and failed (a FLAKY cell is both at once).
+fn same_commit_disagreements(grid: &Grid, results: &[(usize, Flip)]) -> u64 {
+    let mut by_commit: HashMap<&str, (bool, bool)> = HashMap::new();
+    for (col, flip) in results {
+        let Some(commit) = grid.columns[*col].commit.as_deref() else {
+            continue;
+        };
+        let e = by_commit.entry(commit).or_default();
+        match flip {
+            Flip::Pass => e.0 = true,
+            Flip::Fail => e.1 = true,
+            Flip::Flaky => *e = (true, true),
+        }
+    }
+    by_commit.values().filter(|(p, f)| *p && *f).count() as u64
+}
+
+/// Statistics for every row of a grid.
+pub fn grid_stats(grid: &Grid, rule: AlertRule) -> Vec<FlakeStats> {
+    let outages = outage_columns(grid);
+    (0..grid.rows.len())
+        .map(|r| row_stats(grid, r, &outages, rule))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::Column;
+    use CellStatus::{Fail as F, Flaky as K, Pass as P};
+
+    fn grid(rows: &[&[CellStatus]], commits: &[&str]) -> Grid {
+        let columns = commits
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Column {
+                build: format!("{}", 100 - i),
+                commit: Some(c.to_string()),
+                ..Column::default()
+            })
+            .collect();
+        let mut g = Grid::new("job".into(), columns);
+        for (i, cells) in rows.iter().enumerate() {
+            let r = g.add_row(format!("t{i}"));
+            for (c, s) in cells.iter().enumerate() {
+                g.set(r, c, *s, (*s == F).then(|| "expected 1 got 2".to_string()));
+            }
+        }
+        g
+    }
+
+    #[test]
+    fn flaky_test_with_same_commit_disagreement() {
+        let g = grid(&[&[P, F, P, K, P, P]], &["a", "b", "b", "c", "d", "e"]);
+        let s = &grid_stats(&g, AlertRule::default())[0];
+        assert_eq!((s.runs, s.passes, s.failures, s.flakes), (6, 4, 1, 1));
+        assert_eq!(s.class, Class::Flaky);
+        assert!((s.flake_rate - 2.0 / 6.0).abs() < 1e-9);
+        assert!(s.flake_rate_low < s.flake_rate && s.flake_rate < s.flake_rate_high);
+        // commit b: pass and fail; commit c: a FLAKY cell.
+        assert_eq!(s.same_commit_flakes, 2);
+    }
+
+    #[test]
+    fn broken_test_is_failing_with_the_range_to_bisect() {
+        let g = grid(&[&[F, F, F, P, P, P]], &["f", "e", "d", "c", "b", "a"]);
+        let s = &grid_stats(&g, AlertRule::default())[0];
+        assert_eq!(s.class, Class::Failing);
+        assert_eq!(s.flake_rate, 0.0, "a streak is breakage, not flakiness");
+        assert_eq!(s.first_fail.as_ref().unwrap().build, "98");
+        assert_eq!(s.first_fail.as_ref().unwrap().commit.as_deref(), Some("d"));
+        assert_eq!(s.last_pass.as_ref().unwrap().build, "97");
+    }
+
+    #[test]
+    fn outage_columns_and_infra_messages_are_excluded() {
+        // Column 1 fails everywhere: an outage, not four flakes.
+        let rows: Vec<&[CellStatus]> = vec![&[P, F, P, P]; 4];
+        let g = grid(&rows, &["a", "b", "c", "d"]);
+        assert_eq!(outage_columns(&g), [false, true, false, false]);
+        let s = grid_stats(&g, AlertRule::default());
+        assert!(s.iter().all(|s| s.class == Class::Passing && s.runs == 3));
+        assert!(is_infra_message("ClusterSetupFailed"));
+        assert!(!is_infra_message("expected 1 got 2"));
+    }
+
+    #[test]
+    fn priorities() {
+        assert_eq!(Priority::for_rate(0.25), Some(Priority::CriticalUrgent));
+        assert_eq!(Priority::for_rate(0.05), Some(Priority::ImportantSoon));
+        assert_eq!(Priority::for_rate(0.01), None);
+    }
+}

@@ -1,0 +1,101 @@
+//! One job's results as TestGrid draws them: columns are builds (newest first), rows
+//! are tests, each cell one state.
+
+use crate::model::CellStatus;
+use std::collections::HashMap;
+
+/// A build, as a grid column.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Column {
+    pub build: String,
+    pub started: Option<i64>,
+    pub finished: Option<i64>,
+    pub passed: Option<bool>,
+    pub commit: Option<String>,
+}
+
+impl Column {
+    pub fn duration_secs(&self) -> Option<i64> {
+        Some(self.finished? - self.started?).filter(|d| *d >= 0)
+    }
+}
+
+/// A job's grid. Cells are stored row-major; absent cells are NO_RESULT.
+#[derive(Debug, Clone, Default)]
+pub struct Grid {
+    pub job: String,
+    pub columns: Vec<Column>,
+    pub rows: Vec<String>,
+    statuses: Vec<CellStatus>,
+    messages: HashMap<(u32, u32), String>,
+}
+
+impl Grid {
+    pub fn new(job: String, columns: Vec<Column>) -> Grid {
+        Grid {
+            job,
+            columns,
+            ..Grid::default()
+        }
+    }
+
+    /// Adds a row of NO_RESULT cells and returns its index.
+    pub fn add_row(&mut self, name: String) -> usize {
+        self.rows.push(name);
+        self.statuses.extend(std::iter::repeat_n(
+            CellStatus::NoResult,
+            self.columns.len(),
+        ));
+        self.rows.len() - 1
+    }
+
+    pub fn set(&mut self, row: usize, col: usize, status: CellStatus, message: Option<String>) {
+        let width = self.columns.len();
+        self.statuses[row * width + col] = status;
+        if let Some(m) = message {
+            self.messages.insert((row as u32, col as u32), m);
+        }
+    }
+
+    /// One row's cells, newest first.
+    pub fn row(&self, row: usize) -> &[CellStatus] {
+        let width = self.columns.len();
+        &self.statuses[row * width..(row + 1) * width]
+    }
+
+    pub fn message(&self, row: usize, col: usize) -> Option<&str> {
+        self.messages
+            .get(&(row as u32, col as u32))
+            .map(String::as_str)
+    }
+
+    /// Every (row, column, message) of a failing cell.
+    pub fn messages(&self) -> impl Iterator<Item = (usize, usize, &str)> {
+        self.messages
+            .iter()
+            .map(|((r, c), m)| (*r as usize, *c as usize, m.as_str()))
+    }
+
+    /// Sorts rows by name (stable output regardless of storage order).
+    pub fn sort_rows(&mut self) {
+        let width = self.columns.len();
+        let mut order: Vec<usize> = (0..self.rows.len()).collect();
+        order.sort_by(|a, b| self.rows[*a].cmp(&self.rows[*b]));
+        let mut new_index = vec![0u32; order.len()];
+        for (new, old) in order.iter().enumerate() {
+            new_index[*old] = new as u32;
+        }
+        let mut statuses = Vec::with_capacity(self.statuses.len());
+        let mut rows = Vec::with_capacity(self.rows.len());
+        for old in &order {
+            statuses.extend_from_slice(&self.statuses[old * width..(old + 1) * width]);
+            rows.push(std::mem::take(&mut self.rows[*old]));
+        }
+        self.messages = std::mem::take(&mut self.messages)
+            .into_iter()
+            .map(|((r, c), m)| ((new_index[r as usize], c), m))
+            .collect();
+        self.statuses = statuses;
+        self.rows = rows;
+    }
+}

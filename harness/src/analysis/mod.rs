@@ -1,0 +1,342 @@
+//! CI-signal analysis over the stored history: TestGrid-exact tab statuses and alerts,
+//! flake rates with their uncertainty, the release-blocking verdict, regressions
+//! between windows, and failure clusters.
+//!
+//! Grids are loaded from the store per job ([`load_grids`], in parallel, one read
+//! connection per thread); everything after that is pure computation on them.
+
+pub mod flakes;
+mod grid;
+pub mod regressions;
+pub mod release;
+pub mod stats;
+pub mod testgrid;
+pub mod triage;
+
+pub use grid::{Column, Grid};
+
+use crate::config::{DashboardConfig, Tab};
+use crate::store::{Store, StoreError};
+use flakes::{AlertRule, BuildRef, Class, FlakeStats, Priority};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+use testgrid::TabStatus;
+
+/// Loads the grids of `jobs` (builds started at or after `since`) using up to
+/// `threads` read connections.
+pub fn load_grids(
+    db: &Path,
+    jobs: &[String],
+    since: Option<i64>,
+    threads: usize,
+) -> Result<Vec<Grid>, StoreError> {
+    let threads = threads.clamp(1, jobs.len().max(1));
+    let names = Store::open(db)?.test_names()?;
+    let chunks: Vec<Vec<(usize, &String)>> = (0..threads)
+        .map(|t| {
+            jobs.iter()
+                .enumerate()
+                .filter(|(i, _)| i % threads == t)
+                .collect()
+        })
+        .collect();
+    let results: Vec<Result<Vec<(usize, Grid)>, StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                let names = &names;
+                s.spawn(move || {
+                    let store = Store::open(db)?;
+                    chunk
+                        .iter()
+                        .map(|(i, job)| Ok((*i, store.grid(job, since, names)?)))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new())))
+            .collect()
+    });
+    let mut grids: Vec<(usize, Grid)> = Vec::new();
+    for r in results {
+        grids.extend(r?);
+    }
+    grids.sort_by_key(|g| g.0);
+    Ok(grids.into_iter().map(|g| g.1).collect())
+}
+
+/// The stored job a tab reads: its test group matched by name or gcs_prefix.
+pub fn job_for_tab<'a>(
+    config: &DashboardConfig,
+    tab: &Tab,
+    stored: &'a [String],
+) -> Option<&'a String> {
+    match config.test_group(&tab.test_group_name) {
+        Some(group) => stored.iter().find(|j| group.matches_job(j)),
+        None => stored.iter().find(|j| **j == tab.test_group_name),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailingTest {
+    pub test: String,
+    pub fail_count: u32,
+    pub first_fail: BuildRef,
+    pub last_pass: Option<BuildRef>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlakyTest {
+    pub test: String,
+    pub runs: u64,
+    pub flake_rate: f64,
+    pub flake_rate_low: f64,
+    pub flake_rate_high: f64,
+    pub priority: Option<Priority>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TabReport {
+    pub name: String,
+    pub job: Option<String>,
+    pub status: TabStatus,
+    pub message: String,
+    pub failing_tests: Vec<FailingTest>,
+    pub flaky_tests: Vec<FlakyTest>,
+    pub latest_green: Option<String>,
+    pub last_run: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DashboardReport {
+    pub name: String,
+    pub status: TabStatus,
+    pub release_blocking: bool,
+    pub tabs: Vec<TabReport>,
+}
+
+/// `trellis status --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub dashboards: Vec<DashboardReport>,
+    pub release: release::Verdict,
+}
+
+/// Every dashboard's and tab's status, and the release verdict, from loaded grids.
+pub fn status(config: &DashboardConfig, grids: &HashMap<String, Grid>, now: i64) -> StatusReport {
+    let stored: Vec<String> = grids.keys().cloned().collect();
+    let mut verdict = release::Verdict::default();
+    let mut dashboards = Vec::new();
+    for d in &config.dashboards {
+        let mut tabs = Vec::new();
+        for tab in &d.tabs {
+            let job = job_for_tab(config, tab, &stored);
+            let grid = job.and_then(|j| grids.get(j));
+            let report = match grid {
+                Some(g) => tab_report(g, tab, d.release_blocking, now),
+                None => TabReport {
+                    name: tab.name.clone(),
+                    job: None,
+                    status: TabStatus::Unknown,
+                    message: "no stored results for this test group".into(),
+                    failing_tests: Vec::new(),
+                    flaky_tests: Vec::new(),
+                    latest_green: None,
+                    last_run: None,
+                },
+            };
+            if d.release_blocking {
+                match grid {
+                    Some(g) => release_reasons(g, &d.name, &report, now, &mut verdict),
+                    None => verdict.push(release::Reason {
+                        blocking: true,
+                        dashboard: d.name.clone(),
+                        job: tab.test_group_name.clone(),
+                        kind: "no-runs",
+                        message: format!(
+                            "tab {}: no stored results for test group {}",
+                            tab.name, tab.test_group_name
+                        ),
+                        test: None,
+                        since: None,
+                    }),
+                }
+            }
+            tabs.push(report);
+        }
+        let status = tabs
+            .iter()
+            .map(|t| t.status)
+            .max_by_key(|s| s.rank())
+            .unwrap_or(TabStatus::Unknown);
+        dashboards.push(DashboardReport {
+            name: d.name.clone(),
+            status,
+            release_blocking: d.release_blocking,
+            tabs,
+        });
+    }
+    StatusReport {
+        dashboards,
+        release: verdict,
+    }
+}
+
+fn tab_report(grid: &Grid, tab: &Tab, blocking: bool, now: i64) -> TabReport {
+    let summary = testgrid::summarize_tab(grid, tab, now);
+    let rule = AlertRule {
+        failures_to_open: tab.num_failures_to_alert,
+        passes_to_close: tab.num_passes_to_disable_alert,
+    };
+    let outages = flakes::outage_columns(grid);
+    let build_ref = |col: usize| BuildRef {
+        build: grid.columns[col].build.clone(),
+        commit: grid.columns[col].commit.clone(),
+    };
+    let failing_tests = summary
+        .alerts
+        .iter()
+        .map(|(row, a)| FailingTest {
+            test: grid.rows[*row].clone(),
+            fail_count: a.fail_count,
+            first_fail: build_ref(a.first_fail),
+            last_pass: a.last_pass.map(build_ref),
+            message: grid.message(*row, a.latest_fail).map(str::to_string),
+        })
+        .collect();
+    let mut flaky_tests: Vec<FlakyTest> = testgrid::visible_rows(grid, tab)
+        .into_iter()
+        .map(|r| flakes::row_stats(grid, r, &outages, rule))
+        .filter(|s| s.class == Class::Flaky)
+        .map(|s| FlakyTest {
+            priority: if blocking {
+                Priority::for_rate(s.flake_rate)
+            } else {
+                None
+            },
+            test: s.test,
+            runs: s.runs,
+            flake_rate: s.flake_rate,
+            flake_rate_low: s.flake_rate_low,
+            flake_rate_high: s.flake_rate_high,
+        })
+        .collect();
+    flaky_tests.sort_by(|a, b| {
+        b.flake_rate
+            .total_cmp(&a.flake_rate)
+            .then_with(|| a.test.cmp(&b.test))
+    });
+    TabReport {
+        name: tab.name.clone(),
+        job: Some(grid.job.clone()),
+        status: summary.status,
+        message: summary.message,
+        failing_tests,
+        flaky_tests,
+        latest_green: summary.latest_green,
+        last_run: summary.last_run,
+    }
+}
+
+fn release_reasons(
+    grid: &Grid,
+    dashboard: &str,
+    report: &TabReport,
+    now: i64,
+    verdict: &mut release::Verdict,
+) {
+    let before = verdict.reasons.len();
+    release::check_job(grid, dashboard, now, verdict);
+    let blocked_now = verdict.reasons[before..].iter().any(|r| r.blocking);
+    // Name the failing tests behind a blocked job: they are what to fix.
+    if blocked_now {
+        for t in &report.failing_tests {
+            verdict.push(release::Reason {
+                blocking: true,
+                dashboard: dashboard.to_string(),
+                job: grid.job.clone(),
+                kind: "failing-test",
+                message: format!(
+                    "failing {} run(s) in a row since build {}",
+                    t.fail_count, t.first_fail.build
+                ),
+                test: Some(t.test.clone()),
+                since: Some(t.first_fail.clone()),
+            });
+        }
+    }
+    for f in &report.flaky_tests {
+        if let Some(p) = f.priority {
+            let band = match p {
+                Priority::CriticalUrgent => "critical-urgent (over 20%)",
+                Priority::ImportantSoon => "important-soon (over 2%)",
+            };
+            verdict.push(release::Reason {
+                blocking: false,
+                dashboard: dashboard.to_string(),
+                job: grid.job.clone(),
+                kind: "flake",
+                message: format!(
+                    "flakes in {:.1}% of {} runs (95% CI {:.1}-{:.1}%): {band}",
+                    f.flake_rate * 100.0,
+                    f.runs,
+                    f.flake_rate_low * 100.0,
+                    f.flake_rate_high * 100.0
+                ),
+                test: Some(f.test.clone()),
+                since: None,
+            });
+        }
+    }
+}
+
+/// Flake statistics for every row of every grid, with alert thresholds and
+/// priorities from the dashboards that show each job.
+pub fn flake_table(config: &DashboardConfig, grids: &[Grid]) -> Vec<FlakeStats> {
+    let stored: Vec<String> = grids.iter().map(|g| g.job.clone()).collect();
+    let mut rules: HashMap<&str, AlertRule> = HashMap::new();
+    let mut blocking: HashMap<&str, bool> = HashMap::new();
+    for d in &config.dashboards {
+        for tab in &d.tabs {
+            if let Some(job) = job_for_tab(config, tab, &stored) {
+                rules.entry(job).or_insert(AlertRule {
+                    failures_to_open: tab.num_failures_to_alert,
+                    passes_to_close: tab.num_passes_to_disable_alert,
+                });
+                *blocking.entry(job).or_default() |= d.release_blocking;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for g in grids {
+        let rule = rules.get(g.job.as_str()).copied().unwrap_or_default();
+        let on_blocking = blocking.get(g.job.as_str()).copied().unwrap_or(false);
+        for mut s in flakes::grid_stats(g, rule) {
+            if on_blocking && s.class == Class::Flaky {
+                s.priority = Priority::for_rate(s.flake_rate);
+            }
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Every failing cell's message in the grids, for triage.
+pub fn failures(grids: &[Grid]) -> Vec<triage::Failure> {
+    let mut out = Vec::new();
+    for g in grids {
+        for (row, col, text) in g.messages() {
+            out.push(triage::Failure {
+                job: g.job.clone(),
+                test: g.rows[row].clone(),
+                build: g.columns[col].build.clone(),
+                text: text.to_string(),
+            });
+        }
+    }
+    out
+}

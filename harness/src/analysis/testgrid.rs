@@ -1,0 +1,506 @@
+//! TestGrid's semantics, exactly: coalescing, alerts, tab status and its message,
+//! latest green, and flip flakiness (TestGrid's healthiness "flip analyzer").
+
+use super::Grid;
+use crate::config::Tab;
+use crate::model::CellStatus;
+use serde::Serialize;
+
+/// TestGrid's `result.Coalesce`: every state becomes NO_RESULT, PASS, FAIL or FLAKY.
+/// RUNNING is NO_RESULT when `ignore_running`, else FAIL. Note that TestGrid maps
+/// UNKNOWN, CANCEL, BLOCKED, CATEGORIZED_ABORT and PASS_WITH_SKIPS to PASS.
+pub fn coalesce(status: CellStatus, ignore_running: bool) -> CellStatus {
+    use CellStatus::*;
+    match status {
+        NoResult => NoResult,
+        Running if ignore_running => NoResult,
+        Running => Fail,
+        Flaky => Flaky,
+        s if is_failing(s) => Fail,
+        _ => Pass,
+    }
+}
+
+/// PASS through PASS_WITH_SKIPS in TestGrid's severity order.
+pub fn is_passing(s: CellStatus) -> bool {
+    (CellStatus::Pass.severity()..=CellStatus::PassWithSkips.severity()).contains(&s.severity())
+}
+
+/// TOOL_FAIL through FAIL in TestGrid's severity order.
+pub fn is_failing(s: CellStatus) -> bool {
+    (CellStatus::ToolFail.severity()..=CellStatus::Fail.severity()).contains(&s.severity())
+}
+
+/// An open alert on a row: the failure streak at the top of its results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// Consecutive failing results (empty cells skipped).
+    pub fail_count: u32,
+    /// Column of the oldest failure in the streak (the first bad build).
+    pub first_fail: usize,
+    /// Column of the newest failure.
+    pub latest_fail: usize,
+    /// Column of the newest pass before the streak (the last good build), if any.
+    pub last_pass: Option<usize>,
+}
+
+/// Whether `row` (newest first) alerts: its newest `failures_to_open` non-empty
+/// results fail, and fewer than `passes_to_close` passes have come since. FLAKY counts
+/// as a pass here (the test passed on retry).
+pub fn alert(row: &[CellStatus], failures_to_open: u32, passes_to_close: u32) -> Option<Alert> {
+    let mut passes = 0;
+    let mut streak: Option<Alert> = None;
+    for (col, status) in row.iter().enumerate() {
+        match coalesce(*status, true) {
+            CellStatus::NoResult => continue,
+            CellStatus::Fail => {
+                if streak.is_none() && passes >= passes_to_close.max(1) {
+                    return None;
+                }
+                let a = streak.get_or_insert(Alert {
+                    fail_count: 0,
+                    first_fail: col,
+                    latest_fail: col,
+                    last_pass: None,
+                });
+                a.fail_count += 1;
+                a.first_fail = col;
+            }
+            _ => match &mut streak {
+                Some(a) => {
+                    a.last_pass = Some(col);
+                    break;
+                }
+                None => passes += 1,
+            },
+        }
+    }
+    streak.filter(|a| a.fail_count >= failures_to_open.max(1))
+}
+
+/// A tab's overall status, TestGrid's precedence: BROKEN > STALE > FAILING > FLAKY >
+/// PASSING > UNKNOWN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TabStatus {
+    Unknown,
+    Passing,
+    Flaky,
+    Failing,
+    Stale,
+    Broken,
+}
+
+impl TabStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            TabStatus::Unknown => "UNKNOWN",
+            TabStatus::Passing => "PASSING",
+            TabStatus::Flaky => "FLAKY",
+            TabStatus::Failing => "FAILING",
+            TabStatus::Stale => "STALE",
+            TabStatus::Broken => "BROKEN",
+        }
+    }
+
+    /// Worse statuses rank higher; a dashboard shows its worst tab. UNKNOWN ranks
+    /// between PASSING and FLAKY there: a tab we know nothing about is not good news.
+    pub fn rank(self) -> u8 {
+        match self {
+            TabStatus::Passing => 0,
+            TabStatus::Unknown => 1,
+            TabStatus::Flaky => 2,
+            TabStatus::Failing => 3,
+            TabStatus::Stale => 4,
+            TabStatus::Broken => 5,
+        }
+    }
+}
+
+/// Column and cell counts over the recent columns (TestGrid's `gridStats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct GridStats {
+    pub passing_cols: u32,
+    pub completed_cols: u32,
+    pub passing_cells: u64,
+    pub filled_cells: u64,
+}
+
+/// What a tab shows at the top.
+#[derive(Debug, Clone, Serialize)]
+pub struct TabSummary {
+    pub status: TabStatus,
+    /// `Tab stats: P of C (x%) recent columns passed (p of f or y% cells)`.
+    pub message: String,
+    pub stats: GridStats,
+    /// Rows with an open alert, with the alert.
+    pub alerts: Vec<(usize, Alert)>,
+    /// Build id of the newest column with no failing or flaky cell.
+    pub latest_green: Option<String>,
+    pub last_run: Option<i64>,
+    pub stale: Option<String>,
+}
+
+const NO_RUNS: &str = "no completed results";
+
+/// Rows the tab shows: matching its filters, and with a result in a recent column.
+pub fn visible_rows(grid: &Grid, tab: &Tab) -> Vec<usize> {
+    let recent = (tab.num_columns_recent as usize).min(grid.columns.len());
+    (0..grid.rows.len())
+        .filter(|r| tab.shows_row(&grid.rows[*r]))
+        .filter(|r| {
+            grid.row(*r)[..recent]
+                .iter()
+                .any(|s| *s != CellStatus::NoResult)
+        })
+        .collect()
+}
+
+/// Summarises a tab the way TestGrid's summarizer does.
+pub fn summarize_tab(grid: &Grid, tab: &Tab, now: i64) -> TabSummary {
+    let rows = visible_rows(grid, tab);
+    let recent = (tab.num_columns_recent as usize).min(grid.columns.len());
+    let (stats, broken) = grid_stats(grid, &rows, recent, tab.broken_column_threshold);
+    let last_run = grid.columns.first().and_then(|c| c.started);
+    let stale = stale_message(last_run, tab.alert_stale_results_hours, now);
+    let alerts: Vec<(usize, Alert)> = rows
+        .iter()
+        .filter_map(|r| {
+            alert(
+                grid.row(*r),
+                tab.num_failures_to_alert,
+                tab.num_passes_to_disable_alert,
+            )
+            .map(|a| (*r, a))
+        })
+        .collect();
+    let status = if broken {
+        TabStatus::Broken
+    } else if stale.is_some() {
+        TabStatus::Stale
+    } else if !alerts.is_empty() {
+        TabStatus::Failing
+    } else {
+        recent_status(grid, &rows, recent)
+    };
+    let message = if stats.filled_cells == 0 {
+        NO_RUNS.to_string()
+    } else {
+        format!(
+            "Tab stats: {} of {} ({:.1}%) recent columns passed ({} of {} or {:.1}% cells)",
+            stats.passing_cols,
+            stats.completed_cols,
+            100.0 * f64::from(stats.passing_cols) / f64::from(stats.completed_cols),
+            stats.passing_cells,
+            stats.filled_cells,
+            100.0 * stats.passing_cells as f64 / stats.filled_cells as f64
+        )
+    };
+    TabSummary {
+        status,
+        message,
+        stats,
+        alerts,
+        latest_green: latest_green(grid, &rows),
+        last_run,
+        stale,
+    }
+}
+
+fn grid_stats(
+    grid: &Grid,
+    rows: &[usize],
+    recent: usize,
+    broken_threshold: f64,
+) -> (GridStats, bool) {
+    let mut stats = GridStats::default();
+    let mut broken = false;
+    for col in 0..recent {
+        let (mut passes, mut failures, mut other) = (0u64, 0u64, 0u64);
+        for r in rows {
+            match coalesce(grid.row(*r)[col], true) {
+                CellStatus::Pass => passes += 1,
+                CellStatus::Fail => failures += 1,
+                CellStatus::NoResult => {}
+                _ => other += 1,
+            }
+        }
+        stats.passing_cells += passes;
+        stats.filled_cells += passes + failures + other;
+        if passes + failures + other > 0 {
+            stats.completed_cols += 1;
+        }
+        if failures == 0 && passes > 0 {
+            stats.passing_cols += 1;
+        }
+        if passes + failures > 0
+            && broken_threshold > 0.0
+            && failures as f64 / (passes + failures + other) as f64 > broken_threshold
+        {
+            broken = true;
+        }
+    }
+    (stats, broken)
+}
+
+/// FLAKY when any recent column has a non-passing cell, PASSING when recent columns
+/// are green, UNKNOWN when there is nothing to judge.
+fn recent_status(grid: &Grid, rows: &[usize], recent: usize) -> TabStatus {
+    let mut passing = false;
+    for col in 0..recent {
+        let mut found = false;
+        for r in rows {
+            match coalesce(grid.row(*r)[col], true) {
+                CellStatus::NoResult => {}
+                CellStatus::Pass => found = true,
+                _ => return TabStatus::Flaky,
+            }
+        }
+        passing |= found;
+    }
+    if passing {
+        TabStatus::Passing
+    } else {
+        TabStatus::Unknown
+    }
+}
+
+fn stale_message(last_run: Option<i64>, stale_hours: u32, now: i64) -> Option<String> {
+    if stale_hours == 0 {
+        return None;
+    }
+    let Some(ran) = last_run else {
+        return Some(NO_RUNS.to_string());
+    };
+    let age = now - ran;
+    (age > i64::from(stale_hours) * 3600).then(|| format!("latest column is {} h old", age / 3600))
+}
+
+fn latest_green(grid: &Grid, rows: &[usize]) -> Option<String> {
+    (0..grid.columns.len())
+        .find(|col| {
+            let mut passes = false;
+            for r in rows {
+                match coalesce(grid.row(*r)[*col], false) {
+                    CellStatus::Pass => passes = true,
+                    CellStatus::NoResult => {}
+                    _ => return false,
+                }
+            }
+            passes
+        })
+        .map(|col| grid.columns[col].build.clone())
+}
+
+/// A result as the flip analyzer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flip {
+    Pass,
+    Fail,
+    Flaky,
+}
+
+/// Runs of at least this many failures are breakage, not flakiness.
+pub const IGNORE_FAILURES_IN_A_ROW: usize = 3;
+
+/// TestGrid's flip flakiness, 0-100: over results newest first, skipping runs of three
+/// or more failures, count flips — every FLAKY result, and every failure that follows a
+/// pass (or starts the window) — per considered result.
+pub fn flip_flakiness(results: &[Flip]) -> f64 {
+    let mut flips = 0u32;
+    let mut considered = 0u32;
+    let mut last_passing = true;
+    let mut i = 0;
+    while i < results.len() {
+        let run = results[i..]
+            .iter()
+            .take_while(|r| **r == Flip::Fail)
+            .count();
+        if run >= IGNORE_FAILURES_IN_A_ROW {
+            i += run;
+            if i >= results.len() {
+                break;
+            }
+        }
+        considered += 1;
+        match results[i] {
+            Flip::Pass => last_passing = true,
+            Flip::Flaky => {
+                flips += 1;
+                last_passing = true;
+            }
+            Flip::Fail => {
+                if last_passing {
+                    flips += 1;
+                }
+                last_passing = false;
+            }
+        }
+        i += 1;
+    }
+    if considered == 0 {
+        0.0
+    } else {
+        100.0 * f64::from(flips) / f64::from(considered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::Column;
+    use CellStatus::{Fail as F, Flaky as K, NoResult as N, Pass as P};
+
+    fn flips(text: &str) -> f64 {
+        let results: Vec<Flip> = text
+            .split_whitespace()
+            .map(|w| match w {
+                "p" => Flip::Pass,
+                "f" => Flip::Fail,
+                "fl" => Flip::Flaky,
+                other => panic!("{other}"),
+            })
+            .collect();
+        flip_flakiness(&results)
+    }
+
+    #[test]
+    fn flip_flakiness_matches_testgrids_published_values() {
+        assert_eq!(flips("p f p p fl p p p p f"), 30.0);
+        assert_eq!(flips("p f f p p p p f p p"), 20.0);
+        assert_eq!(flips("p f f f f f p f p f"), 40.0);
+        assert_eq!(flips("p f f fl f f p f p f"), 50.0);
+        assert_eq!(flips("p p p"), 0.0);
+        assert_eq!(flips(""), 0.0);
+        assert_eq!(flips("f f f"), 0.0);
+    }
+
+    #[test]
+    fn coalescing() {
+        assert_eq!(coalesce(CellStatus::TimedOut, true), F);
+        assert_eq!(coalesce(CellStatus::ToolFail, true), F);
+        assert_eq!(coalesce(CellStatus::PassWithSkips, true), P);
+        assert_eq!(coalesce(CellStatus::Unknown, true), P);
+        assert_eq!(coalesce(CellStatus::Running, true), N);
+        assert_eq!(coalesce(CellStatus::Running, false), F);
+        assert_eq!(coalesce(K, true), K);
+    }
+
+    #[test]
+    fn alerts_open_and_close() {
+        // Newest three non-empty results fail: alert, empty cells skipped.
+        let a = alert(&[F, N, F, F, P, P], 3, 1).unwrap();
+        assert_eq!(
+            (a.fail_count, a.first_fail, a.latest_fail, a.last_pass),
+            (3, 3, 0, Some(4))
+        );
+        // Two failures are not enough at the default threshold.
+        assert!(alert(&[F, F, P], 3, 1).is_none());
+        assert!(alert(&[F, F, P], 2, 1).is_some());
+        // One pass closes it by default…
+        assert!(alert(&[P, F, F, F], 3, 1).is_none());
+        // …but with num_passes_to_disable_alert = 2, one pass is not enough.
+        assert!(alert(&[P, F, F, F], 3, 2).is_some());
+        assert!(alert(&[P, P, F, F, F], 3, 2).is_none());
+        // A failure streak reaching the oldest column has no last pass.
+        assert_eq!(alert(&[F, F, F], 3, 1).unwrap().last_pass, None);
+        // A FLAKY result ends the streak like a pass.
+        assert!(alert(&[F, F, K, F], 3, 1).is_none());
+    }
+
+    fn grid(rows: &[(&str, &[CellStatus])]) -> Grid {
+        let cols = rows[0].1.len();
+        let columns = (0..cols)
+            .map(|i| Column {
+                build: format!("b{}", cols - i),
+                started: Some(1_000_000 - i as i64 * 3600),
+                ..Column::default()
+            })
+            .collect();
+        let mut g = Grid::new("job".into(), columns);
+        for (name, cells) in rows {
+            let r = g.add_row(name.to_string());
+            for (c, s) in cells.iter().enumerate() {
+                g.set(r, c, *s, None);
+            }
+        }
+        g
+    }
+
+    fn tab() -> Tab {
+        Tab {
+            name: "t".into(),
+            test_group_name: "job".into(),
+            num_columns_recent: 10,
+            num_failures_to_alert: 3,
+            num_passes_to_disable_alert: 1,
+            alert_stale_results_hours: 0,
+            broken_column_threshold: 0.0,
+            include: None,
+            exclude: None,
+        }
+    }
+
+    #[test]
+    fn tab_status_precedence_and_message() {
+        let passing = grid(&[("a", &[P, P, P]), ("b", &[P, N, P])]);
+        let s = summarize_tab(&passing, &tab(), 1_000_000);
+        assert_eq!(s.status, TabStatus::Passing);
+        assert_eq!(
+            s.message,
+            "Tab stats: 3 of 3 (100.0%) recent columns passed (5 of 5 or 100.0% cells)"
+        );
+        assert_eq!(s.latest_green.as_deref(), Some("b3"));
+
+        let flaky = grid(&[("a", &[P, F, P]), ("b", &[P, P, P])]);
+        let s = summarize_tab(&flaky, &tab(), 1_000_000);
+        assert_eq!(s.status, TabStatus::Flaky);
+        assert_eq!(
+            s.message,
+            "Tab stats: 2 of 3 (66.7%) recent columns passed (5 of 6 or 83.3% cells)"
+        );
+
+        let failing = grid(&[("a", &[F, F, F, P]), ("b", &[P, P, P, P])]);
+        let s = summarize_tab(&failing, &tab(), 1_000_000);
+        assert_eq!(s.status, TabStatus::Failing);
+        assert_eq!(s.alerts.len(), 1);
+        assert_eq!(s.latest_green.as_deref(), Some("b1"));
+
+        // A column where most cells fail makes the tab BROKEN, above FAILING.
+        let mut broken_tab = tab();
+        broken_tab.broken_column_threshold = 0.5;
+        let broken = grid(&[
+            ("a", &[F, F, F, P]),
+            ("b", &[F, P, P, P]),
+            ("c", &[F, P, P, P]),
+        ]);
+        assert_eq!(
+            summarize_tab(&broken, &broken_tab, 1_000_000).status,
+            TabStatus::Broken
+        );
+
+        // Old results make it STALE, above FAILING too.
+        let mut stale_tab = tab();
+        stale_tab.alert_stale_results_hours = 24;
+        let s = summarize_tab(&failing, &stale_tab, 1_000_000 + 48 * 3600);
+        assert_eq!(s.status, TabStatus::Stale);
+
+        let empty = grid(&[("a", &[N, N])]);
+        let s = summarize_tab(&empty, &tab(), 1_000_000);
+        assert_eq!(
+            (s.status, s.message.as_str()),
+            (TabStatus::Unknown, "no completed results")
+        );
+    }
+
+    #[test]
+    fn only_recent_columns_count() {
+        let mut t = tab();
+        t.num_columns_recent = 2;
+        // The failure is in the third column: outside the recent window.
+        let g = grid(&[("a", &[P, P, F]), ("b", &[P, P, P])]);
+        let s = summarize_tab(&g, &t, 1_000_000);
+        assert_eq!(s.status, TabStatus::Passing);
+        assert_eq!(s.stats.completed_cols, 2);
+    }
+}

@@ -1,0 +1,99 @@
+//! `trellis flakes`: per (job, test) flake statistics and classes.
+
+use super::window::{self, WindowArgs};
+use crate::analysis::{self, flakes::Class};
+use crate::exit;
+use std::path::Path;
+
+/// Flaky and failing tests, per job, with the evidence: runs, passes, failures,
+/// FLAKY cells, flake rate with its Wilson 95% interval, TestGrid flip flakiness,
+/// same-commit disagreements, and for failing tests the last passing and first
+/// failing build and commit (the range to bisect).
+///
+/// `--json` prints an array of {job, test, class, runs, passes, failures, flakes,
+/// flake_rate, flake_rate_low, flake_rate_high, flip_flakiness, same_commit_flakes,
+/// last_pass, first_fail, priority}; only failing and flaky tests unless --all.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Only this job.
+    #[arg(long, value_name = "NAME")]
+    job: Option<String>,
+    /// Passing tests too.
+    #[arg(long)]
+    all: bool,
+}
+
+pub fn run(args: Args, db: &Path) -> i32 {
+    let config = match args.window.config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let grids = match window::grids(db, args.job.clone().map(|j| vec![j]), args.window.since(14)) {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
+    let mut table: Vec<_> = analysis::flake_table(&config, &grids)
+        .into_iter()
+        .filter(|s| args.all || s.class != Class::Passing)
+        .collect();
+    table.sort_by(|a, b| {
+        rank(a.class)
+            .cmp(&rank(b.class))
+            .then_with(|| b.flake_rate.total_cmp(&a.flake_rate))
+            .then_with(|| (&a.job, &a.test).cmp(&(&b.job, &b.test)))
+    });
+    if args.window.json {
+        return super::print_json(&table);
+    }
+    if table.is_empty() {
+        println!("no failing or flaky tests in the window");
+        return exit::OK;
+    }
+    println!(
+        "{:<8} {:>6} {:>8} {:>15} {:>6} {:>5}  job / test",
+        "class", "runs", "flake%", "95% CI", "flip%", "same"
+    );
+    for s in &table {
+        let class = match s.class {
+            Class::Failing => "failing",
+            Class::Flaky => "flaky",
+            Class::Passing => "passing",
+        };
+        println!(
+            "{class:<8} {:>6} {:>8} {:>15} {:>6.1} {:>5}  {} / {}",
+            s.runs,
+            window::percent(s.flake_rate),
+            format!(
+                "{}–{}",
+                window::percent(s.flake_rate_low),
+                window::percent(s.flake_rate_high)
+            ),
+            s.flip_flakiness,
+            s.same_commit_flakes,
+            s.job,
+            s.test
+        );
+        if let Some(first) = &s.first_fail {
+            let from = s
+                .last_pass
+                .as_ref()
+                .map(window::at)
+                .unwrap_or_else(|| "(no pass in window)".into());
+            println!("{:>55}bisect: {from} .. {}", "", window::at(first));
+        }
+        if let Some(p) = s.priority {
+            println!("{:>55}priority: {}", "", super::status::priority_name(p));
+        }
+    }
+    exit::OK
+}
+
+fn rank(c: Class) -> u8 {
+    match c {
+        Class::Failing => 0,
+        Class::Flaky => 1,
+        Class::Passing => 2,
+    }
+}

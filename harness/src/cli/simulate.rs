@@ -1,0 +1,146 @@
+//! `trellis simulate`: synthetic CI history with a ground-truth file.
+
+use crate::config;
+use crate::exit;
+use crate::simulate::{self, SimOptions};
+use crate::store::{InsertOutcome, Store};
+use std::path::{Path, PathBuf};
+
+/// Write synthetic CI history: N jobs × M builds × K tests with injected flaky tests,
+/// breakages and fixes at known builds and commits, retries (FLAKY cells) and infra
+/// outages, plus ground-truth.json saying what was injected where.
+///
+/// With --out DIR the builds are written in Prow layout (DIR/logs/<job>/<build>/) for
+/// `trellis ingest DIR`; with --store they go straight into the store (--db), which is
+/// how large histories are made for benchmarks.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Directory to write Prow-layout builds and ground-truth.json into.
+    #[arg(long, value_name = "DIR", required_unless_present = "store")]
+    out: Option<PathBuf>,
+    /// Write the builds into the store (--db) instead of files.
+    #[arg(long)]
+    store: bool,
+    /// Where ground-truth.json goes with --store (default: beside the store).
+    #[arg(long, value_name = "FILE")]
+    truth: Option<PathBuf>,
+    /// Number of jobs (named sim-job-NN), unless --jobs-from names them.
+    #[arg(long, default_value_t = 3)]
+    jobs: usize,
+    /// Take job names from the test groups of a TestGrid dashboards directory.
+    #[arg(long, value_name = "DIR")]
+    jobs_from: Option<PathBuf>,
+    #[arg(long, default_value_t = 100)]
+    builds: usize,
+    #[arg(long, default_value_t = 200)]
+    tests: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Share of tests that are flaky.
+    #[arg(long, default_value_t = 0.05)]
+    flaky_share: f64,
+    /// Share of tests that break at some build.
+    #[arg(long, default_value_t = 0.01)]
+    broken_share: f64,
+    /// Probability that a build is an infra outage.
+    #[arg(long, default_value_t = 0.02)]
+    outage_probability: f64,
+    /// Hours between builds of a job.
+    #[arg(long, default_value_t = 2.0)]
+    interval_hours: f64,
+}
+
+pub fn run(args: Args, db: &Path) -> i32 {
+    let jobs = match &args.jobs_from {
+        Some(dir) => match config::load_dir(dir) {
+            Ok(c) => c
+                .test_groups
+                .iter()
+                .map(|g| g.name.clone())
+                .take(args.jobs.max(1))
+                .collect(),
+            Err(e) => {
+                eprintln!("error: {e}\n  hint: {}", e.hint());
+                return exit::FAILURE;
+            }
+        },
+        None => (1..=args.jobs).map(|i| format!("sim-job-{i:02}")).collect(),
+    };
+    let mut opts = SimOptions::new(
+        jobs,
+        args.builds,
+        args.tests,
+        chrono::Utc::now().timestamp(),
+    );
+    opts.seed = args.seed;
+    opts.flaky_share = args.flaky_share;
+    opts.broken_share = args.broken_share;
+    opts.outage_probability = args.outage_probability;
+    opts.interval = (args.interval_hours * 3600.0) as i64;
+    let (truth, truth_path) = if args.store {
+        let mut store = match Store::open(db) {
+            Ok(s) => s,
+            Err(e) => return super::report_store_error(&e),
+        };
+        let mut stored = 0usize;
+        let truth = simulate::simulate(&opts, |b| {
+            if let InsertOutcome::Inserted { .. } = store.insert_build(&b)? {
+                stored += 1;
+            }
+            Ok::<(), crate::store::StoreError>(())
+        });
+        match truth {
+            Ok(t) => {
+                println!("stored {stored} simulated builds in {}", db.display());
+                (
+                    t,
+                    args.truth
+                        .clone()
+                        .unwrap_or_else(|| db.with_extension("truth.json")),
+                )
+            }
+            Err(e) => return super::report_store_error(&e),
+        }
+    } else {
+        let out = args.out.clone().unwrap_or_default();
+        let truth = simulate::simulate(&opts, |b| simulate::write_build(&out, &b));
+        match truth {
+            Ok(t) => {
+                println!(
+                    "wrote {} builds under {}",
+                    opts.jobs.len() * opts.builds,
+                    out.join("logs").display()
+                );
+                (t, out.join("ground-truth.json"))
+            }
+            Err(e) => {
+                eprintln!(
+                    "error: {}: {e}\n  hint: check that --out is writable",
+                    out.display()
+                );
+                return exit::FAILURE;
+            }
+        }
+    };
+    let text = match serde_json::to_string_pretty(&truth) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot encode the ground truth: {e}");
+            return exit::FAILURE;
+        }
+    };
+    if let Err(e) = std::fs::write(&truth_path, text) {
+        eprintln!("error: {}: {e}", truth_path.display());
+        return exit::FAILURE;
+    }
+    let count = |k: &str| truth.tests.iter().filter(|t| t.kind == k).count();
+    println!(
+        "ground truth in {}: {} flaky, {} broken, {} fixed tests; {} outage builds",
+        truth_path.display(),
+        count("flaky"),
+        count("broken"),
+        count("fixed"),
+        truth.outages.len()
+    );
+    exit::OK
+}

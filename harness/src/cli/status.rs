@@ -1,0 +1,165 @@
+//! `trellis status`: dashboard and tab statuses, and the release verdict.
+
+use super::window::{self, WindowArgs};
+use crate::analysis;
+use crate::exit;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Is the release blocked? Every dashboard's tabs with TestGrid's status, alerting
+/// (failing) tests with the range to bisect, flaky tests with their flake rate, and the
+/// release-blocking verdict with its reasons.
+///
+/// A dashboard is release-blocking when its name ends in -blocking (or it sets
+/// trellis_release_blocking: true). Exit code 0 when nothing blocks the release, 6 when
+/// it is blocked. `--json` prints {dashboards: [{name, status, release_blocking, tabs:
+/// [{name, job, status, message, failing_tests, flaky_tests, latest_green, last_run}]}],
+/// release: {blocked, reasons: [{blocking, dashboard, job, kind, message, test?, since?}]}}.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    window: WindowArgs,
+}
+
+pub fn run(args: Args, db: &Path) -> i32 {
+    let config = match args.window.config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if config.dashboards.is_empty() {
+        eprintln!(
+            "error: no dashboards in {}\n  hint: pass --dashboards DIR with TestGrid-format YAML",
+            args.window.dashboards.display()
+        );
+        return exit::FAILURE;
+    }
+    let stored = match crate::store::Store::open(db).and_then(|s| s.jobs()) {
+        Ok(j) => j,
+        Err(e) => return super::report_store_error(&e),
+    };
+    let wanted: Vec<String> = stored
+        .iter()
+        .filter(|j| {
+            config
+                .dashboards
+                .iter()
+                .flat_map(|d| &d.tabs)
+                .any(|t| analysis::job_for_tab(&config, t, std::slice::from_ref(j)).is_some())
+        })
+        .cloned()
+        .collect();
+    let days = config
+        .test_groups
+        .iter()
+        .map(|g| g.days_of_results)
+        .max()
+        .unwrap_or(15);
+    let grids = match window::grids(db, Some(wanted), args.window.since(days)) {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
+    let by_job: HashMap<String, analysis::Grid> =
+        grids.into_iter().map(|g| (g.job.clone(), g)).collect();
+    let report = analysis::status(&config, &by_job, args.window.now());
+    if args.window.json {
+        let code = super::print_json(&report);
+        if code != exit::OK {
+            return code;
+        }
+    } else {
+        print_report(&report);
+    }
+    if report.release.blocked {
+        exit::RELEASE_BLOCKED
+    } else {
+        exit::OK
+    }
+}
+
+fn print_report(report: &analysis::StatusReport) {
+    for d in &report.dashboards {
+        let tag = if d.release_blocking {
+            " [release-blocking]"
+        } else {
+            ""
+        };
+        println!("{}{tag}: {}", d.name, d.status.name());
+        for t in &d.tabs {
+            let job = t
+                .job
+                .as_deref()
+                .map(|j| format!(" ({j})"))
+                .unwrap_or_default();
+            println!("  {:<8} {}{job}", t.status.name(), t.name);
+            println!("           {}", t.message);
+            if let Some(g) = &t.latest_green {
+                println!("           latest green: build {g}");
+            }
+            for f in &t.failing_tests {
+                let good = f
+                    .last_pass
+                    .as_ref()
+                    .map(|p| format!("; last pass {}", window::at(p)))
+                    .unwrap_or_default();
+                println!(
+                    "           failing: {} — {} run(s) since {}{good}",
+                    f.test,
+                    f.fail_count,
+                    window::at(&f.first_fail)
+                );
+            }
+            for f in t.flaky_tests.iter().take(10) {
+                let band = f
+                    .priority
+                    .map(|p| format!(" [{}]", priority_name(p)))
+                    .unwrap_or_default();
+                println!(
+                    "           flaky:   {} — {} of {} runs (95% CI {}–{}){band}",
+                    f.test,
+                    window::percent(f.flake_rate),
+                    f.runs,
+                    window::percent(f.flake_rate_low),
+                    window::percent(f.flake_rate_high)
+                );
+            }
+            if t.flaky_tests.len() > 10 {
+                println!(
+                    "           … and {} more flaky tests (trellis flakes)",
+                    t.flaky_tests.len() - 10
+                );
+            }
+        }
+    }
+    let r = &report.release;
+    println!();
+    println!(
+        "release: {}",
+        if r.blocked { "BLOCKED" } else { "not blocked" }
+    );
+    for (blocking, title) in [(true, "blocking"), (false, "needs review")] {
+        let reasons: Vec<_> = r
+            .reasons
+            .iter()
+            .filter(|x| x.blocking == blocking)
+            .collect();
+        if reasons.is_empty() {
+            continue;
+        }
+        println!("  {title}:");
+        for x in reasons {
+            let test = x
+                .test
+                .as_deref()
+                .map(|t| format!(" {t}:"))
+                .unwrap_or_default();
+            println!("    {} / {}:{test} {}", x.dashboard, x.job, x.message);
+        }
+    }
+}
+
+pub fn priority_name(p: analysis::flakes::Priority) -> &'static str {
+    match p {
+        analysis::flakes::Priority::CriticalUrgent => "critical-urgent",
+        analysis::flakes::Priority::ImportantSoon => "important-soon",
+    }
+}

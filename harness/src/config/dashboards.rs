@@ -1,0 +1,550 @@
+//! TestGrid's YAML configuration format, as kubernetes/test-infra writes it under
+//! `config/testgrids/`: `test_groups`, `dashboards` with `dashboard_tab`s,
+//! `dashboard_groups`, and a `default.yaml` whose `default_test_group` and
+//! `default_dashboard_tab` fill every unset field. Prow job files whose jobs carry
+//! `testgrid-dashboards` / `testgrid-tab-name` annotations add tabs the way TestGrid's
+//! config merger does.
+//!
+//! A dashboard is release-blocking when its name ends in `-blocking`, or when it sets
+//! the trellis field `trellis_release_blocking: true` (false overrides the name).
+
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The trellis extension field on a dashboard that marks it release-blocking.
+pub const RELEASE_BLOCKING_FIELD: &str = "trellis_release_blocking";
+
+/// Values TestGrid uses when neither the config nor default.yaml sets them.
+const BUILTIN_COLUMNS_RECENT: u32 = 10;
+const BUILTIN_FAILURES_TO_ALERT: u32 = 3;
+const BUILTIN_PASSES_TO_CLOSE: u32 = 1;
+const BUILTIN_DAYS_OF_RESULTS: u32 = 15;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("{dir}: no TestGrid YAML files (*.yaml, *.yml)")]
+    Empty { dir: PathBuf },
+}
+
+impl ConfigError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ConfigError::Io { .. } => "pass --dashboards DIR with a readable directory",
+            ConfigError::Invalid { .. } => "fix the named field; the format is TestGrid's (config/testgrids in kubernetes/test-infra)",
+            ConfigError::Empty { .. } => "put TestGrid YAML (test_groups, dashboards, dashboard_groups) in the directory",
+        }
+    }
+}
+
+/// A test group: one job's results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestGroup {
+    pub name: String,
+    pub gcs_prefix: Option<String>,
+    pub days_of_results: u32,
+    pub num_columns_recent: u32,
+    pub num_failures_to_alert: u32,
+    pub num_passes_to_disable_alert: u32,
+    /// 0: never stale.
+    pub alert_stale_results_hours: u32,
+}
+
+impl TestGroup {
+    /// The stored job this group reads: its name, or the last element of its gcs_prefix.
+    pub fn matches_job(&self, job: &str) -> bool {
+        self.name == job
+            || self
+                .gcs_prefix
+                .as_deref()
+                .and_then(|p| p.trim_end_matches('/').rsplit('/').next())
+                .is_some_and(|last| last == job)
+    }
+}
+
+/// A dashboard tab: a view of one test group.
+#[derive(Debug, Clone)]
+pub struct Tab {
+    pub name: String,
+    pub test_group_name: String,
+    pub num_columns_recent: u32,
+    pub num_failures_to_alert: u32,
+    pub num_passes_to_disable_alert: u32,
+    pub alert_stale_results_hours: u32,
+    /// A column whose failing share of cells exceeds this makes the tab BROKEN (0: off).
+    pub broken_column_threshold: f64,
+    /// Row filters from `base_options` (`include-filter-by-regex`, `exclude-filter-by-regex`).
+    pub include: Option<Regex>,
+    pub exclude: Option<Regex>,
+}
+
+impl Tab {
+    pub fn shows_row(&self, row: &str) -> bool {
+        self.include.as_ref().is_none_or(|r| r.is_match(row))
+            && self.exclude.as_ref().is_none_or(|r| !r.is_match(row))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub name: String,
+    pub tabs: Vec<Tab>,
+    pub release_blocking: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DashboardGroup {
+    pub name: String,
+    pub dashboard_names: Vec<String>,
+}
+
+/// Everything in a dashboards directory, defaults applied.
+#[derive(Debug, Clone, Default)]
+pub struct DashboardConfig {
+    pub test_groups: Vec<TestGroup>,
+    pub dashboards: Vec<Dashboard>,
+    pub groups: Vec<DashboardGroup>,
+}
+
+impl DashboardConfig {
+    pub fn test_group(&self, name: &str) -> Option<&TestGroup> {
+        self.test_groups.iter().find(|g| g.name == name)
+    }
+}
+
+// ---- raw YAML shapes (every field optional; defaults resolved afterwards) ----
+
+#[derive(Debug, Default, Deserialize)]
+struct RawFile {
+    #[serde(default)]
+    test_groups: Vec<RawTestGroup>,
+    #[serde(default)]
+    dashboards: Vec<RawDashboard>,
+    #[serde(default)]
+    dashboard_groups: Vec<RawGroup>,
+    default_test_group: Option<RawTestGroup>,
+    default_dashboard_tab: Option<RawTab>,
+    #[serde(default)]
+    periodics: Vec<RawProwJob>,
+    #[serde(default)]
+    postsubmits: BTreeMap<String, Vec<RawProwJob>>,
+    #[serde(default)]
+    presubmits: BTreeMap<String, Vec<RawProwJob>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+struct RawTestGroup {
+    #[serde(default)]
+    name: String,
+    gcs_prefix: Option<String>,
+    days_of_results: Option<u32>,
+    num_columns_recent: Option<u32>,
+    num_failures_to_alert: Option<u32>,
+    num_passes_to_disable_alert: Option<u32>,
+    alert_stale_results_hours: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+struct RawAlertOptions {
+    alert_stale_results_hours: Option<u32>,
+    num_failures_to_alert: Option<u32>,
+    num_passes_to_disable_alert: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+struct RawTab {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    test_group_name: String,
+    num_columns_recent: Option<u32>,
+    alert_options: Option<RawAlertOptions>,
+    broken_column_threshold: Option<f64>,
+    base_options: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawDashboard {
+    name: String,
+    #[serde(default)]
+    dashboard_tab: Vec<RawTab>,
+    trellis_release_blocking: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawGroup {
+    name: String,
+    #[serde(default)]
+    dashboard_names: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawProwJob {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+/// Loads every `*.yaml`/`*.yml` in `dir` (not recursive) as one configuration.
+pub fn load_dir(dir: &Path) -> Result<DashboardConfig, ConfigError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ConfigError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(ConfigError::Empty {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let mut files = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        let raw: RawFile = serde_yaml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        files.push((path, raw));
+    }
+    resolve(files)
+}
+
+fn resolve(files: Vec<(PathBuf, RawFile)>) -> Result<DashboardConfig, ConfigError> {
+    let default_group = files
+        .iter()
+        .find_map(|(_, f)| f.default_test_group.clone())
+        .unwrap_or_default();
+    let default_tab = files
+        .iter()
+        .find_map(|(_, f)| f.default_dashboard_tab.clone())
+        .unwrap_or_default();
+    let mut config = DashboardConfig::default();
+    let mut raw_dashboards: BTreeMap<String, (RawDashboard, PathBuf)> = BTreeMap::new();
+    let mut order = Vec::new();
+    let mut injected: Vec<(String, RawTab)> = Vec::new();
+    for (path, file) in files {
+        for g in file.test_groups {
+            config.test_groups.push(resolve_group(g, &default_group));
+        }
+        for d in file.dashboards {
+            match raw_dashboards.get_mut(&d.name) {
+                Some((existing, _)) => existing.dashboard_tab.extend(d.dashboard_tab),
+                None => {
+                    order.push(d.name.clone());
+                    raw_dashboards.insert(d.name.clone(), (d, path.clone()));
+                }
+            }
+        }
+        for g in file.dashboard_groups {
+            config.groups.push(DashboardGroup {
+                name: g.name,
+                dashboard_names: g.dashboard_names,
+            });
+        }
+        let jobs = file
+            .periodics
+            .into_iter()
+            .chain(file.postsubmits.into_values().flatten())
+            .chain(file.presubmits.into_values().flatten());
+        for job in jobs {
+            inject_prow_job(job, &mut config, &default_group, &mut injected);
+        }
+    }
+    for (dashboard, tab) in injected {
+        if !raw_dashboards.contains_key(&dashboard) {
+            order.push(dashboard.clone());
+            let raw = RawDashboard {
+                name: dashboard.clone(),
+                ..RawDashboard::default()
+            };
+            raw_dashboards.insert(
+                dashboard.clone(),
+                (raw, PathBuf::from("(prow job annotations)")),
+            );
+        }
+        if let Some((d, _)) = raw_dashboards.get_mut(&dashboard) {
+            d.dashboard_tab.push(tab);
+        }
+    }
+    for name in order {
+        let Some((raw, path)) = raw_dashboards.remove(&name) else {
+            continue;
+        };
+        let mut tabs = Vec::new();
+        for tab in raw.dashboard_tab {
+            tabs.push(resolve_tab(tab, &default_tab, &config, &path, &raw.name)?);
+        }
+        config.dashboards.push(Dashboard {
+            release_blocking: raw
+                .trellis_release_blocking
+                .unwrap_or(raw.name.ends_with("-blocking")),
+            name: raw.name,
+            tabs,
+        });
+    }
+    Ok(config)
+}
+
+fn resolve_group(g: RawTestGroup, d: &RawTestGroup) -> TestGroup {
+    TestGroup {
+        gcs_prefix: g.gcs_prefix,
+        days_of_results: g
+            .days_of_results
+            .or(d.days_of_results)
+            .unwrap_or(BUILTIN_DAYS_OF_RESULTS),
+        num_columns_recent: g
+            .num_columns_recent
+            .or(d.num_columns_recent)
+            .unwrap_or(BUILTIN_COLUMNS_RECENT),
+        num_failures_to_alert: g
+            .num_failures_to_alert
+            .or(d.num_failures_to_alert)
+            .unwrap_or(BUILTIN_FAILURES_TO_ALERT),
+        num_passes_to_disable_alert: g
+            .num_passes_to_disable_alert
+            .or(d.num_passes_to_disable_alert)
+            .unwrap_or(BUILTIN_PASSES_TO_CLOSE),
+        alert_stale_results_hours: g
+            .alert_stale_results_hours
+            .or(d.alert_stale_results_hours)
+            .unwrap_or(0),
+        name: g.name,
+    }
+}
+
+/// Tab settings: the tab's own, then its test group's, then default.yaml's tab values.
+fn resolve_tab(
+    t: RawTab,
+    d: &RawTab,
+    config: &DashboardConfig,
+    path: &Path,
+    dashboard: &str,
+) -> Result<Tab, ConfigError> {
+    let group = config.test_group(&t.test_group_name);
+    let alert = t.alert_options.clone().unwrap_or_default();
+    let (include, exclude) = parse_base_options(
+        t.base_options.as_deref().or(d.base_options.as_deref()),
+    )
+    .map_err(|reason| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        reason: format!(
+            "dashboard {dashboard}, tab {}: base_options: {reason}",
+            t.name
+        ),
+    })?;
+    Ok(Tab {
+        num_columns_recent: t
+            .num_columns_recent
+            .or(group.map(|g| g.num_columns_recent))
+            .or(d.num_columns_recent)
+            .unwrap_or(BUILTIN_COLUMNS_RECENT),
+        num_failures_to_alert: alert
+            .num_failures_to_alert
+            .or(group.map(|g| g.num_failures_to_alert))
+            .unwrap_or(BUILTIN_FAILURES_TO_ALERT),
+        num_passes_to_disable_alert: alert
+            .num_passes_to_disable_alert
+            .or(group.map(|g| g.num_passes_to_disable_alert))
+            .unwrap_or(BUILTIN_PASSES_TO_CLOSE),
+        alert_stale_results_hours: alert
+            .alert_stale_results_hours
+            .or(group.map(|g| g.alert_stale_results_hours))
+            .unwrap_or(0),
+        broken_column_threshold: t
+            .broken_column_threshold
+            .or(d.broken_column_threshold)
+            .unwrap_or(0.0),
+        include,
+        exclude,
+        name: t.name,
+        test_group_name: t.test_group_name,
+    })
+}
+
+/// `base_options` is a URL query string: `include-filter-by-regex=…&exclude-filter-by-regex=…&width=10`.
+fn parse_base_options(options: Option<&str>) -> Result<(Option<Regex>, Option<Regex>), String> {
+    let mut include = None;
+    let mut exclude = None;
+    for pair in options.unwrap_or("").split('&') {
+        let Some((key, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let slot = match key {
+            "include-filter-by-regex" => &mut include,
+            "exclude-filter-by-regex" => &mut exclude,
+            _ => continue,
+        };
+        let pattern = percent_decode(value);
+        *slot = Some(Regex::new(&pattern).map_err(|e| format!("`{pattern}`: {e}"))?);
+    }
+    Ok((include, exclude))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A Prow job annotated `testgrid-dashboards: a, b` (and optionally
+/// `testgrid-tab-name`) becomes a test group named after the job and a tab on each
+/// named dashboard.
+fn inject_prow_job(
+    job: RawProwJob,
+    config: &mut DashboardConfig,
+    default_group: &RawTestGroup,
+    injected: &mut Vec<(String, RawTab)>,
+) {
+    let Some(dashboards) = job.annotations.get("testgrid-dashboards") else {
+        return;
+    };
+    let tab_name = job
+        .annotations
+        .get("testgrid-tab-name")
+        .cloned()
+        .unwrap_or_else(|| job.name.clone());
+    let num_failures_to_alert = job
+        .annotations
+        .get("testgrid-num-failures-to-alert")
+        .and_then(|v| v.trim().parse().ok());
+    if config.test_group(&job.name).is_none() {
+        config.test_groups.push(resolve_group(
+            RawTestGroup {
+                name: job.name.clone(),
+                num_failures_to_alert,
+                ..RawTestGroup::default()
+            },
+            default_group,
+        ));
+    }
+    for dashboard in dashboards
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        injected.push((
+            dashboard.to_string(),
+            RawTab {
+                name: tab_name.clone(),
+                test_group_name: job.name.clone(),
+                ..RawTab::default()
+            },
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared_testgrid() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/testgrid")
+    }
+
+    #[test]
+    fn real_testgrid_configs_load() {
+        let config = load_dir(&shared_testgrid()).unwrap();
+        let conformance = config
+            .dashboards
+            .iter()
+            .find(|d| d.name == "conformance-all")
+            .unwrap();
+        assert!(!conformance.release_blocking);
+        let tab = conformance
+            .tabs
+            .iter()
+            .find(|t| t.name == "Gardener, v1.35 AWS")
+            .unwrap();
+        assert_eq!(tab.test_group_name, "ci-gardener-e2e-conformance-aws-v1.35");
+        // Tab alert_options win; default.yaml fills what nothing sets.
+        assert_eq!(tab.num_columns_recent, 10);
+        let group = config
+            .test_group("ci-gardener-e2e-conformance-aws-v1.35")
+            .unwrap();
+        assert_eq!(group.num_failures_to_alert, 1);
+        assert_eq!(group.alert_stale_results_hours, 168);
+        assert_eq!(group.days_of_results, 15);
+        assert_eq!(group.num_passes_to_disable_alert, 1);
+        assert!(group.matches_job("ci-gardener-e2e-conformance-aws-v1.35"));
+        // sig-release dashboards are declared empty; Prow annotations add the tabs.
+        let blocking = config
+            .dashboards
+            .iter()
+            .find(|d| d.name == "sig-release-master-blocking")
+            .unwrap();
+        assert!(blocking.release_blocking);
+        assert!(blocking
+            .tabs
+            .iter()
+            .any(|t| t.name == "gce-cos-alphafeatures-master"
+                && t.test_group_name == "ci-kubernetes-e2e-gce-cos-alphafeatures-master"));
+        assert!(config.groups.iter().any(|g| g.name == "sig-release"));
+        let notes = config
+            .dashboards
+            .iter()
+            .find(|d| d.name == "sig-release-release-notes-presubmits")
+            .unwrap();
+        assert_eq!(notes.tabs.len(), 7);
+    }
+
+    #[test]
+    fn gcs_prefix_last_element_matches_a_job() {
+        let g = resolve_group(
+            RawTestGroup {
+                name: "my-group".into(),
+                gcs_prefix: Some("bucket/logs/ci-kind-e2e/".into()),
+                ..RawTestGroup::default()
+            },
+            &RawTestGroup::default(),
+        );
+        assert!(g.matches_job("ci-kind-e2e"));
+        assert!(g.matches_job("my-group"));
+        assert!(!g.matches_job("logs"));
+        assert_eq!(g.num_columns_recent, 10);
+    }
+
+    #[test]
+    fn base_options_filters() {
+        let (inc, exc) = parse_base_options(Some(
+            "width=10&include-filter-by-regex=%5Bsig-node%5D&exclude-filter-by-regex=Slow",
+        ))
+        .unwrap();
+        assert!(inc.unwrap().is_match("[sig-node] Pods"));
+        assert!(exc.unwrap().is_match("[Slow]"));
+        assert!(parse_base_options(Some("include-filter-by-regex=([")).is_err());
+    }
+}

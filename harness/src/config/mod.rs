@@ -1,0 +1,9 @@
+//! Configuration read from files: TestGrid-format dashboards (which jobs form which
+//! tabs, which dashboards are release-blocking, alerting thresholds).
+
+mod dashboards;
+
+pub use dashboards::{
+    load_dir, ConfigError, Dashboard, DashboardConfig, DashboardGroup, Tab, TestGroup,
+    RELEASE_BLOCKING_FIELD,
+};

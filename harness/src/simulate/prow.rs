@@ -1,0 +1,78 @@
+//! Writes a simulated build as Prow does: `logs/<job>/<build>/started.json`,
+//! `finished.json` and `artifacts/junit_01.xml` (Ginkgo-style; a FLAKY cell is a
+//! failed testcase followed by a passing one of the same name, as a retry writes it).
+
+use crate::model::{Build, CellStatus, OVERALL_ROW};
+use std::io::Write;
+use std::path::Path;
+
+pub fn write_build(root: &Path, build: &Build) -> std::io::Result<()> {
+    let dir = root.join("logs").join(&build.job).join(&build.build);
+    std::fs::create_dir_all(dir.join("artifacts"))?;
+    let started = serde_json::json!({
+        "timestamp": build.started,
+        "repos": {"kubernetes/kubernetes": format!("master:{}", build.commit.as_deref().unwrap_or(""))},
+    });
+    std::fs::write(dir.join("started.json"), started.to_string())?;
+    let finished = serde_json::json!({
+        "timestamp": build.finished,
+        "passed": build.passed,
+        "result": build.result,
+        "metadata": {"repo-commit": build.commit},
+    });
+    std::fs::write(dir.join("finished.json"), finished.to_string())?;
+    let mut out =
+        std::io::BufWriter::new(std::fs::File::create(dir.join("artifacts/junit_01.xml"))?);
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites><testsuite name="Kubernetes e2e suite">"#
+    )?;
+    for cell in build.cells.iter().filter(|c| c.test != OVERALL_ROW) {
+        let name = cell
+            .test
+            .strip_prefix("Kubernetes e2e suite.")
+            .unwrap_or(&cell.test);
+        let name = escape(name);
+        let time = cell.duration.unwrap_or(0.0);
+        let failure = |out: &mut dyn Write| -> std::io::Result<()> {
+            let msg = escape(cell.message.as_deref().unwrap_or("failed"));
+            writeln!(
+                out,
+                r#"<testcase name="{name}" classname="Kubernetes e2e suite" time="{time}"><failure message="{msg}" type="failed">{msg}</failure></testcase>"#
+            )
+        };
+        match cell.status {
+            CellStatus::Fail => failure(&mut out)?,
+            CellStatus::Flaky => {
+                failure(&mut out)?;
+                writeln!(
+                    out,
+                    r#"<testcase name="{name}" classname="Kubernetes e2e suite" time="{time}"></testcase>"#
+                )?;
+            }
+            _ => writeln!(
+                out,
+                r#"<testcase name="{name}" classname="Kubernetes e2e suite" time="{time}"></testcase>"#
+            )?,
+        }
+    }
+    writeln!(out, "</testsuite></testsuites>")?;
+    out.flush()
+}
+
+/// Escapes text for an XML attribute or element.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

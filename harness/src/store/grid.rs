@@ -1,0 +1,109 @@
+//! Reading a job's builds and cells back as a grid, for analysis.
+
+use super::{Store, StoreError};
+use crate::analysis::{Column, Grid};
+use crate::model::{CellStatus, CountBucket};
+use rusqlite::params;
+use std::collections::HashMap;
+
+impl Store {
+    /// Every job name in the store.
+    pub fn jobs(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM jobs ORDER BY name")
+            .map_err(|e| self.err("listing jobs", e))?;
+        let names = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+            .map_err(|e| self.err("listing jobs", e))?;
+        Ok(names)
+    }
+
+    /// Interned test names, indexed by id (ids are dense from 1; index 0 is unused).
+    pub fn test_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name FROM tests ORDER BY id")
+            .map_err(|e| self.err("reading test names", e))?;
+        let mut names = vec![String::new()];
+        let mut rows = stmt
+            .query([])
+            .map_err(|e| self.err("reading test names", e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err("reading test names", e))? {
+            let id: i64 = row.get(0).map_err(|e| self.err("reading test names", e))?;
+            let name: String = row.get(1).map_err(|e| self.err("reading test names", e))?;
+            let id = id as usize;
+            if names.len() <= id {
+                names.resize(id + 1, String::new());
+            }
+            names[id] = name;
+        }
+        Ok(names)
+    }
+
+    /// The grid of `job`: builds started at or after `since` (all when `None`), newest
+    /// first; rows sorted by name. Failure messages are kept for failing cells only.
+    pub fn grid(
+        &self,
+        job: &str,
+        since: Option<i64>,
+        names: &[String],
+    ) -> Result<Grid, StoreError> {
+        let err = |e| self.err("reading a grid", e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT b.id, b.build, b.started, b.finished, b.passed, b.commit_id
+                 FROM builds b JOIN jobs j ON j.id = b.job_id
+                 WHERE j.name = ?1 AND (?2 IS NULL OR b.started >= ?2)
+                 ORDER BY b.started DESC, b.build DESC",
+            )
+            .map_err(err)?;
+        let mut ids = Vec::new();
+        let mut columns = Vec::new();
+        let mut rows = stmt.query(params![job, since]).map_err(err)?;
+        while let Some(r) = rows.next().map_err(err)? {
+            ids.push(r.get::<_, i64>(0).map_err(err)?);
+            columns.push(Column {
+                build: r.get(1).map_err(err)?,
+                started: r.get(2).map_err(err)?,
+                finished: r.get(3).map_err(err)?,
+                passed: r.get(4).map_err(err)?,
+                commit: r.get(5).map_err(err)?,
+            });
+        }
+        drop(rows);
+        let mut grid = Grid::new(job.to_string(), columns);
+        let mut row_of: HashMap<i64, usize> = HashMap::new();
+        let mut cells = self
+            .conn
+            .prepare_cached("SELECT test_id, status, message FROM cells WHERE build_id = ?1")
+            .map_err(err)?;
+        for (col, build_id) in ids.iter().enumerate() {
+            let mut rows = cells.query([build_id]).map_err(err)?;
+            while let Some(r) = rows.next().map_err(err)? {
+                let test: i64 = r.get(0).map_err(err)?;
+                let status =
+                    CellStatus::from_code(r.get(1).map_err(err)?).unwrap_or(CellStatus::Unknown);
+                let row = match row_of.get(&test) {
+                    Some(row) => *row,
+                    None => {
+                        let name = names.get(test as usize).cloned().unwrap_or_default();
+                        let row = grid.add_row(name);
+                        row_of.insert(test, row);
+                        row
+                    }
+                };
+                let message = if status.bucket() == CountBucket::Fail {
+                    r.get::<_, Option<String>>(2).map_err(err)?
+                } else {
+                    None
+                };
+                grid.set(row, col, status, message);
+            }
+        }
+        grid.sort_rows();
+        Ok(grid)
+    }
+}

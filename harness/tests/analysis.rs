@@ -1,0 +1,269 @@
+//! CI-signal analysis end to end: on simulated histories the classes recover the
+//! injected truth; every command works on the real TestGrid configs plus ingested
+//! data; JSON shapes are the documented ones.
+
+mod common;
+
+use common::{shared_data, stderr, stdout, trellis};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use trellis::analysis::{self, flakes::Class};
+use trellis::simulate::{self, SimOptions};
+use trellis::store::Store;
+
+#[test]
+fn classes_recover_the_injected_truth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    let jobs: Vec<String> = (1..=3).map(|i| format!("sim-{i}")).collect();
+    let mut opts = SimOptions::new(jobs.clone(), 120, 400, chrono::Utc::now().timestamp());
+    opts.seed = 7;
+    opts.flaky_share = 0.08;
+    opts.broken_share = 0.02;
+    let mut store = Store::open(&db).unwrap();
+    let truth = simulate::simulate(&opts, |b| store.insert_build(&b).map(|_| ())).unwrap();
+    drop(store);
+
+    let grids = analysis::load_grids(&db, &jobs, None, 2).unwrap();
+    let table = analysis::flake_table(&Default::default(), &grids);
+    let predicted = |class: Class| -> HashSet<(String, String)> {
+        table
+            .iter()
+            .filter(|s| s.class == class && s.test != "Overall")
+            .map(|s| (s.job.clone(), s.test.clone()))
+            .collect()
+    };
+    let truly = |kind: &str, min_p: f64| -> HashSet<(String, String)> {
+        truth
+            .tests
+            .iter()
+            .filter(|t| t.kind == kind && t.failure_probability.unwrap_or(1.0) >= min_p)
+            .map(|t| (t.job.clone(), t.test.clone()))
+            .collect()
+    };
+    let score = |predicted: &HashSet<(String, String)>,
+                 all: &HashSet<(String, String)>,
+                 strong: &HashSet<(String, String)>| {
+        let precision = predicted.intersection(all).count() as f64 / predicted.len().max(1) as f64;
+        let recall = strong.intersection(predicted).count() as f64 / strong.len().max(1) as f64;
+        (precision, recall)
+    };
+    let (flaky_p, flaky_r) = score(
+        &predicted(Class::Flaky),
+        &truly("flaky", 0.0),
+        &truly("flaky", 0.05),
+    );
+    let (fail_p, fail_r) = score(
+        &predicted(Class::Failing),
+        &truly("broken", 0.0),
+        &truly("broken", 0.0),
+    );
+    eprintln!(
+        "flaky: precision {flaky_p:.3} recall {flaky_r:.3} ({} truly flaky with p >= 5%); \
+         failing: precision {fail_p:.3} recall {fail_r:.3} ({} broken)",
+        truly("flaky", 0.05).len(),
+        truly("broken", 0.0).len()
+    );
+    assert!(
+        truly("flaky", 0.05).len() >= 50,
+        "enough flaky tests to measure"
+    );
+    assert!(
+        flaky_p >= 0.9 && flaky_r >= 0.9,
+        "flaky precision {flaky_p} recall {flaky_r}"
+    );
+    assert!(
+        fail_p >= 0.9 && fail_r >= 0.9,
+        "failing precision {fail_p} recall {fail_r}"
+    );
+
+    // Failing tests name the build and commit where they broke.
+    let at: HashMap<(String, String), String> = truth
+        .tests
+        .iter()
+        .filter(|t| t.kind == "broken")
+        .map(|t| {
+            (
+                (t.job.clone(), t.test.clone()),
+                t.broken_at.as_ref().unwrap().build.clone(),
+            )
+        })
+        .collect();
+    let mut exact = 0;
+    for s in table
+        .iter()
+        .filter(|s| s.class == Class::Failing && s.test != "Overall")
+    {
+        if at.get(&(s.job.clone(), s.test.clone())) == s.first_fail.as_ref().map(|f| &f.build) {
+            exact += 1;
+        }
+    }
+    // An outage right at the breakage can move the first visible failure; nearly all match.
+    assert!(
+        exact as f64 >= 0.9 * at.len() as f64,
+        "{exact} of {} first-fail builds exact",
+        at.len()
+    );
+}
+
+fn simulate_and_ingest(db: &std::path::Path, out: &std::path::Path, extra: &[&str]) {
+    let mut args = vec![
+        "simulate",
+        "--out",
+        out.to_str().unwrap(),
+        "--builds",
+        "60",
+        "--tests",
+        "80",
+    ];
+    args.extend_from_slice(extra);
+    let o = trellis(db, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = trellis(db, &["ingest", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn commands_work_on_real_testgrid_configs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    let testgrid = shared_data().join("testgrid");
+    // Jobs named after the real config's first test groups (Gardener conformance).
+    simulate_and_ingest(
+        &db,
+        &tmp.path().join("sim"),
+        &["--jobs-from", testgrid.to_str().unwrap(), "--jobs", "3"],
+    );
+    let o = trellis(
+        &db,
+        &[
+            "status",
+            "--json",
+            "--dashboards",
+            testgrid.to_str().unwrap(),
+        ],
+    );
+    let report: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    let conformance = report["dashboards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "conformance-all")
+        .unwrap();
+    let tab = conformance["tabs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Gardener, v1.35 AWS")
+        .unwrap();
+    assert_eq!(tab["job"], "ci-gardener-e2e-conformance-aws-v1.35");
+    assert!(
+        ["PASSING", "FLAKY", "FAILING", "BROKEN"].contains(&tab["status"].as_str().unwrap()),
+        "{tab}"
+    );
+    assert!(
+        tab["message"].as_str().unwrap().starts_with("Tab stats: "),
+        "{tab}"
+    );
+    for key in ["failing_tests", "flaky_tests", "latest_green"] {
+        assert!(tab.get(key).is_some(), "tab has {key}");
+    }
+    // sig-release-master-blocking's jobs have no stored results: the release is blocked.
+    assert_eq!(o.status.code(), Some(6));
+    assert_eq!(report["release"]["blocked"], true);
+    let reasons = report["release"]["reasons"].as_array().unwrap();
+    assert!(reasons
+        .iter()
+        .any(|r| r["dashboard"] == "sig-release-master-blocking" && r["kind"] == "no-runs"));
+
+    // flakes, regressions and triage on the same data, with the documented JSON.
+    let o = trellis(
+        &db,
+        &[
+            "flakes",
+            "--json",
+            "--all",
+            "--dashboards",
+            testgrid.to_str().unwrap(),
+        ],
+    );
+    let flakes: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let row = &flakes.as_array().unwrap()[0];
+    for key in [
+        "job",
+        "test",
+        "class",
+        "runs",
+        "passes",
+        "failures",
+        "flakes",
+        "flake_rate",
+        "flake_rate_low",
+        "flake_rate_high",
+        "flip_flakiness",
+        "same_commit_flakes",
+        "last_pass",
+        "first_fail",
+    ] {
+        assert!(row.get(key).is_some(), "flakes row has {key}: {row}");
+    }
+    let o = trellis(
+        &db,
+        &[
+            "regressions",
+            "--json",
+            "--sample-days",
+            "2",
+            "--basis-days",
+            "3",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let regressions: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for r in regressions.as_array().unwrap() {
+        assert!(r["p_value"].as_f64().unwrap() < 0.05);
+        assert!(r["sample"]["failures"].as_u64().unwrap() >= 3);
+    }
+    let o = trellis(&db, &["triage", "--json"]);
+    let clusters: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let first = &clusters.as_array().unwrap()[0];
+    for key in ["count", "representative", "example", "tests", "jobs"] {
+        assert!(first.get(key).is_some(), "cluster has {key}");
+    }
+}
+
+#[test]
+fn status_on_the_shipped_dashboards_and_a_healthy_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    // No flakes, breakages or outages: nothing blocks.
+    simulate_and_ingest(
+        &db,
+        &tmp.path().join("sim"),
+        &[
+            "--flaky-share",
+            "0",
+            "--broken-share",
+            "0",
+            "--outage-probability",
+            "0",
+        ],
+    );
+    let dashboards = common::repo_root().join("dashboards");
+    let o = trellis(
+        &db,
+        &["status", "--dashboards", dashboards.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("trellis-sim-blocking [release-blocking]: PASSING"),
+        "{text}"
+    );
+    assert!(text.contains("release: not blocked"), "{text}");
+    assert!(
+        text.contains("Tab stats: 10 of 10 (100.0%) recent columns passed"),
+        "{text}"
+    );
+}
