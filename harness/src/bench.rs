@@ -212,10 +212,11 @@ pub fn analysis(
         .map(|g| (g.rows.len() * g.columns.len()) as u64)
         .sum();
     let start = Instant::now();
-    let flakes = crate::analysis::flake_table(config, &grids);
+    let flakes = crate::analysis::flake_table(config, &grids, threads);
     let by_job: std::collections::HashMap<String, crate::analysis::Grid> =
         grids.into_iter().map(|g| (g.job.clone(), g)).collect();
-    let report = crate::analysis::status(config, &by_job, now);
+    let report = crate::analysis::status(config, &by_job, &flakes, now);
+    let flakes: Vec<_> = flakes.into_values().flatten().collect();
     let analysis = start.elapsed();
     use crate::analysis::flakes::Class;
     Ok(AnalysisFigures {

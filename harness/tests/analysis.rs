@@ -25,7 +25,10 @@ fn classes_recover_the_injected_truth() {
     drop(store);
 
     let grids = analysis::load_grids(&db, &jobs, None, 2).unwrap();
-    let table = analysis::flake_table(&Default::default(), &grids);
+    let table: Vec<_> = analysis::flake_table(&Default::default(), &grids, 2)
+        .into_values()
+        .flatten()
+        .collect();
     let predicted = |class: Class| -> HashSet<(String, String)> {
         table
             .iter()

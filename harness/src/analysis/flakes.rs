@@ -127,12 +127,58 @@ pub fn is_infra_message(message: &str) -> bool {
     !m.is_empty() && !m.contains(char::is_whitespace)
 }
 
+/// What every row of one grid shares: outage columns and commits as small integers.
+pub struct GridContext {
+    pub outages: Vec<bool>,
+    /// Per column: an index into the grid's distinct commits, or `u32::MAX`.
+    commit_of: Vec<u32>,
+    commits: usize,
+}
+
+impl GridContext {
+    pub fn new(grid: &Grid) -> GridContext {
+        let mut ids: HashMap<&str, u32> = HashMap::new();
+        let commit_of = grid
+            .columns
+            .iter()
+            .map(|c| match c.commit.as_deref() {
+                Some(commit) => {
+                    let next = ids.len() as u32;
+                    *ids.entry(commit).or_insert(next)
+                }
+                None => u32::MAX,
+            })
+            .collect();
+        GridContext {
+            outages: outage_columns(grid),
+            commit_of,
+            commits: ids.len(),
+        }
+    }
+}
+
+/// Buffers reused from row to row.
+#[derive(Default)]
+pub struct Scratch {
+    results: Vec<(usize, Flip)>,
+    flips: Vec<Flip>,
+    kept: Vec<CellStatus>,
+    seen: Vec<u8>,
+}
+
 /// Statistics of one row of `grid`.
-pub fn row_stats(grid: &Grid, row: usize, outages: &[bool], rule: AlertRule) -> FlakeStats {
+pub fn row_stats(
+    grid: &Grid,
+    row: usize,
+    ctx: &GridContext,
+    rule: AlertRule,
+    scratch: &mut Scratch,
+) -> FlakeStats {
     let cells = grid.row(row);
-    let mut results: Vec<(usize, Flip)> = Vec::new();
+    let results = &mut scratch.results;
+    results.clear();
     for (col, status) in cells.iter().enumerate() {
-        if outages.get(col).copied().unwrap_or(false) {
+        if ctx.outages[col] {
             continue;
         }
         let flip = match coalesce(*status, true) {
@@ -148,10 +194,12 @@ pub fn row_stats(grid: &Grid, row: usize, outages: &[bool], rule: AlertRule) -> 
         };
         results.push((col, flip));
     }
-    let flips: Vec<Flip> = results.iter().map(|r| r.1).collect();
+    scratch.flips.clear();
+    scratch.flips.extend(results.iter().map(|r| r.1));
+    let flips = &scratch.flips;
     let count = |f: Flip| flips.iter().filter(|x| **x == f).count() as u64;
     let (passes, failures, flakes) = (count(Flip::Pass), count(Flip::Fail), count(Flip::Flaky));
-    let isolated = isolated_failures(&flips);
+    let isolated = isolated_failures(flips);
     let runs = flips.len() as u64;
     let evidence = flakes + isolated;
     let rate = if runs == 0 {
@@ -160,19 +208,18 @@ pub fn row_stats(grid: &Grid, row: usize, outages: &[bool], rule: AlertRule) -> 
         evidence as f64 / runs as f64
     };
     let (low, high) = stats::wilson(evidence, runs);
-    let same_commit = same_commit_disagreements(grid, &results);
-    let kept: Vec<CellStatus> = {
-        let mut row_view = vec![CellStatus::NoResult; cells.len()];
-        for (col, flip) in &results {
-            row_view[*col] = match flip {
-                Flip::Pass => CellStatus::Pass,
-                Flip::Flaky => CellStatus::Flaky,
-                Flip::Fail => CellStatus::Fail,
-            };
-        }
-        row_view
-    };
-    let open = alert(&kept, rule.failures_to_open, rule.passes_to_close);
+    let same_commit = same_commit_disagreements(ctx, results, &mut scratch.seen);
+    let kept = &mut scratch.kept;
+    kept.clear();
+    kept.resize(cells.len(), CellStatus::NoResult);
+    for (col, flip) in results.iter() {
+        kept[*col] = match flip {
+            Flip::Pass => CellStatus::Pass,
+            Flip::Flaky => CellStatus::Flaky,
+            Flip::Fail => CellStatus::Fail,
+        };
+    }
+    let open = alert(kept, rule.failures_to_open, rule.passes_to_close);
     let class = if open.is_some() {
         Class::Failing
     } else if evidence >= FLAKY_MIN_EVIDENCE || (evidence >= 1 && same_commit >= 1) {
@@ -195,7 +242,7 @@ pub fn row_stats(grid: &Grid, row: usize, outages: &[bool], rule: AlertRule) -> 
         flake_rate: rate,
         flake_rate_low: low,
         flake_rate_high: high,
-        flip_flakiness: flip_flakiness(&flips),
+        flip_flakiness: flip_flakiness(flips),
         same_commit_flakes: same_commit,
         last_pass: open.as_ref().and_then(|a| a.last_pass).map(build_ref),
         first_fail: open.as_ref().map(|a| build_ref(a.first_fail)),
@@ -222,27 +269,34 @@ fn isolated_failures(flips: &[Flip]) -> u64 {
 }
 
 /// Commits where the test both passed and failed (a FLAKY cell is both at once).
-fn same_commit_disagreements(grid: &Grid, results: &[(usize, Flip)]) -> u64 {
-    let mut by_commit: HashMap<&str, (bool, bool)> = HashMap::new();
+fn same_commit_disagreements(
+    ctx: &GridContext,
+    results: &[(usize, Flip)],
+    seen: &mut Vec<u8>,
+) -> u64 {
+    const PASSED: u8 = 1;
+    const FAILED: u8 = 2;
+    seen.clear();
+    seen.resize(ctx.commits, 0);
     for (col, flip) in results {
-        let Some(commit) = grid.columns[*col].commit.as_deref() else {
+        let Some(slot) = seen.get_mut(ctx.commit_of[*col] as usize) else {
             continue;
         };
-        let e = by_commit.entry(commit).or_default();
-        match flip {
-            Flip::Pass => e.0 = true,
-            Flip::Fail => e.1 = true,
-            Flip::Flaky => *e = (true, true),
-        }
+        *slot |= match flip {
+            Flip::Pass => PASSED,
+            Flip::Fail => FAILED,
+            Flip::Flaky => PASSED | FAILED,
+        };
     }
-    by_commit.values().filter(|(p, f)| *p && *f).count() as u64
+    seen.iter().filter(|s| **s == PASSED | FAILED).count() as u64
 }
 
 /// Statistics for every row of a grid.
 pub fn grid_stats(grid: &Grid, rule: AlertRule) -> Vec<FlakeStats> {
-    let outages = outage_columns(grid);
+    let ctx = GridContext::new(grid);
+    let mut scratch = Scratch::default();
     (0..grid.rows.len())
-        .map(|r| row_stats(grid, r, &outages, rule))
+        .map(|r| row_stats(grid, r, &ctx, rule, &mut scratch))
         .collect()
 }
 

@@ -126,8 +126,14 @@ pub struct StatusReport {
     pub release: release::Verdict,
 }
 
-/// Every dashboard's and tab's status, and the release verdict, from loaded grids.
-pub fn status(config: &DashboardConfig, grids: &HashMap<String, Grid>, now: i64) -> StatusReport {
+/// Every dashboard's and tab's status, and the release verdict, from loaded grids and
+/// their flake statistics ([`flake_table`], one entry per grid row, by job).
+pub fn status(
+    config: &DashboardConfig,
+    grids: &HashMap<String, Grid>,
+    flakes: &HashMap<String, Vec<FlakeStats>>,
+    now: i64,
+) -> StatusReport {
     let stored: Vec<String> = grids.keys().cloned().collect();
     let mut verdict = release::Verdict::default();
     let mut dashboards = Vec::new();
@@ -137,7 +143,10 @@ pub fn status(config: &DashboardConfig, grids: &HashMap<String, Grid>, now: i64)
             let job = job_for_tab(config, tab, &stored);
             let grid = job.and_then(|j| grids.get(j));
             let report = match grid {
-                Some(g) => tab_report(g, tab, d.release_blocking, now),
+                Some(g) => {
+                    let stats = flakes.get(&g.job).map(Vec::as_slice).unwrap_or(&[]);
+                    tab_report(g, tab, stats, d.release_blocking, now)
+                }
                 None => TabReport {
                     name: tab.name.clone(),
                     job: None,
@@ -186,13 +195,8 @@ pub fn status(config: &DashboardConfig, grids: &HashMap<String, Grid>, now: i64)
     }
 }
 
-fn tab_report(grid: &Grid, tab: &Tab, blocking: bool, now: i64) -> TabReport {
+fn tab_report(grid: &Grid, tab: &Tab, stats: &[FlakeStats], blocking: bool, now: i64) -> TabReport {
     let summary = testgrid::summarize_tab(grid, tab, now);
-    let rule = AlertRule {
-        failures_to_open: tab.num_failures_to_alert,
-        passes_to_close: tab.num_passes_to_disable_alert,
-    };
-    let outages = flakes::outage_columns(grid);
     let build_ref = |col: usize| BuildRef {
         build: grid.columns[col].build.clone(),
         commit: grid.columns[col].commit.clone(),
@@ -210,7 +214,7 @@ fn tab_report(grid: &Grid, tab: &Tab, blocking: bool, now: i64) -> TabReport {
         .collect();
     let mut flaky_tests: Vec<FlakyTest> = testgrid::visible_rows(grid, tab)
         .into_iter()
-        .map(|r| flakes::row_stats(grid, r, &outages, rule))
+        .filter_map(|r| stats.get(r))
         .filter(|s| s.class == Class::Flaky)
         .map(|s| FlakyTest {
             priority: if blocking {
@@ -218,7 +222,7 @@ fn tab_report(grid: &Grid, tab: &Tab, blocking: bool, now: i64) -> TabReport {
             } else {
                 None
             },
-            test: s.test,
+            test: s.test.clone(),
             runs: s.runs,
             flake_rate: s.flake_rate,
             flake_rate_low: s.flake_rate_low,
@@ -294,9 +298,14 @@ fn release_reasons(
     }
 }
 
-/// Flake statistics for every row of every grid, with alert thresholds and
-/// priorities from the dashboards that show each job.
-pub fn flake_table(config: &DashboardConfig, grids: &[Grid]) -> Vec<FlakeStats> {
+/// Flake statistics for every row of every grid (in row order, by job), with alert
+/// thresholds and priorities from the dashboards that show each job. Grids are
+/// analysed on up to `threads` threads.
+pub fn flake_table(
+    config: &DashboardConfig,
+    grids: &[Grid],
+    threads: usize,
+) -> HashMap<String, Vec<FlakeStats>> {
     let stored: Vec<String> = grids.iter().map(|g| g.job.clone()).collect();
     let mut rules: HashMap<&str, AlertRule> = HashMap::new();
     let mut blocking: HashMap<&str, bool> = HashMap::new();
@@ -311,18 +320,38 @@ pub fn flake_table(config: &DashboardConfig, grids: &[Grid]) -> Vec<FlakeStats> 
             }
         }
     }
-    let mut out = Vec::new();
-    for g in grids {
-        let rule = rules.get(g.job.as_str()).copied().unwrap_or_default();
-        let on_blocking = blocking.get(g.job.as_str()).copied().unwrap_or(false);
-        for mut s in flakes::grid_stats(g, rule) {
-            if on_blocking && s.class == Class::Flaky {
-                s.priority = Priority::for_rate(s.flake_rate);
-            }
-            out.push(s);
-        }
-    }
-    out
+    let threads = threads.clamp(1, grids.len().max(1));
+    let (rules, blocking) = (&rules, &blocking);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    grids
+                        .iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|g| {
+                            let rule = rules.get(g.job.as_str()).copied().unwrap_or_default();
+                            let on_blocking =
+                                blocking.get(g.job.as_str()).copied().unwrap_or(false);
+                            let mut stats = flakes::grid_stats(g, rule);
+                            for s in stats
+                                .iter_mut()
+                                .filter(|s| on_blocking && s.class == Class::Flaky)
+                            {
+                                s.priority = Priority::for_rate(s.flake_rate);
+                            }
+                            (g.job.clone(), stats)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// Every failing cell's message in the grids, for triage.

@@ -34,8 +34,9 @@ pub fn run(args: Args, db: &Path) -> i32 {
         Ok(g) => g,
         Err(code) => return code,
     };
-    let mut table: Vec<_> = analysis::flake_table(&config, &grids)
-        .into_iter()
+    let mut table: Vec<_> = analysis::flake_table(&config, &grids, 2)
+        .into_values()
+        .flatten()
         .filter(|s| args.all || s.class != Class::Passing)
         .collect();
     table.sort_by(|a, b| {

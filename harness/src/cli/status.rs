@@ -58,9 +58,10 @@ pub fn run(args: Args, db: &Path) -> i32 {
         Ok(g) => g,
         Err(code) => return code,
     };
+    let flakes = analysis::flake_table(&config, &grids, 2);
     let by_job: HashMap<String, analysis::Grid> =
         grids.into_iter().map(|g| (g.job.clone(), g)).collect();
-    let report = analysis::status(&config, &by_job, args.window.now());
+    let report = analysis::status(&config, &by_job, &flakes, args.window.now());
     if args.window.json {
         let code = super::print_json(&report);
         if code != exit::OK {

@@ -4,7 +4,6 @@ use super::{Store, StoreError};
 use crate::analysis::{Column, Grid};
 use crate::model::{CellStatus, CountBucket};
 use rusqlite::params;
-use std::collections::HashMap;
 
 impl Store {
     /// Every job name in the store.
@@ -75,7 +74,8 @@ impl Store {
         }
         drop(rows);
         let mut grid = Grid::new(job.to_string(), columns);
-        let mut row_of: HashMap<i64, usize> = HashMap::new();
+        // Test ids are dense: a vector beats a hash map on millions of cells.
+        let mut row_of: Vec<u32> = vec![u32::MAX; names.len() + 1];
         let mut cells = self
             .conn
             .prepare_cached("SELECT test_id, status, message FROM cells WHERE build_id = ?1")
@@ -83,17 +83,20 @@ impl Store {
         for (col, build_id) in ids.iter().enumerate() {
             let mut rows = cells.query([build_id]).map_err(err)?;
             while let Some(r) = rows.next().map_err(err)? {
-                let test: i64 = r.get(0).map_err(err)?;
+                let test = usize::try_from(r.get::<_, i64>(0).map_err(err)?).unwrap_or(0);
                 let status =
                     CellStatus::from_code(r.get(1).map_err(err)?).unwrap_or(CellStatus::Unknown);
-                let row = match row_of.get(&test) {
-                    Some(row) => *row,
-                    None => {
-                        let name = names.get(test as usize).cloned().unwrap_or_default();
+                if test >= row_of.len() {
+                    row_of.resize(test + 1, u32::MAX);
+                }
+                let row = match row_of[test] {
+                    u32::MAX => {
+                        let name = names.get(test).cloned().unwrap_or_default();
                         let row = grid.add_row(name);
-                        row_of.insert(test, row);
+                        row_of[test] = row as u32;
                         row
                     }
+                    row => row as usize,
                 };
                 let message = if status.bucket() == CountBucket::Fail {
                     r.get::<_, Option<String>>(2).map_err(err)?
