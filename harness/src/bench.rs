@@ -248,7 +248,27 @@ pub fn generate(
 
 /// Realistic failure messages for the triage benchmark: a few hundred failure kinds,
 /// each repeated with varying pods, namespaces, IPs, times and ids, over many tests.
-pub fn triage_input(n: usize) -> Vec<crate::analysis::triage::Failure> {
+/// Owned (job, test, build, text) for [`triage_input`]; borrow with [`as_failures`].
+pub struct OwnedFailure {
+    pub job: String,
+    pub test: String,
+    pub build: String,
+    pub text: String,
+}
+
+pub fn as_failures(owned: &[OwnedFailure]) -> Vec<crate::analysis::triage::Failure<'_>> {
+    owned
+        .iter()
+        .map(|o| crate::analysis::triage::Failure {
+            job: &o.job,
+            test: &o.test,
+            build: &o.build,
+            text: &o.text,
+        })
+        .collect()
+}
+
+pub fn triage_input(n: usize) -> Vec<OwnedFailure> {
     let mut state: u64 = 42;
     let mut next = move || {
         state = state
@@ -295,7 +315,7 @@ pub fn triage_input(n: usize) -> Vec<crate::analysis::triage::Failure> {
                     kinds[kind as usize % 7], verbs[kind as usize % 7], 100 + kind, next() % 2, 1 + next() % 2
                 ),
             };
-            crate::analysis::triage::Failure {
+            OwnedFailure {
                 job: format!("job-{}", next() % 50),
                 test: format!("[sig-{}] test {}", kinds[kind as usize % 7], kind % 40),
                 build: format!("{}", next() % 150),

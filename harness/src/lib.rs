@@ -12,5 +12,6 @@ pub mod config;
 pub mod exit;
 pub mod ingest;
 pub mod model;
+pub mod report;
 pub mod simulate;
 pub mod store;

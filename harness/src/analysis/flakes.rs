@@ -174,10 +174,22 @@ pub fn row_stats(
     rule: AlertRule,
     scratch: &mut Scratch,
 ) -> FlakeStats {
+    row_stats_in(grid, row, 0..grid.columns.len(), ctx, rule, scratch)
+}
+
+/// [`row_stats`] over the columns in `cols` only (e.g. an older part of the window).
+pub fn row_stats_in(
+    grid: &Grid,
+    row: usize,
+    cols: std::ops::Range<usize>,
+    ctx: &GridContext,
+    rule: AlertRule,
+    scratch: &mut Scratch,
+) -> FlakeStats {
     let cells = grid.row(row);
     let results = &mut scratch.results;
     results.clear();
-    for (col, status) in cells.iter().enumerate() {
+    for (col, status) in cells.iter().enumerate().take(cols.end).skip(cols.start) {
         if ctx.outages[col] {
             continue;
         }

@@ -28,6 +28,8 @@ pub struct Grid {
     pub rows: Vec<String>,
     statuses: Vec<CellStatus>,
     messages: HashMap<(u32, u32), String>,
+    /// Runs of a cell, where more than one (retries).
+    attempts: HashMap<(u32, u32), u32>,
 }
 
 impl Grid {
@@ -63,6 +65,20 @@ impl Grid {
         &self.statuses[row * width..(row + 1) * width]
     }
 
+    pub fn set_attempts(&mut self, row: usize, col: usize, attempts: u32) {
+        if attempts > 1 {
+            self.attempts.insert((row as u32, col as u32), attempts);
+        }
+    }
+
+    /// How many times the test ran in that build (1 unless retried).
+    pub fn attempts(&self, row: usize, col: usize) -> u32 {
+        self.attempts
+            .get(&(row as u32, col as u32))
+            .copied()
+            .unwrap_or(1)
+    }
+
     pub fn message(&self, row: usize, col: usize) -> Option<&str> {
         self.messages
             .get(&(row as u32, col as u32))
@@ -74,6 +90,27 @@ impl Grid {
         self.messages
             .iter()
             .map(|((r, c), m)| (*r as usize, *c as usize, m.as_str()))
+    }
+
+    /// The same grid with only columns `first..` (older builds, as columns are newest
+    /// first).
+    pub fn columns_from(&self, first: usize) -> Grid {
+        let width = self.columns.len();
+        let first = first.min(width);
+        let mut g = Grid::new(self.job.clone(), self.columns[first..].to_vec());
+        for r in 0..self.rows.len() {
+            let row = g.add_row(self.rows[r].clone());
+            for c in first..width {
+                g.set(
+                    row,
+                    c - first,
+                    self.row(r)[c],
+                    self.message(r, c).map(str::to_string),
+                );
+                g.set_attempts(row, c - first, self.attempts(r, c));
+            }
+        }
+        g
     }
 
     /// Sorts rows by name (stable output regardless of storage order).
@@ -94,6 +131,10 @@ impl Grid {
         self.messages = std::mem::take(&mut self.messages)
             .into_iter()
             .map(|((r, c), m)| ((new_index[r as usize], c), m))
+            .collect();
+        self.attempts = std::mem::take(&mut self.attempts)
+            .into_iter()
+            .map(|((r, c), n)| ((new_index[r as usize], c), n))
             .collect();
         self.statuses = statuses;
         self.rows = rows;

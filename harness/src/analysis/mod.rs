@@ -355,15 +355,15 @@ pub fn flake_table(
 }
 
 /// Every failing cell's message in the grids, for triage.
-pub fn failures(grids: &[Grid]) -> Vec<triage::Failure> {
+pub fn failures(grids: &[Grid]) -> Vec<triage::Failure<'_>> {
     let mut out = Vec::new();
     for g in grids {
         for (row, col, text) in g.messages() {
             out.push(triage::Failure {
-                job: g.job.clone(),
-                test: g.rows[row].clone(),
-                build: g.columns[col].build.clone(),
-                text: text.to_string(),
+                job: &g.job,
+                test: &g.rows[row],
+                build: &g.columns[col].build,
+                text,
             });
         }
     }

@@ -156,6 +156,14 @@ pub fn visible_rows(grid: &Grid, tab: &Tab) -> Vec<usize> {
         .collect()
 }
 
+/// Rows the tab's filters show, whether or not they have recent results (the grid
+/// page shows history, not only the recent window).
+pub fn visible_rows_all(grid: &Grid, tab: &Tab) -> Vec<usize> {
+    (0..grid.rows.len())
+        .filter(|r| tab.shows_row(&grid.rows[*r]))
+        .collect()
+}
+
 /// Summarises a tab the way TestGrid's summarizer does.
 pub fn summarize_tab(grid: &Grid, tab: &Tab, now: i64) -> TabSummary {
     let rows = visible_rows(grid, tab);

@@ -15,13 +15,13 @@ pub const MAX_COMPARED_BYTES: usize = 2000;
 /// Distance allowed, as a share of the two texts' mean length.
 pub const MAX_DISTANCE_SHARE: f64 = 0.10;
 
-/// One failing cell's message.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    pub job: String,
-    pub test: String,
-    pub build: String,
-    pub text: String,
+/// One failing cell's message (borrowed from the grids it came from).
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    pub job: &'a str,
+    pub test: &'a str,
+    pub build: &'a str,
+    pub text: &'a str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,62 +37,56 @@ pub struct Cluster {
     pub jobs: Vec<String>,
 }
 
-static NORMALIZERS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    let rules: [(&str, &str); 11] = [
+/// Everything that varies between occurrences of one failure, as one alternation so a
+/// message is scanned once. Leftmost match wins, then the first alternative: pod
+/// names before hex ids (their hash segment looks like hex), nodes before namespaces.
+static NORMALIZER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
         // 2024-03-01T10:00:01.5Z, 2024-03-01 10:00:01
-        (
-            r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?",
-            "TIME",
-        ),
-        // May 27 01:21:18.458 (Ginkgo v1 log prefix)
-        (
-            r"\b[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(\.\d+)?",
-            "TIME",
-        ),
-        // klog: I0512 21:01:20.962188
-        (r"\b[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+", "TIME"),
-        // 03/01/24 10:04:41.2 (Ginkgo v2)
-        (r"\b\d{2}/\d{2}/\d{2}\b", "DATE"),
-        (r"\b\d{2}:\d{2}:\d{2}(\.\d+)?\b", "TIME"),
-        (
-            r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
-            "UUID",
-        ),
-        (r"\b\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?\b", "IP"),
-        (r"\[[0-9a-fA-F:]*:[0-9a-fA-F:]+\](:\d{1,5})?", "IP"),
+        r"(?P<time>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
+        // May 27 01:21:18.458 (Ginkgo v1), I0512 21:01:20.962188 (klog), 10:04:41.2
+        r"|\b[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)?",
+        r"|\b[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+",
+        r"|\b\d{2}:\d{2}:\d{2}(?:\.\d+)?\b)",
+        // 03/01/24 (Ginkgo v2)
+        r"|(?P<date>\b\d{2}/\d{2}/\d{2}\b)",
+        r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
+        r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\[[0-9a-fA-F:]*:[0-9a-fA-F:]+\](?::\d{1,5})?)",
         // pods from deployments/replica sets and generateName: web-7d9f8b6c4-x2k9p
-        (
-            r"\b([a-z0-9]+(?:-[a-z0-9]+)*?)-[a-z0-9]{8,10}-[a-z0-9]{5}\b",
-            "$1-POD",
-        ),
+        r"|(?P<pod>\b(?P<podbase>[a-z0-9]+(?:-[a-z0-9]+)*?)-[a-z0-9]{8,10}-[a-z0-9]{5}\b)",
         // nodes: kind-worker2, e2e-123-minion-group-abcd, gke-pool-1-x7k2
-        (
-            r"\b[a-z0-9]+(?:-[a-z0-9]+)*-(?:minion|node|worker|control-plane|master)(?:-[a-z0-9]+)*\d*\b",
-            "NODE",
-        ),
-        // after pod names, whose hash segment is hex-like too
-        (r"\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{8,}\b", "HEX"),
-    ];
-    rules
-        .iter()
-        .map(|(p, r)| (Regex::new(p).expect("valid normaliser pattern"), *r))
-        .chain(std::iter::once((
-            // e2e namespaces: services-8543, nsdeletetest-1234
-            Regex::new(r"\b([a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*)-\d{3,6}\b").expect("valid pattern"),
-            "$1-N",
-        )))
-        .collect()
+        r"|(?P<node>\b[a-z0-9]+(?:-[a-z0-9]+)*-(?:minion|node|worker|control-plane|master)(?:-[a-z0-9]+)*\d*\b)",
+        r"|(?P<hex>\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{8,}\b)",
+        // e2e namespaces: services-8543, nsdeletetest-1234
+        r"|(?P<ns>\b(?P<nsbase>[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*)-\d{3,6}\b)",
+    ))
+    .expect("valid normaliser pattern")
 });
 
 /// Replaces the parts of a failure message that differ between occurrences of the
 /// same failure.
 pub fn normalize(text: &str) -> String {
-    let mut out = text.trim().to_string();
-    for (re, with) in NORMALIZERS.iter() {
-        if re.is_match(&out) {
-            out = re.replace_all(&out, *with).into_owned();
+    let out = NORMALIZER.replace_all(text.trim(), |caps: &regex::Captures<'_>| {
+        let with = |name: &str| caps.name(name).map(|m| m.as_str()).unwrap_or("");
+        if caps.name("time").is_some() {
+            "TIME".to_string()
+        } else if caps.name("date").is_some() {
+            "DATE".to_string()
+        } else if caps.name("uuid").is_some() {
+            "UUID".to_string()
+        } else if caps.name("ip").is_some() {
+            "IP".to_string()
+        } else if caps.name("pod").is_some() {
+            format!("{}-POD", with("podbase"))
+        } else if caps.name("node").is_some() {
+            "NODE".to_string()
+        } else if caps.name("hex").is_some() {
+            "HEX".to_string()
+        } else {
+            format!("{}-N", with("nsbase"))
         }
-    }
+    });
+    let mut out = out.into_owned();
     if out.len() > MAX_COMPARED_BYTES {
         let mut cut = MAX_COMPARED_BYTES;
         while !out.is_char_boundary(cut) {
@@ -213,25 +207,60 @@ fn cluster_shapes(items: Vec<Group>) -> Vec<Group> {
     groups
 }
 
+/// Normalises every failure's text, each distinct raw text once, on two threads.
+fn normalize_all(failures: &[Failure<'_>]) -> Vec<String> {
+    let mut distinct: HashMap<&str, usize> = HashMap::new();
+    let mut texts: Vec<&str> = Vec::new();
+    let index: Vec<usize> = failures
+        .iter()
+        .map(|f| {
+            *distinct.entry(f.text).or_insert_with(|| {
+                texts.push(f.text);
+                texts.len() - 1
+            })
+        })
+        .collect();
+    let half = texts.len() / 2;
+    let (a, b) = texts.split_at(half);
+    let (mut done, rest) = std::thread::scope(|s| {
+        let other = s.spawn(|| b.iter().map(|t| normalize(t)).collect::<Vec<_>>());
+        let mine: Vec<String> = a.iter().map(|t| normalize(t)).collect();
+        (mine, other.join().unwrap_or_default())
+    });
+    done.extend(rest);
+    index
+        .into_iter()
+        .map(|i| done.get(i).cloned().unwrap_or_default())
+        .collect()
+}
+
 /// Clusters failure messages: within each test first, then across tests and jobs.
 /// Clusters come out largest first.
-pub fn cluster(failures: &[Failure]) -> Vec<Cluster> {
+pub fn cluster(failures: &[Failure<'_>]) -> Vec<Cluster> {
+    let normalized = normalize_all(failures);
     // Identical normalised texts of one test are one item from the start.
     let mut exact: HashMap<(&str, String), Group> = HashMap::new();
-    for f in failures {
-        let norm = normalize(&f.text);
+    for (f, norm) in failures.iter().zip(normalized) {
         let g = exact
-            .entry((f.test.as_str(), norm.clone()))
-            .or_insert_with(|| Group {
-                shape: Shape::new(norm),
+            .entry((f.test, norm))
+            .or_insert_with_key(|(_, norm)| Group {
+                shape: Shape::new(norm.clone()),
                 count: 0,
-                example: f.text.clone(),
+                example: f.text.to_string(),
                 tests: BTreeMap::new(),
                 jobs: BTreeSet::new(),
             });
         g.count += 1;
-        *g.tests.entry(f.test.clone()).or_default() += 1;
-        g.jobs.insert(f.job.clone());
+        // Look up before inserting: a million failures must not mean a million clones.
+        match g.tests.get_mut(f.test) {
+            Some(n) => *n += 1,
+            None => {
+                g.tests.insert(f.test.to_string(), 1);
+            }
+        }
+        if !g.jobs.contains(f.job) {
+            g.jobs.insert(f.job.to_string());
+        }
     }
     let mut per_test: BTreeMap<&str, Vec<Group>> = BTreeMap::new();
     for ((test, _), g) in exact {
@@ -298,12 +327,12 @@ mod tests {
         assert_eq!(bounded_edit_distance(b"same", b"same", 0), Some(0));
     }
 
-    fn f(job: &str, test: &str, text: &str) -> Failure {
+    fn f<'a>(job: &'a str, test: &'a str, text: &'a str) -> Failure<'a> {
         Failure {
-            job: job.into(),
-            test: test.into(),
-            build: "1".into(),
-            text: text.into(),
+            job,
+            test,
+            build: "1",
+            text,
         }
     }
 
@@ -312,11 +341,17 @@ mod tests {
         let timeout = |ns: u32, ip: &str| {
             format!("timed out waiting for the condition on pods in namespace dns-{ns}: dial {ip}:53 refused")
         };
+        let texts = [
+            timeout(1234, "10.0.0.1"),
+            timeout(5678, "10.0.0.2"),
+            timeout(9012, "10.0.0.3"),
+            timeout(3456, "10.0.0.4"),
+        ];
         let failures = vec![
-            f("job-a", "DNS works", &timeout(1234, "10.0.0.1")),
-            f("job-a", "DNS works", &timeout(5678, "10.0.0.2")),
-            f("job-b", "DNS works", &timeout(9012, "10.0.0.3")),
-            f("job-b", "DNS for services", &timeout(3456, "10.0.0.4")),
+            f("job-a", "DNS works", &texts[0]),
+            f("job-a", "DNS works", &texts[1]),
+            f("job-b", "DNS works", &texts[2]),
+            f("job-b", "DNS for services", &texts[3]),
             f(
                 "job-a",
                 "Pods start",

@@ -48,6 +48,15 @@ enum What {
         #[arg(long, default_value = "target/bench-analysis.db")]
         store: PathBuf,
     },
+    /// The report at release-team scale: writes the site for the --store that `bench
+    /// analysis` fills (run that first), then times the largest grid page in headless
+    /// Chromium when it is installed.
+    Report {
+        #[arg(long, default_value = "target/bench-analysis.db")]
+        store: PathBuf,
+        #[arg(long, default_value = "target/bench-report")]
+        out: PathBuf,
+    },
     /// Failure clustering: N simulated failure messages.
     Triage {
         #[arg(long, default_value_t = 100_000)]
@@ -79,6 +88,7 @@ pub fn run(args: Args) -> i32 {
             store,
         } => analysis(jobs, builds, tests, threads, &store),
         What::Triage { messages } => triage(messages),
+        What::Report { store, out } => report(&store, &out),
     }
 }
 
@@ -233,8 +243,109 @@ fn analysis(
     exit::OK
 }
 
+fn report(store: &std::path::Path, out: &std::path::Path) -> i32 {
+    let jobs = match crate::store::Store::open(store).and_then(|s| s.jobs()) {
+        Ok(j) if !j.is_empty() => j,
+        Ok(_) => {
+            eprintln!(
+                "error: {} is empty\n  hint: run `trellis bench analysis` first",
+                store.display()
+            );
+            return exit::FAILURE;
+        }
+        Err(e) => return super::report_store_error(&e),
+    };
+    let now = chrono::Utc::now().timestamp();
+    let start = std::time::Instant::now();
+    let site = match crate::report::gather(store, crate::bench::dashboards_for(&jobs), None, now) {
+        Ok(s) => s,
+        Err(e) => return super::report_store_error(&e),
+    };
+    let gathered = start.elapsed();
+    let _ = std::fs::remove_dir_all(out);
+    let stats = match crate::report::write_site(&site, out) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}\n  hint: {}", e.hint());
+            return exit::FAILURE;
+        }
+    };
+    let cells: usize = site
+        .grids
+        .values()
+        .map(|g| g.rows.len() * g.columns.len())
+        .sum();
+    println!(
+        "report: {} tabs, {:.1} M cells",
+        site.grids.len(),
+        cells as f64 / 1e6
+    );
+    println!("  store + analysis:   {:>6.2} s", gathered.as_secs_f64());
+    println!(
+        "  writing the site:   {:>6.2} s  ({} pages, {:.0} MB)",
+        stats.elapsed.as_secs_f64(),
+        stats.pages,
+        stats.bytes as f64 / 1e6
+    );
+    println!(
+        "  whole site:         {:>6.2} s  (target: <= 10 s)",
+        (gathered + stats.elapsed).as_secs_f64()
+    );
+    println!(
+        "  largest page:       {} ({:.1} MB)",
+        stats.largest_page.0,
+        stats.largest_page.1 as f64 / 1e6
+    );
+    let Some(chromium) = crate::report::browser::chromium() else {
+        println!("  grid render:        skipped (no chromium; apt-get install chromium)");
+        return exit::OK;
+    };
+    let largest_grid = std::fs::read_dir(out.join("tabs"))
+        .map(|it| {
+            it.filter_map(Result::ok)
+                .max_by_key(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+                .map(|e| e.path())
+        })
+        .ok()
+        .flatten();
+    let Some(page) = largest_grid else {
+        return exit::OK;
+    };
+    let size = std::fs::metadata(&page).map(|m| m.len()).unwrap_or(0);
+    let mut drawn = Vec::new();
+    for _ in 0..3 {
+        match crate::report::browser::render(
+            &chromium,
+            &page,
+            None,
+            true,
+            std::time::Duration::from_secs(60),
+        ) {
+            Ok(r) if r.console.is_empty() => drawn.extend(r.drawn_ms()),
+            Ok(r) => {
+                println!("  grid render:        console errors {:?}", r.console);
+                return exit::FAILURE;
+            }
+            Err(e) => {
+                println!("  grid render:        failed: {e}");
+                return exit::FAILURE;
+            }
+        }
+    }
+    drawn.sort_by(f64::total_cmp);
+    println!(
+        "  grid render:        {:.0} ms to the grid drawn (median of {}; target: <= 2000 ms) for {} ({:.1} MB)",
+        drawn.get(drawn.len() / 2).copied().unwrap_or(f64::NAN),
+        drawn.len(),
+        page.display(),
+        size as f64 / 1e6
+    );
+    exit::OK
+}
+
 fn triage(messages: usize) -> i32 {
-    let failures = crate::bench::triage_input(messages);
+    let owned = crate::bench::triage_input(messages);
+    let failures = crate::bench::as_failures(&owned);
     let start = std::time::Instant::now();
     let clusters = crate::analysis::triage::cluster(&failures);
     let t = start.elapsed();

@@ -6,6 +6,7 @@ mod certify;
 mod flakes;
 mod ingest;
 mod regressions;
+mod report;
 mod runs;
 mod show;
 mod simulate;
@@ -51,6 +52,7 @@ enum Command {
     Flakes(flakes::Args),
     Regressions(regressions::Args),
     Triage(triage::Args),
+    Report(report::Args),
     Simulate(simulate::Args),
     VerifySubmission(verify_submission::Args),
     Certify(certify::Args),
@@ -80,6 +82,7 @@ pub fn main() -> i32 {
         Command::Flakes(args) => flakes::run(args, &db),
         Command::Regressions(args) => regressions::run(args, &db),
         Command::Triage(args) => triage::run(args, &db),
+        Command::Report(args) => report::run(args, &db),
         Command::Simulate(args) => simulate::run(args, &db),
         Command::VerifySubmission(args) => verify_submission::run(args),
         Command::Certify(args) => certify::run(args),

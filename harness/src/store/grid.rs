@@ -78,7 +78,9 @@ impl Store {
         let mut row_of: Vec<u32> = vec![u32::MAX; names.len() + 1];
         let mut cells = self
             .conn
-            .prepare_cached("SELECT test_id, status, message FROM cells WHERE build_id = ?1")
+            .prepare_cached(
+                "SELECT test_id, status, message, attempts FROM cells WHERE build_id = ?1",
+            )
             .map_err(err)?;
         for (col, build_id) in ids.iter().enumerate() {
             let mut rows = cells.query([build_id]).map_err(err)?;
@@ -104,9 +106,53 @@ impl Store {
                     None
                 };
                 grid.set(row, col, status, message);
+                if status == CellStatus::Flaky {
+                    grid.set_attempts(row, col, r.get(3).map_err(err)?);
+                }
             }
         }
         grid.sort_rows();
         Ok(grid)
+    }
+}
+
+/// What a build page shows beyond its cells.
+#[derive(Debug, Clone, Default)]
+pub struct BuildInfo {
+    pub source: String,
+    pub result: Option<String>,
+    pub pr: Option<u64>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Store {
+    /// Source, result, PR and metadata of every build of `job`, by build id.
+    pub fn build_infos(
+        &self,
+        job: &str,
+    ) -> Result<std::collections::HashMap<String, BuildInfo>, StoreError> {
+        let err = |e| self.err("reading build metadata", e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT b.build, b.source, b.result, b.pr, b.metadata FROM builds b
+                 JOIN jobs j ON j.id = b.job_id WHERE j.name = ?1",
+            )
+            .map_err(err)?;
+        let mut rows = stmt.query([job]).map_err(err)?;
+        let mut out = std::collections::HashMap::new();
+        while let Some(r) = rows.next().map_err(err)? {
+            let metadata: String = r.get(4).map_err(err)?;
+            out.insert(
+                r.get::<_, String>(0).map_err(err)?,
+                BuildInfo {
+                    source: r.get(1).map_err(err)?,
+                    result: r.get(2).map_err(err)?,
+                    pr: r.get::<_, Option<i64>>(3).map_err(err)?.map(|p| p as u64),
+                    metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+                },
+            );
+        }
+        Ok(out)
     }
 }

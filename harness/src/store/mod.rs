@@ -9,6 +9,7 @@ mod read;
 mod schema;
 mod write;
 
+pub use grid::BuildInfo;
 pub use read::{BuildDetail, RunRow, StoredCell};
 pub use write::InsertOutcome;
 

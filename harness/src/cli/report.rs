@@ -1,0 +1,60 @@
+//! `trellis report`: the static site and the Markdown summary.
+
+use super::window::WindowArgs;
+use crate::exit;
+use crate::report;
+use std::path::{Path, PathBuf};
+
+/// Render the stored history as a static TestGrid-style site (index with the release
+/// verdict, dashboards with plots, tab grids, flakiness, triage, build pages, and
+/// TestGrid summary-API JSON under api/v1/), and/or a Markdown summary.
+///
+/// The site needs nothing else: open OUT/index.html from disk or serve it from any
+/// static bucket. Without dashboard configs every stored job becomes a tab of one
+/// dashboard. The window is all stored history unless --days is given.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Directory to write the site into.
+    #[arg(long, value_name = "DIR", required_unless_present = "markdown")]
+    out: Option<PathBuf>,
+    /// Print the Markdown summary (verdict, failing tests with their last good commit,
+    /// new flakes) on stdout, e.g. for $GITHUB_STEP_SUMMARY.
+    #[arg(long)]
+    markdown: bool,
+}
+
+pub fn run(args: Args, db: &Path) -> i32 {
+    let config = match args.window.config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let since = args.window.days.map(|_| args.window.since(0));
+    let site = match report::gather(db, config, since, args.window.now()) {
+        Ok(s) => s,
+        Err(e) => return super::report_store_error(&e),
+    };
+    if let Some(out) = &args.out {
+        match report::write_site(&site, out) {
+            Ok(stats) => eprintln!(
+                "wrote {} pages ({:.1} MB) to {} in {:.2} s; largest page {} ({:.1} MB); open {}",
+                stats.pages,
+                stats.bytes as f64 / 1e6,
+                out.display(),
+                stats.elapsed.as_secs_f64(),
+                stats.largest_page.0,
+                stats.largest_page.1 as f64 / 1e6,
+                out.join("index.html").display()
+            ),
+            Err(e) => {
+                eprintln!("error: {e}\n  hint: {}", e.hint());
+                return exit::FAILURE;
+            }
+        }
+    }
+    if args.markdown {
+        print!("{}", report::markdown(&site));
+    }
+    exit::OK
+}

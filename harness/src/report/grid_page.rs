@@ -1,0 +1,201 @@
+//! Tab grid pages: rows are tests, columns builds (newest first), cells coloured by
+//! state with TestGrid's short text; the data travels as escaped JSON and `grid.js`
+//! draws only the rows in view.
+
+use super::escape::{self, html};
+use super::pages::{build_href, tab_href};
+use super::{page, ReportError, Site, Writer};
+use crate::analysis::{testgrid, Grid};
+use crate::config::Tab;
+use crate::model::CellStatus;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Longest failure message carried into a grid page (the build page has it whole).
+const MESSAGE_CHARS: usize = 400;
+
+#[derive(Serialize)]
+struct GridColumn {
+    build: String,
+    date: String,
+    commit: Option<String>,
+    href: String,
+}
+
+#[derive(Serialize)]
+struct GridRow<'a> {
+    name: &'a str,
+    /// One character per column: P pass, S skipped, F fail, K flaky, O other, N none.
+    cells: String,
+    alert: bool,
+    fails: u32,
+    flake: f64,
+}
+
+#[derive(Serialize)]
+struct GridData<'a> {
+    /// The start every row name shares, shown once instead of on every row.
+    prefix: String,
+    columns: Vec<GridColumn>,
+    rows: Vec<GridRow<'a>>,
+    messages: BTreeMap<String, String>,
+    attempts: BTreeMap<String, u32>,
+}
+
+fn code(s: CellStatus) -> char {
+    match s {
+        CellStatus::NoResult => 'N',
+        CellStatus::PassWithSkips => 'S',
+        CellStatus::Flaky => 'K',
+        s if testgrid::is_failing(s) => 'F',
+        s if testgrid::is_passing(s) => 'P',
+        _ => 'O',
+    }
+}
+
+pub fn tabs(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
+    for d in &site.config.dashboards {
+        for tab in &d.tabs {
+            let report = site
+                .status
+                .dashboards
+                .iter()
+                .find(|x| x.name == d.name)
+                .and_then(|x| x.tabs.iter().find(|t| t.name == tab.name));
+            let Some(report) = report else { continue };
+            let grid = report.job.as_ref().and_then(|j| site.grids.get(j));
+            let body = match grid {
+                Some(g) => grid_body(site, &d.name, tab, g, report.status.name(), &report.message),
+                None => format!(
+                    "<h1>{} / {}</h1><p>no stored results for this tab</p>",
+                    html(&d.name),
+                    html(&tab.name)
+                ),
+            };
+            w.write(
+                &tab_href(&d.name, &tab.name),
+                &page(&format!("{} / {}", d.name, tab.name), 1, &body),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn grid_body(
+    site: &Site,
+    dashboard: &str,
+    tab: &Tab,
+    g: &Grid,
+    status: &str,
+    message: &str,
+) -> String {
+    let stats = site.flakes.get(&g.job);
+    let rows: Vec<usize> = testgrid::visible_rows_all(g, tab);
+    let mut data = GridData {
+        prefix: common_prefix(rows.iter().map(|r| g.rows[*r].as_str())),
+        columns: g
+            .columns
+            .iter()
+            .map(|c| GridColumn {
+                build: c.build.clone(),
+                date: c
+                    .started
+                    .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default(),
+                commit: c.commit.clone(),
+                href: format!("../{}", build_href(&g.job, &c.build)),
+            })
+            .collect(),
+        rows: Vec::with_capacity(rows.len()),
+        messages: BTreeMap::new(),
+        attempts: BTreeMap::new(),
+    };
+    for (i, r) in rows.iter().enumerate() {
+        let cells: String = g.row(*r).iter().map(|s| code(*s)).collect();
+        let fails = cells.chars().filter(|c| *c == 'F').count() as u32;
+        for (c, _) in cells
+            .char_indices()
+            .filter(|(_, ch)| *ch == 'F' || *ch == 'K')
+        {
+            if let Some(m) = g.message(*r, c) {
+                data.messages
+                    .insert(format!("{i},{c}"), m.chars().take(MESSAGE_CHARS).collect());
+            }
+            let n = g.attempts(*r, c);
+            if n > 1 {
+                data.attempts.insert(format!("{i},{c}"), n);
+            }
+        }
+        data.rows.push(GridRow {
+            name: &g.rows[*r],
+            cells,
+            alert: testgrid::alert(
+                g.row(*r),
+                tab.num_failures_to_alert,
+                tab.num_passes_to_disable_alert,
+            )
+            .is_some(),
+            fails,
+            flake: stats.and_then(|s| s.get(*r)).map_or(0.0, |s| s.flake_rate),
+        });
+    }
+    format!(
+        "<h1>{} / {} <span class=\"chip {status}\">{status}</span></h1><div>{}</div>\
+         <div id=\"controls\"><label>filter <input id=\"filter\" placeholder=\"regular expression\"></label>\
+         <span id=\"filter-error\"></span><label>sort <select id=\"sort\"><option value=\"name\">name</option>\
+         <option value=\"failures\">failures</option><option value=\"flakiness\">flakiness</option>\
+         <option value=\"alerts\">alerting first</option></select></label><span id=\"row-count\"></span>\
+         <a href=\"../{}\">dashboard</a></div>\
+         <div id=\"grid\"><div class=\"head\" id=\"grid-head\"></div><div id=\"grid-body\"></div></div>\
+         <div id=\"detail\" class=\"msg\"></div>\
+         <script type=\"application/json\" id=\"grid-data\">{}</script><script src=\"../assets/grid.js\"></script>",
+        html(dashboard),
+        html(&tab.name),
+        html(message),
+        escape::attr(&super::pages::dashboard_href(dashboard)),
+        escape::script_json(&data),
+        status = html(status),
+    )
+}
+
+/// The longest shared start of `names`, cut back to just after a `.`, `]` or space so
+/// no word is split; empty for a single name.
+fn common_prefix<'a>(mut names: impl Iterator<Item = &'a str>) -> String {
+    let Some(first) = names.next() else {
+        return String::new();
+    };
+    let mut len = first.len();
+    let mut any_other = false;
+    for n in names {
+        any_other = true;
+        len = first
+            .char_indices()
+            .zip(n.chars())
+            .take_while(|((_, a), b)| a == b)
+            .last()
+            .map_or(0, |((i, a), _)| (i + a.len_utf8()).min(len));
+    }
+    if !any_other {
+        return String::new();
+    }
+    let cut = first[..len].rfind(['.', ']', ' ']).map_or(0, |i| i + 1);
+    first[..cut].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prefixes() {
+        let names = [
+            "Kubernetes e2e suite.[It] [sig-apps] a",
+            "Kubernetes e2e suite.[It] [sig-node] b",
+        ];
+        assert_eq!(
+            super::common_prefix(names.into_iter()),
+            "Kubernetes e2e suite.[It] "
+        );
+        assert_eq!(super::common_prefix(["x.a", "y.b"].into_iter()), "");
+        assert_eq!(super::common_prefix(["only one"].into_iter()), "");
+    }
+}

@@ -1,0 +1,498 @@
+//! The HTML pages other than the tab grids.
+
+use super::escape::{self, html};
+use super::plots::{self, Series};
+use super::{page, ReportError, Site, Writer};
+use crate::analysis::{flakes::Class, testgrid::coalesce, DashboardReport, Grid, TabReport};
+use crate::model::CellStatus;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+const DAY: i64 = 86_400;
+/// A build where everything failed (an outage) would otherwise list thousands.
+const MAX_FAILURES_PER_BUILD_PAGE: usize = 200;
+
+pub fn dashboard_href(name: &str) -> String {
+    format!("dashboards/{}.html", escape::slug(name))
+}
+
+pub fn tab_href(dashboard: &str, tab: &str) -> String {
+    format!("tabs/{}.html", escape::slug(&format!("{dashboard}/{tab}")))
+}
+
+pub fn build_href(job: &str, build: &str) -> String {
+    format!("builds/{}/{}.html", escape::slug(job), escape::slug(build))
+}
+
+fn chip(status: &str) -> String {
+    format!("<span class=\"chip {0}\">{0}</span>", html(status))
+}
+
+fn time(t: Option<i64>) -> String {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn verdict_banner(site: &Site) -> String {
+    let r = &site.status.release;
+    let mut out = String::new();
+    let (cls, text) = if r.blocked {
+        ("blocked", "Release BLOCKED")
+    } else {
+        ("clear", "Release not blocked")
+    };
+    let _ = write!(out, "<div class=\"verdict {cls}\"><strong>{text}</strong>");
+    let blocking: Vec<_> = r.reasons.iter().filter(|x| x.blocking).collect();
+    if !blocking.is_empty() {
+        out.push_str("<ul>");
+        for x in blocking.iter().take(30) {
+            let test = x
+                .test
+                .as_deref()
+                .map(|t| format!("<code>{}</code>: ", html(t)))
+                .unwrap_or_default();
+            let _ = write!(
+                out,
+                "<li>{} / {}: {test}{}</li>",
+                html(&x.dashboard),
+                html(&x.job),
+                html(&x.message)
+            );
+        }
+        out.push_str("</ul>");
+    }
+    let reviews = r.reasons.iter().filter(|x| !x.blocking).count();
+    if reviews > 0 {
+        let _ = write!(
+            out,
+            "<div class=\"muted\">{reviews} review item(s): see the dashboards</div>"
+        );
+    }
+    out.push_str("</div>");
+    out
+}
+
+pub fn index(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
+    let mut body = String::from("<h1>CI signal</h1>");
+    body.push_str(&verdict_banner(site));
+    let by_name: BTreeMap<&str, &DashboardReport> = site
+        .status
+        .dashboards
+        .iter()
+        .map(|d| (d.name.as_str(), d))
+        .collect();
+    let mut listed = std::collections::HashSet::new();
+    let mut groups: Vec<(&str, Vec<&str>)> = site
+        .config
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.name.as_str(),
+                g.dashboard_names.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    let others: Vec<&str> = by_name
+        .keys()
+        .copied()
+        .filter(|n| {
+            !site
+                .config
+                .groups
+                .iter()
+                .any(|g| g.dashboard_names.iter().any(|d| d == n))
+        })
+        .collect();
+    if !others.is_empty() {
+        groups.push(("other dashboards", others));
+    }
+    for (group, names) in groups {
+        let _ = write!(body, "<h2>{}</h2><table class=\"list\">", html(group));
+        for name in names {
+            let Some(d) = by_name.get(name) else { continue };
+            listed.insert(name);
+            let blocking = if d.release_blocking {
+                " <span class=\"muted\">release-blocking</span>"
+            } else {
+                ""
+            };
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td><a href=\"{}\">{}</a>{blocking}</td><td class=\"muted\">{} tabs</td></tr>",
+                chip(d.status.name()),
+                escape::attr(&dashboard_href(&d.name)),
+                html(&d.name),
+                d.tabs.len()
+            );
+        }
+        body.push_str("</table>");
+    }
+    w.write("index.html", &page("CI signal", 0, &body))
+}
+
+pub fn dashboards(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
+    for d in &site.status.dashboards {
+        let mut body = format!("<h1>{} {}</h1>", html(&d.name), chip(d.status.name()));
+        if d.release_blocking {
+            body.push_str("<p class=\"muted\">release-blocking dashboard</p>");
+        }
+        for t in &d.tabs {
+            tab_section(&mut body, &d.name, t);
+        }
+        let grids: Vec<(&str, &Grid)> = d
+            .tabs
+            .iter()
+            .filter_map(|t| Some((t.name.as_str(), site.grids.get(t.job.as_deref()?)?)))
+            .collect();
+        body.push_str("<h2>Trends</h2><div class=\"plots\">");
+        body.push_str(&plots::line_chart(
+            "Pass rate",
+            "passed builds per day (%)",
+            &daily(&grids, pass_rate),
+            Some(100.0),
+        ));
+        body.push_str(&plots::line_chart(
+            "Build duration p50",
+            "minutes",
+            &daily(&grids, |g, c| quantile(g, c, 0.5)),
+            None,
+        ));
+        body.push_str(&plots::line_chart(
+            "Build duration p75",
+            "minutes",
+            &daily(&grids, |g, c| quantile(g, c, 0.75)),
+            None,
+        ));
+        body.push_str(&plots::line_chart(
+            "Failures per day",
+            "failed test results per day",
+            &daily(&grids, failures),
+            None,
+        ));
+        body.push_str("</div>");
+        w.write(&dashboard_href(&d.name), &page(&d.name, 1, &body))?;
+    }
+    Ok(())
+}
+
+fn tab_section(body: &mut String, dashboard: &str, t: &TabReport) {
+    let _ = write!(
+        body,
+        "<h2>{} <a href=\"../{}\">{}</a></h2><div>{}</div><div class=\"muted\">last run {} · latest green {}{}</div>",
+        chip(t.status.name()),
+        escape::attr(&tab_href(dashboard, &t.name)),
+        html(&t.name),
+        html(&t.message),
+        time(t.last_run),
+        html(t.latest_green.as_deref().unwrap_or("none")),
+        t.job.as_deref().map(|j| format!(" · job {}", html(j))).unwrap_or_default()
+    );
+    if !t.failing_tests.is_empty() {
+        body.push_str("<table class=\"list\"><tr><th>failing test</th><th>runs</th><th>since</th><th>last good</th></tr>");
+        for f in t.failing_tests.iter().take(10) {
+            let good = f
+                .last_pass
+                .as_ref()
+                .map(build_ref)
+                .unwrap_or_else(|| "-".into());
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{good}</td></tr>",
+                html(&f.test),
+                f.fail_count,
+                build_ref(&f.first_fail)
+            );
+        }
+        body.push_str("</table>");
+    }
+    if !t.flaky_tests.is_empty() {
+        body.push_str("<table class=\"list\"><tr><th>flaky test</th><th>flake rate</th><th>95% CI</th><th>runs</th></tr>");
+        for f in t.flaky_tests.iter().take(10) {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}–{}</td><td>{}</td></tr>",
+                html(&f.test),
+                pct(f.flake_rate),
+                pct(f.flake_rate_low),
+                pct(f.flake_rate_high),
+                f.runs
+            );
+        }
+        body.push_str("</table>");
+    }
+}
+
+fn build_ref(b: &crate::analysis::flakes::BuildRef) -> String {
+    match &b.commit {
+        Some(c) => format!(
+            "{} <span class=\"muted\">{}</span>",
+            html(&b.build),
+            html(c)
+        ),
+        None => html(&b.build),
+    }
+}
+
+/// One series per tab: `value(grid, columns of one day)` per day.
+fn daily(grids: &[(&str, &Grid)], value: impl Fn(&Grid, &[usize]) -> Option<f64>) -> Vec<Series> {
+    grids
+        .iter()
+        .map(|(name, g)| {
+            let mut days: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+            for (c, col) in g.columns.iter().enumerate() {
+                if let Some(s) = col.started {
+                    days.entry(s.div_euclid(DAY)).or_default().push(c);
+                }
+            }
+            Series {
+                name: name.to_string(),
+                points: days
+                    .into_iter()
+                    .filter_map(|(d, cols)| Some((d * DAY, value(g, &cols)?)))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn pass_rate(g: &Grid, cols: &[usize]) -> Option<f64> {
+    let known: Vec<bool> = cols.iter().filter_map(|c| g.columns[*c].passed).collect();
+    (!known.is_empty())
+        .then(|| 100.0 * known.iter().filter(|p| **p).count() as f64 / known.len() as f64)
+}
+
+fn quantile(g: &Grid, cols: &[usize], q: f64) -> Option<f64> {
+    let mut mins: Vec<f64> = cols
+        .iter()
+        .filter_map(|c| g.columns[*c].duration_secs())
+        .map(|s| s as f64 / 60.0)
+        .collect();
+    plots::quantile(&mut mins, q)
+}
+
+fn failures(g: &Grid, cols: &[usize]) -> Option<f64> {
+    let mut n = 0u64;
+    for r in 0..g.rows.len() {
+        for c in cols {
+            if coalesce(g.row(r)[*c], true) == CellStatus::Fail {
+                n += 1;
+            }
+        }
+    }
+    Some(n as f64)
+}
+
+/// Newest-first results as coloured characters.
+fn sparkline(g: &Grid, row: usize, n: usize) -> String {
+    let mut out = String::from("<span class=\"spark\">");
+    for s in g.row(row).iter().take(n).rev() {
+        let (cls, ch) = match coalesce(*s, true) {
+            CellStatus::Pass => ("P", '▁'),
+            CellStatus::Fail => ("F", '█'),
+            CellStatus::Flaky => ("K", '▅'),
+            _ => ("", '·'),
+        };
+        let _ = write!(out, "<span class=\"{cls}\">{ch}</span>");
+    }
+    out.push_str("</span>");
+    out
+}
+
+pub fn flakiness(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
+    let mut body = String::from(
+        "<h1>Flakiness</h1><p class=\"muted\">Flake rate = (FLAKY results + failures outside runs of three) / runs, \
+         with its Wilson 95% interval; trend compares the newer half of the window with the older half.</p>",
+    );
+    let mut rows: Vec<_> = site
+        .flakes
+        .values()
+        .flatten()
+        .filter(|s| s.class == Class::Flaky)
+        .collect();
+    rows.sort_by(|a, b| {
+        b.flake_rate
+            .total_cmp(&a.flake_rate)
+            .then_with(|| a.test.cmp(&b.test))
+    });
+    body.push_str("<table class=\"list\"><tr><th>job</th><th>test</th><th>flake rate</th><th>95% CI</th><th>runs</th><th>trend</th><th>recent results</th></tr>");
+    for s in rows.iter().take(500) {
+        let trend = match site.previous.get(&(s.job.clone(), s.test.clone())) {
+            Some(p) if s.flake_rate > p + 0.02 => format!("▲ from {}", pct(*p)),
+            Some(p) if s.flake_rate + 0.02 < *p => format!("▼ from {}", pct(*p)),
+            Some(p) => format!("≈ {}", pct(*p)),
+            None => "new".to_string(),
+        };
+        let spark = site
+            .grids
+            .get(&s.job)
+            .and_then(|g| {
+                g.rows
+                    .iter()
+                    .position(|r| *r == s.test)
+                    .map(|r| sparkline(g, r, 40))
+            })
+            .unwrap_or_default();
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}–{}</td><td>{}</td><td>{}</td><td>{spark}</td></tr>",
+            html(&s.job),
+            html(&s.test),
+            pct(s.flake_rate),
+            pct(s.flake_rate_low),
+            pct(s.flake_rate_high),
+            s.runs,
+            html(&trend)
+        );
+    }
+    body.push_str("</table>");
+    if rows.len() > 500 {
+        let _ = write!(
+            body,
+            "<p class=\"muted\">{} more flaky tests: trellis flakes --json</p>",
+            rows.len() - 500
+        );
+    }
+    let grids: Vec<(&str, &Grid)> = site.grids.iter().map(|(j, g)| (j.as_str(), g)).collect();
+    body.push_str("<h2>Flake rate over time</h2><div class=\"plots\">");
+    body.push_str(&plots::line_chart(
+        "FLAKY results per day",
+        "share of results that passed only on retry (%)",
+        &daily(&grids, flaky_share),
+        None,
+    ));
+    body.push_str("</div>");
+    w.write("flakiness.html", &page("Flakiness", 0, &body))
+}
+
+fn flaky_share(g: &Grid, cols: &[usize]) -> Option<f64> {
+    let (mut flaky, mut filled) = (0u64, 0u64);
+    for r in 0..g.rows.len() {
+        for c in cols {
+            match coalesce(g.row(r)[*c], true) {
+                CellStatus::NoResult => {}
+                CellStatus::Flaky => {
+                    flaky += 1;
+                    filled += 1;
+                }
+                _ => filled += 1,
+            }
+        }
+    }
+    (filled > 0).then(|| 100.0 * flaky as f64 / filled as f64)
+}
+
+pub fn triage(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
+    let total: u64 = site.clusters.iter().map(|c| c.count).sum();
+    let mut body = format!(
+        "<h1>Failure clusters</h1><p class=\"muted\">{total} failures in {} clusters (normalised text, edit distance under 10%).</p>",
+        site.clusters.len()
+    );
+    for c in site.clusters.iter().take(200) {
+        let tests: Vec<String> = c
+            .tests
+            .iter()
+            .take(8)
+            .map(|(t, n)| format!("<li>{n} × {}</li>", html(t)))
+            .collect();
+        let _ = write!(
+            body,
+            "<h2>{} failures · {} tests · {} jobs</h2><div class=\"msg\">{}</div><ul>{}</ul><div class=\"muted\">jobs: {}</div>",
+            c.count,
+            c.tests.len(),
+            c.jobs.len(),
+            html(&c.representative),
+            tests.join(""),
+            html(&c.jobs.join(", "))
+        );
+    }
+    w.write("triage.html", &page("Triage", 0, &body))
+}
+
+pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
+    for (job, g) in &site.grids {
+        let infos = site.builds.get(job);
+        for (c, col) in g.columns.iter().enumerate() {
+            let info = infos.and_then(|i| i.get(&col.build));
+            let mut body = format!(
+                "<h1>{} / {}</h1><table class=\"list\"><tr><td>started</td><td>{}</td></tr><tr><td>finished</td><td>{}</td></tr>\
+                 <tr><td>result</td><td>{}</td></tr><tr><td>commit</td><td>{}</td></tr>",
+                html(job),
+                html(&col.build),
+                time(col.started),
+                time(col.finished),
+                html(&match (col.passed, info.and_then(|i| i.result.as_deref())) {
+                    (_, Some(r)) => r.to_string(),
+                    (Some(true), None) => "passed".into(),
+                    (Some(false), None) => "failed".into(),
+                    (None, None) => "-".into(),
+                }),
+                html(col.commit.as_deref().unwrap_or("-"))
+            );
+            if let Some(i) = info {
+                let source = match escape::url(&i.source) {
+                    Some(href) => format!("<a href=\"{href}\">{}</a>", html(&i.source)),
+                    None => html(&i.source),
+                };
+                let _ = write!(body, "<tr><td>artifacts</td><td>{source}</td></tr>");
+                if let Some(pr) = i.pr {
+                    let _ = write!(body, "<tr><td>pull request</td><td>{pr}</td></tr>");
+                }
+                for (k, v) in &i.metadata {
+                    let shown = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    let _ = write!(
+                        body,
+                        "<tr><td>{}</td><td class=\"msg\">{}</td></tr>",
+                        html(k),
+                        html(&shown)
+                    );
+                }
+            }
+            body.push_str("</table><h2>Failed tests</h2>");
+            let mut shown = 0;
+            for r in 0..g.rows.len() {
+                let s = coalesce(g.row(r)[c], true);
+                if s != CellStatus::Fail && s != CellStatus::Flaky {
+                    continue;
+                }
+                shown += 1;
+                if shown > MAX_FAILURES_PER_BUILD_PAGE {
+                    continue;
+                }
+                let _ = write!(
+                    body,
+                    "<h3>{} {}</h3><div class=\"msg\">{}</div>",
+                    if s == CellStatus::Fail {
+                        "FAIL"
+                    } else {
+                        "FLAKY"
+                    },
+                    html(&g.rows[r]),
+                    html(g.message(r, c).unwrap_or(""))
+                );
+            }
+            if shown == 0 {
+                body.push_str("<p>none</p>");
+            } else if shown > MAX_FAILURES_PER_BUILD_PAGE {
+                let _ = write!(
+                    body,
+                    "<p class=\"muted\">{} failed tests in all; the first {MAX_FAILURES_PER_BUILD_PAGE} are listed (trellis show lists every one)</p>",
+                    shown
+                );
+            }
+            w.write(
+                &build_href(job, &col.build),
+                &page(&format!("{job} {}", col.build), 2, &body),
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! The report: hostile names and messages never become live markup or script; the
+//! site renders for simulated history and for the real conformance data; the API files
+//! have TestGrid's summary shape; the Markdown stays short.
+
+mod common;
+
+use common::{shared_data, stderr, trellis};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const HOSTILE: [&str; 6] = [
+    "<script>alert(1)</script>",
+    "\"><img src=x onerror=alert(2)>",
+    "</script><script>alert(3)</script>",
+    "<!-- comment --> & \u{2028}",
+    "javascript:alert(4)",
+    "'; alert(5); '",
+];
+
+fn hostile_build(root: &Path) -> PathBuf {
+    let dir = root.join("logs/evil-job/1001");
+    std::fs::create_dir_all(dir.join("artifacts")).unwrap();
+    std::fs::write(
+        dir.join("started.json"),
+        r#"{"timestamp": 1717000000, "repos": {"k/k": "master:<img src=x onerror=alert(6)>"}}"#,
+    )
+    .unwrap();
+    let meta = serde_json::json!({
+        "timestamp": 1717003600, "passed": false, "result": "FAILURE",
+        "metadata": {"repo-commit": "<script>alert(7)</script>", "link": "javascript:alert(8)"}
+    });
+    std::fs::write(dir.join("finished.json"), meta.to_string()).unwrap();
+    let mut xml = String::from("<testsuites><testsuite name=\"&lt;svg onload=alert(9)&gt;\">");
+    for (i, h) in HOSTILE.iter().enumerate() {
+        let e = h
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        xml.push_str(&format!(
+            "<testcase name=\"t{i} {e}\"><failure message=\"{e}\">{e}</failure></testcase>"
+        ));
+    }
+    xml.push_str("</testsuite></testsuites>");
+    std::fs::write(dir.join("artifacts/junit_01.xml"), xml).unwrap();
+    root.to_path_buf()
+}
+
+/// Every tag in the page is one trellis writes, with no event-handler attribute and no
+/// script URL: whatever the results said stayed text.
+fn check_tags(file: &Path, html: &str) {
+    const ALLOWED: [&str; 30] = [
+        "html", "head", "meta", "title", "link", "body", "header", "main", "a", "h1", "h2", "h3",
+        "div", "span", "table", "tr", "td", "th", "ul", "li", "p", "strong", "code", "label",
+        "input", "select", "option", "script", "svg", "text",
+    ];
+    const SVG: [&str; 6] = ["rect", "line", "polyline", "path", "circle", "g"];
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        let tag_text = &rest[at + 1..];
+        let end = tag_text.find('>').unwrap_or(tag_text.len());
+        let tag = &tag_text[..end];
+        rest = &tag_text[end..];
+        if tag.starts_with("!DOCTYPE") {
+            continue;
+        }
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let name = name.to_ascii_lowercase();
+        assert!(
+            ALLOWED.contains(&name.as_str()) || SVG.contains(&name.as_str()),
+            "{}: unexpected tag <{tag}>",
+            file.display()
+        );
+        let lower = tag.to_ascii_lowercase();
+        for attr in lower.split_whitespace().skip(1) {
+            assert!(
+                !(attr.starts_with("on") && attr.contains('=')),
+                "{}: event handler in <{tag}>",
+                file.display()
+            );
+        }
+        assert!(
+            !lower.contains("javascript:"),
+            "{}: script URL in <{tag}>",
+            file.display()
+        );
+    }
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn hostile_text_never_becomes_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    let input = hostile_build(&tmp.path().join("ci"));
+    let job = "<b onmouseover=alert(10)>job</b>";
+    let o = trellis(&db, &["ingest", "--job", job, input.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let site = tmp.path().join("site");
+    let o = trellis(
+        &db,
+        &["report", "--out", site.to_str().unwrap(), "--markdown"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let markdown = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        !markdown.contains('<'),
+        "markdown has raw markup: {markdown}"
+    );
+
+    let mut all = Vec::new();
+    files(&site, &mut all);
+    let mut grid_payloads = 0;
+    for f in all
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "html"))
+    {
+        let text = std::fs::read_to_string(f).unwrap();
+        check_tags(f, &text);
+        // Only our own two script elements, ever.
+        assert!(text.matches("<script").count() <= 2, "{}", f.display());
+        if let Some(start) = text.find("<script type=\"application/json\" id=\"grid-data\">") {
+            let rest = &text[start + "<script type=\"application/json\" id=\"grid-data\">".len()..];
+            let json = &rest[..rest.find("</script>").unwrap()];
+            let data: Value = serde_json::from_str(json).unwrap();
+            // Escaped for the context, not mangled: the data still says what CI said.
+            let names: Vec<&str> = data["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["name"].as_str().unwrap())
+                .collect();
+            for h in HOSTILE {
+                assert!(
+                    names.iter().any(|n| n.contains(h)),
+                    "{h} lost from {names:?}"
+                );
+            }
+            grid_payloads += 1;
+        }
+    }
+    assert_eq!(grid_payloads, 1);
+    // The build page shows the hostile texts as text.
+    let build_pages: Vec<_> = all
+        .iter()
+        .filter(|f| f.to_string_lossy().contains("/builds/"))
+        .collect();
+    let page = std::fs::read_to_string(build_pages[0]).unwrap();
+    assert!(
+        page.contains("&lt;script&gt;alert(7)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(page.contains("javascript:alert(8)") && !page.contains("href=\"javascript"));
+}
+
+#[test]
+fn site_for_simulated_history_and_real_conformance_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    let o = trellis(
+        &db,
+        &[
+            "simulate",
+            "--out",
+            tmp.path().join("ci").to_str().unwrap(),
+            "--builds",
+            "40",
+            "--tests",
+            "60",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        trellis(&db, &["ingest", tmp.path().join("ci").to_str().unwrap()])
+            .status
+            .success()
+    );
+    let site = tmp.path().join("site");
+    let dashboards = common::repo_root().join("dashboards");
+    let o = trellis(
+        &db,
+        &[
+            "report",
+            "--out",
+            site.to_str().unwrap(),
+            "--dashboards",
+            dashboards.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let index = std::fs::read_to_string(site.join("index.html")).unwrap();
+    assert!(
+        index.contains("Release") && index.contains("trellis-sim-blocking"),
+        "{index}"
+    );
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(site.join("api/v1/dashboards/trellis-sim-blocking/summary"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["dashboard_summary"]["name"], "trellis-sim-blocking");
+    let tabs: Value = serde_json::from_str(
+        &std::fs::read_to_string(site.join("api/v1/dashboards/trellis-sim-blocking/tab-summaries"))
+            .unwrap(),
+    )
+    .unwrap();
+    let first = &tabs["tab_summaries"][0];
+    for key in [
+        "dashboard_name",
+        "tab_name",
+        "overall_status",
+        "detailed_status_message",
+        "last_run_timestamp",
+        "latest_passing_build",
+    ] {
+        assert!(first.get(key).is_some(), "{key} in {first}");
+    }
+    assert!(first["detailed_status_message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Tab stats: "));
+    let dashboard_pages: Vec<_> = std::fs::read_dir(site.join("dashboards"))
+        .unwrap()
+        .collect();
+    let page = std::fs::read_to_string(dashboard_pages[0].as_ref().unwrap().path()).unwrap();
+    assert_eq!(page.matches("<svg").count(), 4, "four plots");
+    for label in [
+        "passed builds per day (%)",
+        "minutes",
+        "failed test results per day",
+        "date (UTC, month-day)",
+    ] {
+        assert!(page.contains(label), "axis label {label}");
+    }
+
+    // The real conformance submissions, with no dashboards config.
+    let db2 = tmp.path().join("real.db");
+    let o = trellis(
+        &db2,
+        &[
+            "ingest",
+            shared_data()
+                .join("conformance/submissions")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let site2 = tmp.path().join("site2");
+    let o = trellis(
+        &db2,
+        &[
+            "report",
+            "--out",
+            site2.to_str().unwrap(),
+            "--dashboards",
+            tmp.path().join("none").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a missing explicit --dashboards is an error"
+    );
+    let empty = tmp.path().join("empty-dashboards");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(
+        empty.join("default.yaml"),
+        "default_test_group:\n  num_columns_recent: 10\n",
+    )
+    .unwrap();
+    let o = trellis(
+        &db2,
+        &[
+            "report",
+            "--out",
+            site2.to_str().unwrap(),
+            "--dashboards",
+            empty.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let index = std::fs::read_to_string(site2.join("index.html")).unwrap();
+    assert!(index.contains("all-jobs"), "{index}");
+    let osd_build = std::fs::read_dir(site2.join("builds")).unwrap().count();
+    assert_eq!(osd_build, 10, "one build folder per product job");
+}
