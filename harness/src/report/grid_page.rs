@@ -92,7 +92,11 @@ fn grid_body(
     let stats = site.flakes.get(&g.job);
     let rows: Vec<usize> = testgrid::visible_rows_all(g, tab);
     let mut data = GridData {
-        prefix: common_prefix(rows.iter().map(|r| g.rows[*r].as_str())),
+        prefix: common_prefix(
+            rows.iter()
+                .map(|r| g.rows[*r].as_str())
+                .filter(|n| *n != crate::model::OVERALL_ROW),
+        ),
         columns: g
             .columns
             .iter()

@@ -56,7 +56,8 @@
       var row = data.rows[r];
       var el = text("div", row.alert ? "row alert" : "row");
       el.style.top = (i * ROW) + "px";
-      var name = text("div", "name", row.name.slice(data.prefix.length));
+      var shown = row.name.indexOf(data.prefix) === 0 ? row.name.slice(data.prefix.length) : row.name;
+      var name = text("div", "name", shown);
       name.title = row.name;
       el.appendChild(name);
       for (var c = 0; c < row.cells.length; c++) {
