@@ -14,3 +14,5 @@ pub const NOT_FOUND: i32 = 4;
 pub const SUBMISSION_REJECTED: i32 = 5;
 /// `trellis status`: the release is blocked.
 pub const RELEASE_BLOCKED: i32 = 6;
+/// `trellis test`: at least one test failed (after its retries).
+pub const TESTS_FAILED: i32 = 7;

@@ -13,5 +13,6 @@ pub mod exit;
 pub mod ingest;
 pub mod model;
 pub mod report;
+pub mod runner;
 pub mod simulate;
 pub mod store;

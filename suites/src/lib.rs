@@ -1,4 +1,5 @@
-//! trellis's own test suites: libtest-mimic binaries (smoke, perf, upgrade checks) that
-//! `trellis test` runs the way cargo-nextest runs test binaries, and the manifests that
-//! declare each suite. The suites arrive with the cluster-and-suites work; this crate
-//! holds the workspace place for them so the layout is fixed from the start.
+//! trellis's own test suites: libtest-mimic binaries that `trellis test` runs the way
+//! cargo-nextest runs test binaries, and the manifests that declare each suite. So far
+//! it holds `tests/trivial.rs`, 1,000 trivial tests that `trellis bench runner` times
+//! trellis and cargo-nextest on; the smoke, perf and upgrade suites come with the
+//! cluster work.

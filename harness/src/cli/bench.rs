@@ -57,6 +57,14 @@ enum What {
         #[arg(long, default_value = "target/bench-report")]
         out: PathBuf,
     },
+    /// trellis test against cargo-nextest on the suites crate's 1,000 trivial tests,
+    /// same parallelism, alternating rounds (run from the repository root).
+    Runner {
+        #[arg(short = 'j', long, default_value_t = 2)]
+        jobs: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Failure clustering: N simulated failure messages.
     Triage {
         #[arg(long, default_value_t = 100_000)]
@@ -89,6 +97,7 @@ pub fn run(args: Args) -> i32 {
         } => analysis(jobs, builds, tests, threads, &store),
         What::Triage { messages } => triage(messages),
         What::Report { store, out } => report(&store, &out),
+        What::Runner { jobs, rounds } => runner(jobs, rounds),
     }
 }
 
@@ -339,6 +348,95 @@ fn report(store: &std::path::Path, out: &std::path::Path) -> i32 {
         drawn.len(),
         page.display(),
         size as f64 / 1e6
+    );
+    exit::OK
+}
+
+fn runner(jobs: usize, rounds: usize) -> i32 {
+    let built = std::process::Command::new("cargo")
+        .args([
+            "test",
+            "-p",
+            "trellis-suites",
+            "--test",
+            "trivial",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .output();
+    let binary = built.ok().and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["executable"].as_str().map(str::to_string))
+            .find(|e| e.contains("trivial"))
+    });
+    let Some(binary) = binary else {
+        eprintln!(
+            "error: could not build the trivial test binary\n  hint: run from the repository root"
+        );
+        return exit::FAILURE;
+    };
+    let opts = crate::runner::RunOptions {
+        jobs,
+        timeout: std::time::Duration::from_secs(60),
+        retries: 0,
+        fail_fast: false,
+        output_dir: None,
+    };
+    println!("runner: 1,000 trivial tests, -j {jobs}, {rounds} alternating rounds");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..rounds.max(1) {
+        let start = std::time::Instant::now();
+        let nextest = std::process::Command::new("cargo")
+            .args([
+                "nextest",
+                "run",
+                "-p",
+                "trellis-suites",
+                "--test",
+                "trivial",
+                "-j",
+                &jobs.to_string(),
+            ])
+            .output();
+        match nextest {
+            Ok(o) if o.status.success() => theirs.push(start.elapsed()),
+            _ => {
+                eprintln!("error: cargo nextest run failed\n  hint: cargo install cargo-nextest");
+                return exit::FAILURE;
+            }
+        }
+        let start = std::time::Instant::now();
+        let cases = match crate::runner::list_tests(std::path::Path::new(&binary), false) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::FAILURE;
+            }
+        };
+        match crate::runner::run(cases, &opts, |_| {}) {
+            Ok(r) if r.count(crate::runner::TestOutcome::Passed) == 1000 => {
+                ours.push(start.elapsed())
+            }
+            _ => {
+                eprintln!("error: trellis test did not pass all 1,000 tests");
+                return exit::FAILURE;
+            }
+        }
+    }
+    let median = |v: &mut Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    let (o, t) = (median(&mut ours), median(&mut theirs));
+    println!(
+        "  cargo nextest run:  {t:>6.2} s  (median wall time, includes cargo's up-to-date check)"
+    );
+    println!("  trellis test:       {o:>6.2} s  (median wall time, listing included)");
+    println!(
+        "  ratio:              {:.2}x nextest's time (target: <= 1.00)",
+        o / t
     );
     exit::OK
 }

@@ -11,6 +11,7 @@ mod runs;
 mod show;
 mod simulate;
 mod status;
+mod test;
 mod triage;
 mod verify_submission;
 mod window;
@@ -27,7 +28,7 @@ use std::path::PathBuf;
 /// and builds CNCF conformance submissions.
 ///
 /// Exit codes: 0 ok; 1 failure; 2 usage; 3 some inputs rejected; 4 not found;
-/// 5 submission rejected; 6 release blocked.
+/// 5 submission rejected; 6 release blocked; 7 tests failed.
 #[derive(Debug, Parser)]
 #[command(name = "trellis", version, propagate_version = true)]
 pub struct Cli {
@@ -53,6 +54,7 @@ enum Command {
     Regressions(regressions::Args),
     Triage(triage::Args),
     Report(report::Args),
+    Test(test::Args),
     Simulate(simulate::Args),
     VerifySubmission(verify_submission::Args),
     Certify(certify::Args),
@@ -83,6 +85,7 @@ pub fn main() -> i32 {
         Command::Regressions(args) => regressions::run(args, &db),
         Command::Triage(args) => triage::run(args, &db),
         Command::Report(args) => report::run(args, &db),
+        Command::Test(args) => test::run(args),
         Command::Simulate(args) => simulate::run(args, &db),
         Command::VerifySubmission(args) => verify_submission::run(args),
         Command::Certify(args) => certify::run(args),

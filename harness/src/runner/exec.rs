@@ -1,0 +1,270 @@
+//! Running tests: one process per attempt, a pool of workers, a deadline per attempt.
+
+use super::{RunnerError, TestCase};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Tests run at once.
+    pub jobs: usize,
+    /// Deadline for one attempt; the process is killed after it.
+    pub timeout: Duration,
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// Stop starting tests after the first one that fails for good.
+    pub fail_fast: bool,
+    /// Where attempt output is captured (a scratch directory when `None`).
+    pub output_dir: Option<PathBuf>,
+}
+
+/// One run of one test.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub passed: bool,
+    pub timed_out: bool,
+    pub duration: Duration,
+    /// stdout and stderr, as the test wrote them.
+    pub output: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestOutcome {
+    Passed,
+    /// Failed, then passed on a retry.
+    Flaky,
+    Failed,
+    /// Not run: an earlier failure stopped the run (`--fail-fast`).
+    Skipped,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestRun {
+    pub case: TestCase,
+    pub outcome: TestOutcome,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Lifecycle steps, for reporters.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started {
+        total: usize,
+    },
+    AttemptFailed {
+        name: String,
+        attempt: u32,
+        will_retry: bool,
+    },
+    TestFinished {
+        name: String,
+        outcome: TestOutcome,
+        duration: Duration,
+        done: usize,
+        total: usize,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    pub tests: Vec<TestRun>,
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    pub fn count(&self, outcome: TestOutcome) -> usize {
+        self.tests.iter().filter(|t| t.outcome == outcome).count()
+    }
+}
+
+/// Runs `cases` and reports each step to `on_event` (called from this thread).
+pub fn run(
+    cases: Vec<TestCase>,
+    opts: &RunOptions,
+    mut on_event: impl FnMut(&Event),
+) -> Result<RunReport, RunnerError> {
+    let start = Instant::now();
+    let scratch = tempfile::Builder::new()
+        .prefix("trellis-run-")
+        .tempdir()
+        .map_err(|source| RunnerError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    let out_dir = opts
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| scratch.path().to_path_buf());
+    std::fs::create_dir_all(&out_dir).map_err(|source| RunnerError::Io {
+        path: out_dir.clone(),
+        source,
+    })?;
+    let total = cases.len();
+    on_event(&Event::Started { total });
+    let queue: Arc<Mutex<VecDeque<(usize, TestCase)>>> =
+        Arc::new(Mutex::new(cases.into_iter().enumerate().collect()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel::<(usize, Result<TestRun, RunnerError>, Vec<Event>)>();
+    let workers: Vec<_> = (0..opts.jobs.max(1))
+        .map(|w| {
+            let (queue, stop, tx, opts, out_dir) = (
+                queue.clone(),
+                stop.clone(),
+                tx.clone(),
+                opts.clone(),
+                out_dir.clone(),
+            );
+            std::thread::spawn(move || loop {
+                let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
+                let Some((index, case)) = next else { break };
+                if stop.load(Ordering::SeqCst) {
+                    let skipped = TestRun {
+                        case,
+                        outcome: TestOutcome::Skipped,
+                        attempts: Vec::new(),
+                    };
+                    let _ = tx.send((index, Ok(skipped), Vec::new()));
+                    continue;
+                }
+                let mut events = Vec::new();
+                let result = run_test(&case, &opts, &out_dir.join(format!("{w}")), &mut events);
+                if opts.fail_fast && matches!(&result, Ok(r) if r.outcome == TestOutcome::Failed) {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                let _ = tx.send((index, result, events));
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut results: Vec<Option<TestRun>> = vec![None; total];
+    let mut done = 0;
+    let mut first_error = None;
+    for (index, result, events) in rx {
+        for e in &events {
+            on_event(e);
+        }
+        match result {
+            Ok(run) => {
+                done += 1;
+                if run.outcome != TestOutcome::Skipped {
+                    let duration = run.attempts.iter().map(|a| a.duration).sum();
+                    on_event(&Event::TestFinished {
+                        name: run.case.name.clone(),
+                        outcome: run.outcome,
+                        duration,
+                        done,
+                        total,
+                    });
+                }
+                results[index] = Some(run);
+            }
+            Err(e) => {
+                stop.store(true, Ordering::SeqCst);
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(RunReport {
+        tests: results.into_iter().flatten().collect(),
+        elapsed: start.elapsed(),
+    })
+}
+
+fn run_test(
+    case: &TestCase,
+    opts: &RunOptions,
+    out_dir: &std::path::Path,
+    events: &mut Vec<Event>,
+) -> Result<TestRun, RunnerError> {
+    std::fs::create_dir_all(out_dir).map_err(|source| RunnerError::Io {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let mut attempts = Vec::new();
+    for attempt in 1..=opts.retries + 1 {
+        let a = run_attempt(case, opts.timeout, &out_dir.join("attempt.log"))?;
+        let passed = a.passed;
+        attempts.push(a);
+        if passed {
+            break;
+        }
+        events.push(Event::AttemptFailed {
+            name: case.name.clone(),
+            attempt,
+            will_retry: attempt <= opts.retries,
+        });
+    }
+    let last_passed = attempts.last().is_some_and(|a| a.passed);
+    let outcome = match (last_passed, attempts.len()) {
+        (true, 1) => TestOutcome::Passed,
+        (true, _) => TestOutcome::Flaky,
+        (false, _) => TestOutcome::Failed,
+    };
+    Ok(TestRun {
+        case: case.clone(),
+        outcome,
+        attempts,
+    })
+}
+
+/// One process: `BINARY --exact NAME --nocapture [--ignored]`, output to a file (no
+/// pipe to drain, so a chatty test cannot block), killed at the deadline.
+fn run_attempt(
+    case: &TestCase,
+    timeout: Duration,
+    log: &std::path::Path,
+) -> Result<Attempt, RunnerError> {
+    let io = |source| RunnerError::Io {
+        path: log.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::create(log).map_err(io)?;
+    let err_file = file.try_clone().map_err(io)?;
+    let mut cmd = Command::new(&case.binary);
+    cmd.args(["--exact", &case.name, "--nocapture", "--test-threads", "1"]);
+    if case.ignored {
+        cmd.arg("--ignored");
+    }
+    cmd.stdin(Stdio::null()).stdout(file).stderr(err_file);
+    let start = Instant::now();
+    let mut child = cmd.spawn().map_err(|source| RunnerError::Spawn {
+        binary: case.binary.clone(),
+        source,
+    })?;
+    let mut pause = Duration::from_micros(50);
+    let (status, timed_out) = loop {
+        if let Some(status) = child.try_wait().map_err(io)? {
+            break (Some(status), false);
+        }
+        if start.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break (None, true);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
+    };
+    let duration = start.elapsed();
+    let mut output = std::fs::read_to_string(log).unwrap_or_default();
+    if timed_out {
+        output.push_str(&format!(
+            "\n[trellis] killed after the {timeout:?} deadline\n"
+        ));
+    }
+    Ok(Attempt {
+        passed: status.is_some_and(|s| s.success()),
+        timed_out,
+        duration,
+        output,
+    })
+}

@@ -1,0 +1,136 @@
+//! JUnit for a run, in the dialect Surefire and nextest share: a test that passed on a
+//! retry carries a `<flakyFailure>` per failed attempt; one that never passed carries
+//! `<failure>` for its last attempt and a `<rerunFailure>` per earlier one.
+
+use super::{Attempt, RunReport, TestOutcome};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Output kept per attempt in the report (the tail, where the panic is).
+const OUTPUT_BYTES: usize = 64 * 1024;
+
+/// Text safe for XML 1.0 content or a double-quoted attribute: markup escaped, and the
+/// control characters XML forbids (terminal colour codes…) dropped.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn tail(text: &str) -> &str {
+    if text.len() <= OUTPUT_BYTES {
+        return text;
+    }
+    let mut start = text.len() - OUTPUT_BYTES;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+/// The line a reader wants first: the panic, or the deadline.
+fn message(a: &Attempt) -> String {
+    if a.timed_out {
+        return format!("timed out after {:.1}s", a.duration.as_secs_f64());
+    }
+    let lines: Vec<&str> = a.output.lines().collect();
+    // Rust prints `thread 'x' panicked at file:line:col:` and the message on the next line.
+    if let Some(i) = lines.iter().position(|l| l.contains("panicked at")) {
+        let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or("");
+        return format!("{} {next}", lines[i].trim()).trim().to_string();
+    }
+    lines
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .unwrap_or_else(|| "test failed".to_string())
+}
+
+fn failure_element(out: &mut String, tag: &str, a: &Attempt) {
+    let _ = writeln!(
+        out,
+        "      <{tag} message=\"{}\" type=\"{}\" time=\"{:.3}\"><system-out>{}</system-out></{tag}>",
+        xml(&message(a)),
+        if a.timed_out { "timeout" } else { "test failure" },
+        a.duration.as_secs_f64(),
+        xml(tail(&a.output))
+    );
+}
+
+/// Writes `report` as JUnit XML to `path`, one `<testsuite>` per binary.
+pub fn write_junit(report: &RunReport, path: &Path) -> std::io::Result<()> {
+    let mut by_binary: BTreeMap<&str, Vec<&super::TestRun>> = BTreeMap::new();
+    for t in &report.tests {
+        by_binary.entry(t.case.binary.as_str()).or_default().push(t);
+    }
+    let failures = report.count(TestOutcome::Failed);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"trellis-run\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\">",
+        report.tests.len(),
+        report.elapsed.as_secs_f64()
+    );
+    for (binary, tests) in by_binary {
+        let suite = Path::new(binary)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| binary.to_string());
+        let count = |o| tests.iter().filter(|t| t.outcome == o).count();
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" errors=\"0\">",
+            xml(&suite),
+            tests.len(),
+            count(TestOutcome::Failed),
+            count(TestOutcome::Skipped)
+        );
+        for t in tests {
+            let time: f64 = t.attempts.iter().map(|a| a.duration.as_secs_f64()).sum();
+            let _ = writeln!(
+                out,
+                "    <testcase name=\"{}\" classname=\"{}\" time=\"{time:.3}\">",
+                xml(&t.case.name),
+                xml(&suite)
+            );
+            match t.outcome {
+                TestOutcome::Passed => {}
+                TestOutcome::Flaky => {
+                    for a in t.attempts.iter().filter(|a| !a.passed) {
+                        failure_element(&mut out, "flakyFailure", a);
+                    }
+                }
+                TestOutcome::Failed => {
+                    if let Some((last, earlier)) = t.attempts.split_last() {
+                        failure_element(&mut out, "failure", last);
+                        for a in earlier {
+                            failure_element(&mut out, "rerunFailure", a);
+                        }
+                    }
+                }
+                TestOutcome::Skipped => out.push_str(
+                    "      <skipped message=\"not run: --fail-fast stopped the run\"/>\n",
+                ),
+            }
+            out.push_str("    </testcase>\n");
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, out)
+}

@@ -1,0 +1,158 @@
+//! `trellis test` runs libtest binaries nextest-style. The binary under test is this
+//! very test executable: its `fixture_*` tests are ignored in normal runs and, when
+//! the runner sets TRELLIS_RUNNER_FIXTURE, pass, fail, flake or hang on purpose.
+
+mod common;
+
+use common::{stderr, stdout};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use trellis::ingest::junit;
+use trellis::model::CellStatus;
+
+const FIXTURE: &str = "TRELLIS_RUNNER_FIXTURE";
+
+fn armed() -> Option<PathBuf> {
+    std::env::var_os(FIXTURE).map(PathBuf::from)
+}
+
+#[test]
+#[ignore = "fixture for trellis test"]
+fn fixture_pass() {}
+
+#[test]
+#[ignore = "fixture for trellis test"]
+fn fixture_fail() {
+    if armed().is_some() {
+        panic!("fixture failure: expected 1, got 2");
+    }
+}
+
+#[test]
+#[ignore = "fixture for trellis test"]
+fn fixture_flaky() {
+    // Fails on the first attempt, passes on the next (a marker file remembers).
+    if let Some(dir) = armed() {
+        let marker = dir.join("flaky-attempted");
+        if !marker.exists() {
+            std::fs::write(&marker, "1").unwrap();
+            panic!("fixture flake: first attempt fails");
+        }
+    }
+}
+
+#[test]
+#[ignore = "fixture for trellis test"]
+fn fixture_slow() {
+    if armed().is_some() {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    }
+}
+
+fn trellis_test(dir: &Path, args: &[&str]) -> std::process::Output {
+    let me = std::env::current_exe().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .arg("test")
+        .arg(&me)
+        .args(["--ignored", "--filter", "fixture_"])
+        .args(args)
+        .env(FIXTURE, dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn runs_each_test_in_its_own_process_with_retries_and_deadlines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("junit.xml");
+    let o = trellis_test(
+        tmp.path(),
+        &[
+            "-j",
+            "4",
+            "--retries",
+            "1",
+            "--timeout",
+            "2",
+            "--junit",
+            report.to_str().unwrap(),
+        ],
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(7), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("4 tests run") && out.contains("1 passed, 1 flaky, 2 failed"),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("fixture failure: expected 1, got 2"));
+
+    // The JUnit it writes reads back, through trellis's own reader, as the run went.
+    let parsed = junit::parse_file(&report).unwrap();
+    let cell = |name: &str| {
+        parsed
+            .cases
+            .iter()
+            .find(|c| c.name() == format!("runner::{name}") || c.name() == name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name} in {:?}",
+                    parsed
+                        .cases
+                        .iter()
+                        .map(|c| c.row.clone())
+                        .collect::<Vec<_>>()
+                )
+            })
+            .result
+            .clone()
+    };
+    assert_eq!(cell("fixture_pass").status, CellStatus::Pass);
+    let flaky = cell("fixture_flaky");
+    assert_eq!((flaky.status, flaky.attempts), (CellStatus::Flaky, 2));
+    assert!(flaky.message.unwrap().contains("first attempt fails"));
+    let failed = cell("fixture_fail");
+    assert_eq!((failed.status, failed.attempts), (CellStatus::Fail, 2));
+    let slow = cell("fixture_slow");
+    assert_eq!(slow.status, CellStatus::Fail);
+    assert!(
+        slow.message.unwrap().starts_with("timed out after"),
+        "deadline reported"
+    );
+}
+
+#[test]
+fn partitions_and_fail_fast() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Four fixtures, sorted: fail, flaky, pass, slow. Shard 2/2 is flaky and slow.
+    let o = trellis_test(tmp.path(), &["--partition", "2/2", "--timeout", "1"]);
+    assert!(stdout(&o).contains("2 tests run"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("0 passed, 0 flaky, 2 failed"),
+        "{}",
+        stdout(&o)
+    );
+
+    // One worker, fail-fast: the first failure stops the rest.
+    let tmp = tempfile::tempdir().unwrap();
+    let o = trellis_test(tmp.path(), &["-j", "1", "--fail-fast", "--timeout", "1"]);
+    assert!(stdout(&o).contains("1 failed, 3 skipped"), "{}", stdout(&o));
+    assert_eq!(o.status.code(), Some(7));
+
+    let o = trellis_test(tmp.path(), &["--partition", "3/2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a partition"));
+}
+
+#[test]
+fn a_missing_binary_is_a_clear_error() {
+    let o = Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .args(["test", "/nonexistent/test-binary"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("/nonexistent/test-binary: cannot run"),
+        "{}",
+        stderr(&o)
+    );
+}
