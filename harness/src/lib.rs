@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod bench;
 pub mod certify;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod exit;
 pub mod ingest;

@@ -3,6 +3,7 @@
 
 mod bench;
 mod certify;
+mod cluster;
 mod flakes;
 mod ingest;
 mod regressions;
@@ -55,6 +56,10 @@ enum Command {
     Triage(triage::Args),
     Report(report::Args),
     Test(test::Args),
+    Up(cluster::UpArgs),
+    Down(cluster::DownArgs),
+    Janitor(cluster::JanitorArgs),
+    Preflight(cluster::PreflightArgs),
     Simulate(simulate::Args),
     VerifySubmission(verify_submission::Args),
     Certify(certify::Args),
@@ -86,6 +91,10 @@ pub fn main() -> i32 {
         Command::Triage(args) => triage::run(args, &db),
         Command::Report(args) => report::run(args, &db),
         Command::Test(args) => test::run(args),
+        Command::Up(args) => cluster::up(args),
+        Command::Down(args) => cluster::down(args),
+        Command::Janitor(args) => cluster::janitor(args),
+        Command::Preflight(args) => cluster::preflight(args),
         Command::Simulate(args) => simulate::run(args, &db),
         Command::VerifySubmission(args) => verify_submission::run(args),
         Command::Certify(args) => certify::run(args),

@@ -1,0 +1,220 @@
+//! `trellis up`, `down`, `janitor` and `preflight`: kind clusters by hand.
+
+use crate::cluster::{kind, kind_config, preflight, NAME_PREFIX};
+use crate::exit;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the kind CLI is and how long one kind command may take.
+#[derive(Debug, clap::Args)]
+pub struct KindArgs {
+    /// The kind binary.
+    #[arg(
+        long,
+        env = "TRELLIS_KIND",
+        default_value = "kind",
+        value_name = "PATH"
+    )]
+    kind: PathBuf,
+    /// Deadline for one kind command, in seconds.
+    #[arg(long, default_value_t = 900, value_name = "SECS")]
+    kind_timeout: u64,
+}
+
+impl KindArgs {
+    fn cli(&self) -> kind::Kind {
+        kind::Kind {
+            program: self.kind.clone(),
+            timeout: Duration::from_secs(self.kind_timeout),
+        }
+    }
+}
+
+/// Create a kind cluster (named trellis-<time>-<hex>) from a config in kind-configs/.
+///
+/// Prints the cluster name and writes its kubeconfig. Delete it with `trellis down
+/// NAME`; `trellis janitor` removes any left behind.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    kind: KindArgs,
+    /// A config name in --configs (single-node, multi-node, ha, ipv6, dual-stack) or a path.
+    #[arg(long, default_value = "multi-node")]
+    config: String,
+    #[arg(long, default_value = "kind-configs", value_name = "DIR")]
+    configs: PathBuf,
+    /// Kubernetes version, for kind's node image (kindest/node:vX.Y.Z).
+    #[arg(long, value_name = "vX.Y.Z", conflicts_with = "image")]
+    k8s_version: Option<String>,
+    /// Node image to use as is.
+    #[arg(long)]
+    image: Option<String>,
+    /// Where to write the kubeconfig.
+    #[arg(long, default_value = "kubeconfig", value_name = "PATH")]
+    kubeconfig: PathBuf,
+}
+
+pub fn up(args: UpArgs) -> i32 {
+    let path = kind_config::resolve(&args.config, &args.configs);
+    let config = match kind_config::load(&path) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let name = kind::new_cluster_name(chrono::Utc::now().timestamp());
+    let req = kind::CreateRequest {
+        name: name.clone(),
+        config: config.path.clone(),
+        image: args
+            .image
+            .or(args.k8s_version.as_deref().map(kind::node_image_for)),
+        kubeconfig: args.kubeconfig.clone(),
+    };
+    eprintln!(
+        "creating {name}: {} control plane(s), {} worker(s), {}",
+        config.control_planes, config.workers, config.ip_family
+    );
+    let cli = args.kind.cli();
+    if let Err(e) = cli.create(&req) {
+        // kind --retain keeps a failed cluster for its logs: never leave it behind.
+        let _ = cli.delete(&name);
+        return fail(&e);
+    }
+    println!("{name}");
+    eprintln!("kubeconfig: {}", args.kubeconfig.display());
+    exit::OK
+}
+
+/// Delete a kind cluster (export its logs first with --logs DIR).
+#[derive(Debug, clap::Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    kind: KindArgs,
+    name: String,
+    /// Export the cluster's logs here before deleting it.
+    #[arg(long, value_name = "DIR")]
+    logs: Option<PathBuf>,
+}
+
+pub fn down(args: DownArgs) -> i32 {
+    let cli = args.kind.cli();
+    if let Some(dir) = &args.logs {
+        if let Err(e) = cli.export_logs(&args.name, dir) {
+            // Logs are best effort; the delete must still happen.
+            eprintln!("warning: {e}");
+        }
+    }
+    match cli.delete(&args.name) {
+        Ok(()) => exit::OK,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Delete trellis-made kind clusters (names starting trellis-) older than --older-than.
+#[derive(Debug, clap::Args)]
+pub struct JanitorArgs {
+    #[command(flatten)]
+    kind: KindArgs,
+    /// Age in hours after which a trellis cluster is deleted.
+    #[arg(long, default_value_t = 6.0, value_name = "HOURS")]
+    older_than: f64,
+    /// Only list what would be deleted.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn janitor(args: JanitorArgs) -> i32 {
+    let age = Duration::from_secs_f64(args.older_than.max(0.0) * 3600.0);
+    match args
+        .kind
+        .cli()
+        .janitor(chrono::Utc::now().timestamp(), age, args.dry_run)
+    {
+        Ok(removed) => {
+            let verb = if args.dry_run {
+                "would delete"
+            } else {
+                "deleted"
+            };
+            for name in &removed {
+                println!("{verb} {name}");
+            }
+            eprintln!("{} {NAME_PREFIX}* cluster(s) {verb}", removed.len());
+            exit::OK
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Check what kind needs from this host: docker, kind, kubectl, inotify limits, free
+/// disk, and the host ports the config maps. Exit 0 when all pass, 1 otherwise.
+#[derive(Debug, clap::Args)]
+pub struct PreflightArgs {
+    #[command(flatten)]
+    kind: KindArgs,
+    #[arg(long, default_value = "multi-node")]
+    config: String,
+    #[arg(long, default_value = "kind-configs", value_name = "DIR")]
+    configs: PathBuf,
+    #[arg(
+        long,
+        env = "TRELLIS_DOCKER",
+        default_value = "docker",
+        value_name = "PATH"
+    )]
+    docker: PathBuf,
+    #[arg(
+        long,
+        env = "TRELLIS_KUBECTL",
+        default_value = "kubectl",
+        value_name = "PATH"
+    )]
+    kubectl: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn preflight(args: PreflightArgs) -> i32 {
+    let ports = match kind_config::load(&kind_config::resolve(&args.config, &args.configs)) {
+        Ok(c) => c.host_ports,
+        Err(e) => return fail(&e),
+    };
+    let tools = preflight::Tools {
+        docker: &args.docker,
+        kind: &args.kind.kind,
+        kubectl: &args.kubectl,
+    };
+    let checks = preflight::run(
+        &tools,
+        std::path::Path::new("/proc/sys"),
+        &std::env::temp_dir(),
+        &ports,
+    );
+    if args.json {
+        let code = super::print_json(&checks);
+        if code != exit::OK {
+            return code;
+        }
+    } else {
+        for c in &checks {
+            println!(
+                "{} {:<18} {}",
+                if c.ok { "ok  " } else { "FAIL" },
+                c.name,
+                c.detail
+            );
+            if let Some(fix) = &c.fix {
+                println!("     {:<18} fix: {fix}", "");
+            }
+        }
+    }
+    if checks.iter().all(|c| c.ok) {
+        exit::OK
+    } else {
+        exit::FAILURE
+    }
+}
+
+fn fail(e: &crate::cluster::ClusterError) -> i32 {
+    eprintln!("error: {e}\n  hint: {}", e.hint());
+    exit::FAILURE
+}
