@@ -17,3 +17,4 @@ pub mod report;
 pub mod runner;
 pub mod simulate;
 pub mod store;
+pub mod xml;

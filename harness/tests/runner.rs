@@ -156,3 +156,42 @@ fn a_missing_binary_is_a_clear_error() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_run_leaves_a_prow_build_and_lands_in_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    let builds = tmp.path().join("builds");
+    let o = trellis_test(
+        tmp.path(),
+        &[
+            "--retries",
+            "1",
+            "--timeout",
+            "1",
+            "--build-dir",
+            builds.to_str().unwrap(),
+            "--job",
+            "selftest",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let runs = common::runs(&db);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["job"], "selftest");
+    assert_eq!(runs[0]["passed"], false);
+    // 1 pass, 1 flaky, 2 failures, and the Overall row from finished.json.
+    assert_eq!(runs[0]["counts"]["flaky"], 1);
+    assert_eq!(runs[0]["counts"]["fail"], 3);
+    let build_dir = std::fs::read_dir(&builds)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for f in ["started.json", "finished.json", "artifacts/junit_01.xml"] {
+        assert!(build_dir.join(f).is_file(), "{f}");
+    }
+}

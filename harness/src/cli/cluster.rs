@@ -30,6 +30,22 @@ impl KindArgs {
     }
 }
 
+/// Which kind config to use.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// A config name in --configs (single-node, multi-node, ha, ipv6, dual-stack) or a path.
+    #[arg(long, default_value = "multi-node")]
+    config: String,
+    #[arg(long, default_value = "kind-configs", value_name = "DIR")]
+    configs: PathBuf,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> Result<kind_config::KindConfig, crate::cluster::ClusterError> {
+        kind_config::load(&kind_config::resolve(&self.config, &self.configs))
+    }
+}
+
 /// Create a kind cluster (named trellis-<time>-<hex>) from a config in kind-configs/.
 ///
 /// Prints the cluster name and writes its kubeconfig. Delete it with `trellis down
@@ -38,11 +54,8 @@ impl KindArgs {
 pub struct UpArgs {
     #[command(flatten)]
     kind: KindArgs,
-    /// A config name in --configs (single-node, multi-node, ha, ipv6, dual-stack) or a path.
-    #[arg(long, default_value = "multi-node")]
-    config: String,
-    #[arg(long, default_value = "kind-configs", value_name = "DIR")]
-    configs: PathBuf,
+    #[command(flatten)]
+    config: ConfigArgs,
     /// Kubernetes version, for kind's node image (kindest/node:vX.Y.Z).
     #[arg(long, value_name = "vX.Y.Z", conflicts_with = "image")]
     k8s_version: Option<String>,
@@ -55,8 +68,7 @@ pub struct UpArgs {
 }
 
 pub fn up(args: UpArgs) -> i32 {
-    let path = kind_config::resolve(&args.config, &args.configs);
-    let config = match kind_config::load(&path) {
+    let config = match args.config.load() {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
@@ -151,10 +163,8 @@ pub fn janitor(args: JanitorArgs) -> i32 {
 pub struct PreflightArgs {
     #[command(flatten)]
     kind: KindArgs,
-    #[arg(long, default_value = "multi-node")]
-    config: String,
-    #[arg(long, default_value = "kind-configs", value_name = "DIR")]
-    configs: PathBuf,
+    #[command(flatten)]
+    config: ConfigArgs,
     #[arg(
         long,
         env = "TRELLIS_DOCKER",
@@ -174,7 +184,7 @@ pub struct PreflightArgs {
 }
 
 pub fn preflight(args: PreflightArgs) -> i32 {
-    let ports = match kind_config::load(&kind_config::resolve(&args.config, &args.configs)) {
+    let ports = match args.config.load() {
         Ok(c) => c.host_ports,
         Err(e) => return fail(&e),
     };

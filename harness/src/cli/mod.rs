@@ -90,7 +90,7 @@ pub fn main() -> i32 {
         Command::Regressions(args) => regressions::run(args, &db),
         Command::Triage(args) => triage::run(args, &db),
         Command::Report(args) => report::run(args, &db),
-        Command::Test(args) => test::run(args),
+        Command::Test(args) => test::run(args, &db),
         Command::Up(args) => cluster::up(args),
         Command::Down(args) => cluster::down(args),
         Command::Janitor(args) => cluster::janitor(args),

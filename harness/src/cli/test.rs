@@ -42,9 +42,17 @@ pub struct Args {
     /// Write a JUnit report here.
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// Leave the run as a Prow build directory here (started.json, finished.json,
+    /// artifacts/junit_01.xml) and ingest it into the store as --job.
+    #[arg(long, value_name = "DIR")]
+    build_dir: Option<PathBuf>,
+    /// Job name the run is stored under (with --build-dir).
+    #[arg(long, default_value = "trellis-test", value_name = "NAME")]
+    job: String,
 }
 
-pub fn run(args: Args) -> i32 {
+pub fn run(args: Args, db: &std::path::Path) -> i32 {
+    let started = chrono::Utc::now().timestamp();
     let mut cases = Vec::new();
     for b in &args.binaries {
         match runner::list_tests(b, args.ignored) {
@@ -119,11 +127,66 @@ pub fn run(args: Args) -> i32 {
             return exit::FAILURE;
         }
     }
+    if let Some(dir) = &args.build_dir {
+        if let Err(code) = store_run(&report, dir, &args.job, started, f == 0, db) {
+            return code;
+        }
+    }
     if f > 0 {
         exit::TESTS_FAILED
     } else {
         exit::OK
     }
+}
+
+/// Writes the run in Prow layout under `dir/<build id>` and ingests it.
+fn store_run(
+    report: &runner::RunReport,
+    dir: &std::path::Path,
+    job: &str,
+    started: i64,
+    passed: bool,
+    db: &std::path::Path,
+) -> Result<(), i32> {
+    let build = dir.join(started.to_string());
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        eprintln!("error: {what}: {e}\n  hint: check that --build-dir is writable");
+        exit::FAILURE
+    };
+    runner::write_junit(report, &build.join("artifacts/junit_01.xml"))
+        .map_err(|e| fail("writing JUnit", &e))?;
+    let finished = started + report.elapsed.as_secs() as i64;
+    let write = |name: &str, value: serde_json::Value| {
+        std::fs::write(build.join(name), value.to_string()).map_err(|e| fail(name, &e))
+    };
+    write("started.json", serde_json::json!({ "timestamp": started }))?;
+    write(
+        "finished.json",
+        serde_json::json!({ "timestamp": finished, "passed": passed, "result": if passed { "SUCCESS" } else { "FAILURE" } }),
+    )?;
+    let opts = crate::ingest::IngestOptions {
+        job: Some(job.to_string()),
+        ..Default::default()
+    };
+    let builds =
+        crate::ingest::read_all(&build.display().to_string(), &opts, finished).map_err(|e| {
+            eprintln!("error: {e}\n  hint: {}", e.hint());
+            exit::FAILURE
+        })?;
+    let mut store = super::open_store(db)?;
+    for b in &builds {
+        store
+            .insert_build(b)
+            .map_err(|e| super::report_store_error(&e))?;
+        eprintln!(
+            "stored {}/{} ({} cells) from {}",
+            b.job,
+            b.build,
+            b.cells.len(),
+            build.display()
+        );
+    }
+    Ok(())
 }
 
 /// A progress bar on a terminal, one line per finished test otherwise.

@@ -10,22 +10,8 @@ use std::path::Path;
 /// Output kept per attempt in the report (the tail, where the panic is).
 const OUTPUT_BYTES: usize = 64 * 1024;
 
-/// Text safe for XML 1.0 content or a double-quoted attribute: markup escaped, and the
-/// control characters XML forbids (terminal colour codes…) dropped.
 fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    crate::xml::escape(text)
 }
 
 fn tail(text: &str) -> &str {

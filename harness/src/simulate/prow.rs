@@ -33,10 +33,10 @@ pub fn write_build(root: &Path, build: &Build) -> std::io::Result<()> {
             .test
             .strip_prefix("Kubernetes e2e suite.")
             .unwrap_or(&cell.test);
-        let name = escape(name);
+        let name = crate::xml::escape(name);
         let time = cell.duration.unwrap_or(0.0);
         let failure = |out: &mut dyn Write| -> std::io::Result<()> {
-            let msg = escape(cell.message.as_deref().unwrap_or("failed"));
+            let msg = crate::xml::escape(cell.message.as_deref().unwrap_or("failed"));
             writeln!(
                 out,
                 r#"<testcase name="{name}" classname="Kubernetes e2e suite" time="{time}"><failure message="{msg}" type="failed">{msg}</failure></testcase>"#
@@ -59,20 +59,4 @@ pub fn write_build(root: &Path, build: &Build) -> std::io::Result<()> {
     }
     writeln!(out, "</testsuite></testsuites>")?;
     out.flush()
-}
-
-/// Escapes text for an XML attribute or element.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
