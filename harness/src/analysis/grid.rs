@@ -92,27 +92,6 @@ impl Grid {
             .map(|((r, c), m)| (*r as usize, *c as usize, m.as_str()))
     }
 
-    /// The same grid with only columns `first..` (older builds, as columns are newest
-    /// first).
-    pub fn columns_from(&self, first: usize) -> Grid {
-        let width = self.columns.len();
-        let first = first.min(width);
-        let mut g = Grid::new(self.job.clone(), self.columns[first..].to_vec());
-        for r in 0..self.rows.len() {
-            let row = g.add_row(self.rows[r].clone());
-            for c in first..width {
-                g.set(
-                    row,
-                    c - first,
-                    self.row(r)[c],
-                    self.message(r, c).map(str::to_string),
-                );
-                g.set_attempts(row, c - first, self.attempts(r, c));
-            }
-        }
-        g
-    }
-
     /// Sorts rows by name (stable output regardless of storage order).
     pub fn sort_rows(&mut self) {
         let width = self.columns.len();

@@ -87,10 +87,6 @@ impl Report {
         }
     }
 
-    pub fn check(&self, id: &str) -> Option<&Check> {
-        self.checks.iter().find(|c| c.id == id)
-    }
-
     /// Human-readable listing of every check.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -14,7 +14,6 @@ mod layout;
 pub mod prow;
 pub mod remote;
 
-pub use archive::{extract, MAX_EXTRACTED_BYTES};
 pub use assemble::{parse_timestamp, read_unit, UNFINISHED_AFTER_SECS};
 pub use error::IngestError;
 pub use layout::{Unit, UnitKind};
