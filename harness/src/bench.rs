@@ -176,15 +176,8 @@ pub fn dashboards_for(jobs: &[String]) -> crate::config::DashboardConfig {
             tabs: chunk
                 .iter()
                 .map(|job| Tab {
-                    name: job.clone(),
-                    test_group_name: job.clone(),
-                    num_columns_recent: 10,
-                    num_failures_to_alert: 3,
-                    num_passes_to_disable_alert: 1,
-                    alert_stale_results_hours: 0,
                     broken_column_threshold: 0.5,
-                    include: None,
-                    exclude: None,
+                    ..Tab::with_defaults(job, job)
                 })
                 .collect(),
         })

@@ -436,17 +436,7 @@ mod tests {
     }
 
     fn tab() -> Tab {
-        Tab {
-            name: "t".into(),
-            test_group_name: "job".into(),
-            num_columns_recent: 10,
-            num_failures_to_alert: 3,
-            num_passes_to_disable_alert: 1,
-            alert_stale_results_hours: 0,
-            broken_column_threshold: 0.0,
-            include: None,
-            exclude: None,
-        }
+        Tab::with_defaults("t", "job")
     }
 
     #[test]

@@ -37,17 +37,7 @@ pub fn run(args: Args, db: &Path) -> i32 {
         Ok(j) => j,
         Err(e) => return super::report_store_error(&e),
     };
-    let wanted: Vec<String> = stored
-        .iter()
-        .filter(|j| {
-            config
-                .dashboards
-                .iter()
-                .flat_map(|d| &d.tabs)
-                .any(|t| analysis::job_for_tab(&config, t, std::slice::from_ref(j)).is_some())
-        })
-        .cloned()
-        .collect();
+    let wanted = config.jobs_shown(&stored);
     let days = config
         .test_groups
         .iter()

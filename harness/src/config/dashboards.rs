@@ -88,6 +88,22 @@ pub struct Tab {
 }
 
 impl Tab {
+    /// A tab named after its test group, with TestGrid's built-in defaults (10 recent
+    /// columns, alert after 3 failures, close after 1 pass, no staleness, no BROKEN).
+    pub fn with_defaults(name: &str, test_group: &str) -> Tab {
+        Tab {
+            name: name.to_string(),
+            test_group_name: test_group.to_string(),
+            num_columns_recent: BUILTIN_COLUMNS_RECENT,
+            num_failures_to_alert: BUILTIN_FAILURES_TO_ALERT,
+            num_passes_to_disable_alert: BUILTIN_PASSES_TO_CLOSE,
+            alert_stale_results_hours: 0,
+            broken_column_threshold: 0.0,
+            include: None,
+            exclude: None,
+        }
+    }
+
     pub fn shows_row(&self, row: &str) -> bool {
         self.include.as_ref().is_none_or(|r| r.is_match(row))
             && self.exclude.as_ref().is_none_or(|r| !r.is_match(row))
@@ -118,6 +134,22 @@ pub struct DashboardConfig {
 impl DashboardConfig {
     pub fn test_group(&self, name: &str) -> Option<&TestGroup> {
         self.test_groups.iter().find(|g| g.name == name)
+    }
+
+    /// The stored jobs that some tab reads (by test group name or gcs_prefix).
+    pub fn jobs_shown(&self, stored: &[String]) -> Vec<String> {
+        stored
+            .iter()
+            .filter(|job| {
+                self.dashboards.iter().flat_map(|d| &d.tabs).any(|t| {
+                    match self.test_group(&t.test_group_name) {
+                        Some(group) => group.matches_job(job),
+                        None => t.test_group_name == **job,
+                    }
+                })
+            })
+            .cloned()
+            .collect()
     }
 }
 

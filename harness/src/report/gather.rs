@@ -21,20 +21,7 @@ pub struct Site {
 
 /// Without a dashboards config every stored job becomes a tab of one dashboard.
 fn implicit_config(jobs: &[String]) -> DashboardConfig {
-    let tabs = jobs
-        .iter()
-        .map(|j| Tab {
-            name: j.clone(),
-            test_group_name: j.clone(),
-            num_columns_recent: 10,
-            num_failures_to_alert: 3,
-            num_passes_to_disable_alert: 1,
-            alert_stale_results_hours: 0,
-            broken_column_threshold: 0.0,
-            include: None,
-            exclude: None,
-        })
-        .collect();
+    let tabs = jobs.iter().map(|j| Tab::with_defaults(j, j)).collect();
     DashboardConfig {
         dashboards: vec![Dashboard {
             name: "all-jobs".into(),
@@ -63,17 +50,7 @@ pub fn gather(
     } else {
         config
     };
-    let wanted: Vec<String> = jobs
-        .iter()
-        .filter(|j| {
-            config
-                .dashboards
-                .iter()
-                .flat_map(|d| &d.tabs)
-                .any(|t| analysis::job_for_tab(&config, t, std::slice::from_ref(j)).is_some())
-        })
-        .cloned()
-        .collect();
+    let wanted = config.jobs_shown(&jobs);
     let step = std::time::Instant::now();
     let grids_list = analysis::load_grids(db, &wanted, since, 2)?;
     tracing::info!(elapsed = ?step.elapsed(), "report: grids loaded");
