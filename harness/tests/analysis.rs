@@ -109,32 +109,17 @@ fn classes_recover_the_injected_truth() {
     );
 }
 
-fn simulate_and_ingest(db: &std::path::Path, out: &std::path::Path, extra: &[&str]) {
-    let mut args = vec![
-        "simulate",
-        "--out",
-        out.to_str().unwrap(),
-        "--builds",
-        "60",
-        "--tests",
-        "80",
-    ];
-    args.extend_from_slice(extra);
-    let o = trellis(db, &args);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = trellis(db, &["ingest", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-}
-
 #[test]
 fn commands_work_on_real_testgrid_configs() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("t.db");
     let testgrid = shared_data().join("testgrid");
     // Jobs named after the real config's first test groups (Gardener conformance).
-    simulate_and_ingest(
+    common::simulate_and_ingest(
         &db,
         &tmp.path().join("sim"),
+        60,
+        80,
         &["--jobs-from", testgrid.to_str().unwrap(), "--jobs", "3"],
     );
     let o = trellis(
@@ -241,9 +226,11 @@ fn status_on_the_shipped_dashboards_and_a_healthy_history() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("t.db");
     // No flakes, breakages or outages: nothing blocks.
-    simulate_and_ingest(
+    common::simulate_and_ingest(
         &db,
         &tmp.path().join("sim"),
+        60,
+        80,
         &[
             "--flaky-share",
             "0",

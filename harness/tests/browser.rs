@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::{stderr, trellis};
 use std::path::Path;
 use std::time::Duration;
 use trellis::report::browser;
@@ -26,36 +25,9 @@ fn pages_render_without_console_errors() {
     let chromium = browser::chromium().expect("chromium on PATH (apt-get install chromium)");
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("t.db");
-    let ci = tmp.path().join("ci");
-    let o = trellis(
-        &db,
-        &[
-            "simulate",
-            "--out",
-            ci.to_str().unwrap(),
-            "--builds",
-            "80",
-            "--tests",
-            "300",
-        ],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(trellis(&db, &["ingest", ci.to_str().unwrap()])
-        .status
-        .success());
     let site = tmp.path().join("site");
-    let dashboards = common::repo_root().join("dashboards");
-    let o = trellis(
-        &db,
-        &[
-            "report",
-            "--out",
-            site.to_str().unwrap(),
-            "--dashboards",
-            dashboards.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    common::simulate_and_ingest(&db, &tmp.path().join("ci"), 80, 300, &[]);
+    common::write_report(&db, &site, &common::repo_root().join("dashboards"));
 
     let shots = common::repo_root().join("target/report-screenshots");
     std::fs::create_dir_all(&shots).unwrap();

@@ -171,37 +171,9 @@ fn hostile_text_never_becomes_live() {
 fn site_for_simulated_history_and_real_conformance_data() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("t.db");
-    let o = trellis(
-        &db,
-        &[
-            "simulate",
-            "--out",
-            tmp.path().join("ci").to_str().unwrap(),
-            "--builds",
-            "40",
-            "--tests",
-            "60",
-        ],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        trellis(&db, &["ingest", tmp.path().join("ci").to_str().unwrap()])
-            .status
-            .success()
-    );
     let site = tmp.path().join("site");
-    let dashboards = common::repo_root().join("dashboards");
-    let o = trellis(
-        &db,
-        &[
-            "report",
-            "--out",
-            site.to_str().unwrap(),
-            "--dashboards",
-            dashboards.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    common::simulate_and_ingest(&db, &tmp.path().join("ci"), 40, 60, &[]);
+    common::write_report(&db, &site, &common::repo_root().join("dashboards"));
     let index = std::fs::read_to_string(site.join("index.html")).unwrap();
     assert!(
         index.contains("Release") && index.contains("trellis-sim-blocking"),
@@ -283,17 +255,7 @@ fn site_for_simulated_history_and_real_conformance_data() {
         "default_test_group:\n  num_columns_recent: 10\n",
     )
     .unwrap();
-    let o = trellis(
-        &db2,
-        &[
-            "report",
-            "--out",
-            site2.to_str().unwrap(),
-            "--dashboards",
-            empty.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    common::write_report(&db2, &site2, &empty);
     let index = std::fs::read_to_string(site2.join("index.html")).unwrap();
     assert!(index.contains("all-jobs"), "{index}");
     let osd_build = std::fs::read_dir(site2.join("builds")).unwrap().count();

@@ -65,3 +65,37 @@ pub fn cell<'a>(detail: &'a Value, test: &str) -> &'a Value {
         .find(|c| c["test"] == test)
         .unwrap_or_else(|| panic!("no cell {test}"))
 }
+
+/// `trellis simulate --out OUT --builds B --tests T [extra…]`, then `trellis ingest OUT`.
+pub fn simulate_and_ingest(db: &Path, out: &Path, builds: u32, tests: u32, extra: &[&str]) {
+    let (builds, tests) = (builds.to_string(), tests.to_string());
+    let mut args = vec![
+        "simulate",
+        "--out",
+        out.to_str().unwrap(),
+        "--builds",
+        &builds,
+        "--tests",
+        &tests,
+    ];
+    args.extend_from_slice(extra);
+    let o = trellis(db, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = trellis(db, &["ingest", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// `trellis report --out SITE --dashboards DASHBOARDS`, which must succeed.
+pub fn write_report(db: &Path, site: &Path, dashboards: &Path) {
+    let o = trellis(
+        db,
+        &[
+            "report",
+            "--out",
+            site.to_str().unwrap(),
+            "--dashboards",
+            dashboards.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
