@@ -543,6 +543,8 @@ fn logs(shared: Arc<Shared>, t: &Target, q: &HashMap<String, Vec<String>>) -> Re
                 }
             }
             if drop_after.is_some_and(|n| sent >= n) {
+                // Let what was sent reach the client first, as a real drop would.
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 let _ = tx
                     .send(Err(std::io::Error::other("fakekube: log stream dropped")))
                     .await;

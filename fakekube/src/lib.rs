@@ -41,7 +41,7 @@ pub struct Options {
     pub nodes_never_ready: bool,
     /// A directory with `e2e.log` and `junit_01.xml` that the conformance image "produces".
     pub conformance_results: Option<PathBuf>,
-    /// Pause between 16 KiB pieces of the conformance log.
+    /// Pause between 40-line pieces of the conformance log.
     pub conformance_chunk_pause: Duration,
     /// Drop a container's first follow-log stream after this many bytes.
     pub drop_first_log_follow_after: Option<usize>,
@@ -60,7 +60,7 @@ impl Default for Options {
             node_ready_after: Duration::ZERO,
             nodes_never_ready: false,
             conformance_results: None,
-            conformance_chunk_pause: Duration::from_millis(2),
+            conformance_chunk_pause: Duration::from_millis(20),
             drop_first_log_follow_after: None,
             admin_token: "fakekube-admin-token".into(),
             tick: Duration::from_millis(20),

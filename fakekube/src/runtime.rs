@@ -466,9 +466,10 @@ async fn conformance_image(ctx: &Ctx, sink: &mut Sink) -> i32 {
         )
         .as_bytes(),
     );
-    // The log arrives in pieces over time, so a follower really follows.
-    for chunk in log.chunks(16 * 1024) {
-        sink.out(chunk);
+    // The log arrives 40 lines at a time, so a follower really follows.
+    let lines: Vec<&[u8]> = log.split_inclusive(|b| *b == b'\n').collect();
+    for piece in lines.chunks(40) {
+        sink.out(&piece.concat());
         tokio::time::sleep(ctx.opts.conformance_chunk_pause).await;
     }
     let results = ctx

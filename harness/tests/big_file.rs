@@ -22,7 +22,7 @@ fn write_big_junit(path: &std::path::Path) -> u64 {
     let mut written = 0u64;
     let mut i = 0u64;
     while written < TARGET_BYTES {
-        let case = if i % 97 == 0 {
+        let case = if i.is_multiple_of(97) {
             format!("<testcase name=\"spec {i}\" time=\"0.5\"><failure message=\"spec {i} failed\">trace</failure><system-out>{output}</system-out></testcase>\n")
         } else {
             format!("<testcase name=\"spec {i}\" time=\"0.5\"><system-out>{output}</system-out></testcase>\n")

@@ -7,6 +7,7 @@ use common::{stderr, stdout};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use trellis_fakekube::{FakeCluster, Options};
 
 const STANDIN: &str = r#"#!/bin/sh
 # Stand-in for kind: records every call, behaves as the test asks.
@@ -21,7 +22,16 @@ case "$1 $2" in
       echo "" >&2
       echo "Stack Trace: goroutine 1" >&2
       exit 1
-    fi ;;
+    fi
+    # "Creates" the cluster by handing out the fake API server's kubeconfig, with
+    # the context kind would name: kind-<cluster name>.
+    name="$4"
+    while [ $# -gt 0 ]; do
+      if [ "$1" = "--kubeconfig" ] && [ -n "$FAKE_KUBECONFIG" ]; then
+        sed "s/KIND_CONTEXT/kind-$name/" "$FAKE_KUBECONFIG" > "$2"
+      fi
+      shift
+    done ;;
   "get clusters") printf '%b' "$KIND_CLUSTERS" ;;
   "export logs") mkdir -p "$3" ;;
 esac
@@ -78,9 +88,24 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// A fake API server with `nodes` nodes, and a kubeconfig template for the stand-in.
+fn fake_cluster(k: &Standin, nodes: usize, never_ready: bool) -> (FakeCluster, PathBuf) {
+    let cluster = FakeCluster::start(Options {
+        control_planes: 1,
+        workers: nodes - 1,
+        nodes_never_ready: never_ready,
+        ..Options::default()
+    })
+    .unwrap();
+    let template = k._dir.path().join("fake-kubeconfig");
+    cluster.write_kubeconfig(&template, "KIND_CONTEXT").unwrap();
+    (cluster, template)
+}
+
 #[test]
-fn up_passes_config_image_and_kubeconfig() {
+fn up_passes_config_image_and_kubeconfig_and_waits_for_ready_nodes() {
     let k = standin();
+    let (_cluster, template) = fake_cluster(&k, 1, false);
     let kc = k._dir.path().join("kubeconfig");
     let o = k.trellis(
         &[
@@ -94,9 +119,10 @@ fn up_passes_config_image_and_kubeconfig() {
             "--kubeconfig",
             s(&kc),
         ],
-        &[],
+        &[("FAKE_KUBECONFIG", s(&template))],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("all nodes Ready"), "{}", stderr(&o));
     let name = stdout(&o).trim().to_string();
     assert!(name.starts_with("trellis-"), "{name}");
     let config = configs().join("single-node.yaml");
@@ -107,6 +133,62 @@ fn up_passes_config_image_and_kubeconfig() {
             config.display(),
             kc.display()
         )]
+    );
+}
+
+#[test]
+fn up_deletes_a_cluster_whose_nodes_never_become_ready() {
+    let k = standin();
+    let (_cluster, template) = fake_cluster(&k, 1, true);
+    let kc = k._dir.path().join("kubeconfig");
+    let configs = configs();
+    let args = [
+        "up",
+        "--config",
+        "single-node",
+        "--configs",
+        s(&configs),
+        "--kubeconfig",
+        s(&kc),
+        "--ready-timeout",
+        "1",
+    ];
+    let o = k.trellis(&args, &[("FAKE_KUBECONFIG", s(&template))]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nodes not Ready within 1 s: fakekube-control-plane: Ready=False"),
+        "{}",
+        stderr(&o)
+    );
+    let calls = k.calls();
+    let name = calls[0].split_whitespace().nth(3).unwrap();
+    assert_eq!(calls[1..], [format!("delete cluster --name {name}")]);
+}
+
+#[test]
+fn up_counts_nodes_against_the_kind_config() {
+    let k = standin();
+    // multi-node asks for 1 control plane and 2 workers; only one node registers.
+    let (_cluster, template) = fake_cluster(&k, 1, false);
+    let kc = k._dir.path().join("kubeconfig");
+    let configs = configs();
+    let args = [
+        "up",
+        "--config",
+        "multi-node",
+        "--configs",
+        s(&configs),
+        "--kubeconfig",
+        s(&kc),
+        "--ready-timeout",
+        "1",
+    ];
+    let o = k.trellis(&args, &[("FAKE_KUBECONFIG", s(&template))]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 of 3 nodes registered"),
+        "{}",
+        stderr(&o)
     );
 }
 
@@ -205,4 +287,107 @@ fn janitor_deletes_only_old_trellis_clusters() {
         &format!("delete cluster --name trellis-{}-aaaa", now - 10 * 3600)
     );
     assert_eq!(k.calls().len(), 3);
+}
+
+/// A stand-in that records `NAME ARGS` and answers like the real tool.
+fn tool(dir: &Path, name: &str, log: &Path, answer: &str, code: i32) -> PathBuf {
+    let path = dir.join(name);
+    let body = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >> '{}'\nprintf '%s\\n' '{answer}'\n[ {code} -eq 0 ] || echo 'failed' >&2\nexit {code}\n",
+        log.display()
+    );
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn preflight_asks_docker_kind_and_kubectl_and_checks_ports() {
+    let k = standin();
+    let dir = k._dir.path();
+    let log = dir.join("tools.log");
+    let docker_down = tool(
+        dir,
+        "docker",
+        &log,
+        "Cannot connect to the Docker daemon at unix:///var/run/docker.sock",
+        1,
+    );
+    let kubectl = tool(dir, "kubectl", &log, "Client Version: v1.34.1", 0);
+    let kind = tool(dir, "kind", &log, "kind v0.30.0 go1.24.6 linux/amd64", 0);
+    // A config whose extraPortMappings ask for a port something already listens on.
+    let busy = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let config = dir.join("ports.yaml");
+    std::fs::write(&config, format!(
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  extraPortMappings:\n  - containerPort: 80\n    hostPort: {port}\n"
+    )).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .args(["preflight", "--json", "--config", s(&config)])
+        .arg("--docker")
+        .arg(&docker_down)
+        .arg("--kubectl")
+        .arg(&kubectl)
+        .arg("--kind")
+        .arg(&kind)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let checks: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by_name = |n: &str| {
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("docker")["ok"], false);
+    assert!(by_name("docker")["fix"]
+        .as_str()
+        .unwrap()
+        .contains("start the Docker daemon"));
+    assert_eq!(
+        by_name("kind")["detail"],
+        "kind v0.30.0 go1.24.6 linux/amd64"
+    );
+    assert_eq!(by_name("kubectl")["detail"], "Client Version: v1.34.1");
+    let port_check = by_name("host port");
+    assert_eq!(port_check["ok"], false);
+    assert_eq!(
+        port_check["detail"],
+        format!("port {port} (extraPortMappings) is in use")
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        [
+            "docker info --format {{.ServerVersion}}",
+            "kind version",
+            "kubectl version --client"
+        ]
+    );
+
+    // With the engine up, the docker check passes and says which engine.
+    let docker_up = tool(dir, "docker-up", &log, "28.2.2", 0);
+    let o = Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .args(["preflight", "--json", "--config", s(&config)])
+        .arg("--docker")
+        .arg(&docker_up)
+        .arg("--kubectl")
+        .arg(&kubectl)
+        .arg("--kind")
+        .arg(&kind)
+        .output()
+        .unwrap();
+    let checks: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let docker = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "docker")
+        .unwrap();
+    assert_eq!(docker["ok"], true);
+    assert_eq!(docker["detail"], "engine 28.2.2 reachable");
 }

@@ -33,29 +33,80 @@ fn preflight_up_nodes_ready_down() {
         kubeconfig.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // `up` itself waits until every node is Ready (kube-rs), so the cluster is usable.
     let name = stdout(&o).trim().to_string();
-    // kind's --wait returns 0 even on timeout, so wait for Ready ourselves.
-    let ready = Command::new("kubectl")
+    let nodes = Command::new("kubectl")
         .args([
             "--kubeconfig",
             kubeconfig.to_str().unwrap(),
-            "wait",
-            "--for=condition=Ready",
+            "get",
             "nodes",
-            "--all",
-            "--timeout=300s",
+            "--no-headers",
         ])
         .output()
         .unwrap();
+    let nodes = String::from_utf8_lossy(&nodes.stdout).to_string();
+    assert!(
+        nodes
+            .lines()
+            .all(|l| l.split_whitespace().nth(1) == Some("Ready")),
+        "{nodes}"
+    );
+    // An existing cluster: trellis runs the smoke suite on it and never deletes it.
+    let out = tmp.path().join("runs");
+    let db = tmp.path().join("db.sqlite");
+    let o = trellis(&[
+        "--db",
+        db.to_str().unwrap(),
+        "run",
+        "smoke",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--suites-dir",
+        common::repo_root().join("suites").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--job",
+        "real-smoke",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
     let logs = tmp.path().join("logs");
     let down = trellis(&["down", &name, "--logs", logs.to_str().unwrap()]);
-    assert!(
-        ready.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ready.stderr)
-    );
     assert!(down.status.success(), "{}", stderr(&down));
     assert!(logs.is_dir(), "kind export logs wrote nothing");
     let left = trellis(&["janitor", "--older-than", "0", "--dry-run"]);
     assert!(!stdout(&left).contains(&name), "{name} survived down");
+}
+
+#[test]
+#[ignore = "needs docker and kind"]
+fn run_smoke_and_a_conformance_dry_run_on_a_kind_cluster_made_for_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db.sqlite");
+    let root = common::repo_root();
+    let o = trellis(&[
+        "--db",
+        db.to_str().unwrap(),
+        "run",
+        "smoke",
+        "conformance",
+        "--dry-run",
+        "--cluster",
+        "kind:single-node",
+        "--configs",
+        root.join("kind-configs").to_str().unwrap(),
+        "--suites-dir",
+        root.join("suites").to_str().unwrap(),
+        "--out",
+        tmp.path().join("runs").to_str().unwrap(),
+        "--job",
+        "real-kind",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let left = trellis(&["janitor", "--older-than", "0", "--dry-run"]);
+    assert!(
+        !stdout(&left).contains("would delete"),
+        "the run's cluster survived: {}",
+        stdout(&left)
+    );
 }

@@ -383,6 +383,8 @@ fn runner(jobs: usize, rounds: usize) -> i32 {
         retries: 0,
         fail_fast: false,
         output_dir: None,
+        env: Vec::new(),
+        interrupt: None,
     };
     println!("runner: 1,000 trivial tests, -j {jobs}, {rounds} alternating rounds");
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());

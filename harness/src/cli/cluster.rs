@@ -1,5 +1,6 @@
 //! `trellis up`, `down`, `janitor` and `preflight`: kind clusters by hand.
 
+use crate::cluster::provider::{KindProvider, Provider};
 use crate::cluster::{kind, kind_config, preflight, NAME_PREFIX};
 use crate::exit;
 use std::path::PathBuf;
@@ -15,14 +16,14 @@ pub struct KindArgs {
         default_value = "kind",
         value_name = "PATH"
     )]
-    kind: PathBuf,
+    pub(super) kind: PathBuf,
     /// Deadline for one kind command, in seconds.
     #[arg(long, default_value_t = 900, value_name = "SECS")]
-    kind_timeout: u64,
+    pub(super) kind_timeout: u64,
 }
 
 impl KindArgs {
-    fn cli(&self) -> kind::Kind {
+    pub(super) fn cli(&self) -> kind::Kind {
         kind::Kind {
             program: self.kind.clone(),
             timeout: Duration::from_secs(self.kind_timeout),
@@ -48,8 +49,9 @@ impl ConfigArgs {
 
 /// Create a kind cluster (named trellis-<time>-<hex>) from a config in kind-configs/.
 ///
-/// Prints the cluster name and writes its kubeconfig. Delete it with `trellis down
-/// NAME`; `trellis janitor` removes any left behind.
+/// Waits until every node is Ready, then prints the cluster name and leaves its
+/// kubeconfig. A cluster that fails to come up is deleted. Delete it with `trellis
+/// down NAME`; `trellis janitor` removes any left behind.
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
     #[command(flatten)]
@@ -65,6 +67,10 @@ pub struct UpArgs {
     /// Where to write the kubeconfig.
     #[arg(long, default_value = "kubeconfig", value_name = "PATH")]
     kubeconfig: PathBuf,
+    /// Seconds to wait for every node to be Ready (kind's own --wait returns 0 even
+    /// when it times out, so trellis checks).
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    ready_timeout: u64,
 }
 
 pub fn up(args: UpArgs) -> i32 {
@@ -72,27 +78,32 @@ pub fn up(args: UpArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let name = kind::new_cluster_name(chrono::Utc::now().timestamp());
-    let req = kind::CreateRequest {
-        name: name.clone(),
-        config: config.path.clone(),
-        image: args
-            .image
-            .or(args.k8s_version.as_deref().map(kind::node_image_for)),
-        kubeconfig: args.kubeconfig.clone(),
+    let interrupt = match crate::interrupt::Interrupt::install() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: cannot handle signals: {e}");
+            return exit::FAILURE;
+        }
     };
-    eprintln!(
-        "creating {name}: {} control plane(s), {} worker(s), {}",
-        config.control_planes, config.workers, config.ip_family
+    let image = args
+        .image
+        .or(args.k8s_version.as_deref().map(kind::node_image_for));
+    let mut cluster = KindProvider::new(
+        args.kind.cli(),
+        config,
+        image,
+        args.kubeconfig.clone(),
+        Duration::from_secs(args.ready_timeout),
     );
-    let cli = args.kind.cli();
-    if let Err(e) = cli.create(&req) {
+    eprintln!("creating {}", cluster.describe());
+    if let Err(e) = cluster.provision(&interrupt) {
         // kind --retain keeps a failed cluster for its logs: never leave it behind.
-        let _ = cli.delete(&name);
-        return fail(&e);
+        let _ = cluster.teardown();
+        let code = fail(&e);
+        return interrupt.exit_code().unwrap_or(code);
     }
-    println!("{name}");
-    eprintln!("kubeconfig: {}", args.kubeconfig.display());
+    println!("{}", cluster.name);
+    eprintln!("all nodes Ready; kubeconfig: {}", args.kubeconfig.display());
     exit::OK
 }
 

@@ -8,6 +8,7 @@ mod flakes;
 mod ingest;
 mod regressions;
 mod report;
+mod run;
 mod runs;
 mod show;
 mod simulate;
@@ -29,7 +30,8 @@ use std::path::PathBuf;
 /// and builds CNCF conformance submissions.
 ///
 /// Exit codes: 0 ok; 1 failure; 2 usage; 3 some inputs rejected; 4 not found;
-/// 5 submission rejected; 6 release blocked; 7 tests failed.
+/// 5 submission rejected; 6 release blocked; 7 tests failed; 130/143 interrupted by
+/// SIGINT/SIGTERM (after tearing down).
 #[derive(Debug, Parser)]
 #[command(name = "trellis", version, propagate_version = true)]
 pub struct Cli {
@@ -56,6 +58,7 @@ enum Command {
     Triage(triage::Args),
     Report(report::Args),
     Test(test::Args),
+    Run(run::Args),
     Up(cluster::UpArgs),
     Down(cluster::DownArgs),
     Janitor(cluster::JanitorArgs),
@@ -91,6 +94,7 @@ pub fn main() -> i32 {
         Command::Triage(args) => triage::run(args, &db),
         Command::Report(args) => report::run(args, &db),
         Command::Test(args) => test::run(args, &db),
+        Command::Run(args) => run::run(args, &db),
         Command::Up(args) => cluster::up(args),
         Command::Down(args) => cluster::down(args),
         Command::Janitor(args) => cluster::janitor(args),
@@ -126,6 +130,36 @@ fn open_store(db: &std::path::Path) -> Result<Store, i32> {
 fn report_store_error(e: &StoreError) -> i32 {
     eprintln!("error: {e}\n  hint: {}", e.hint());
     exit::FAILURE
+}
+
+/// Ingests one Prow build directory trellis wrote into the store under `job`.
+fn store_build_dir(
+    build: &std::path::Path,
+    job: &str,
+    now: i64,
+    db: &std::path::Path,
+) -> Result<(), i32> {
+    let opts = crate::ingest::IngestOptions {
+        job: Some(job.to_string()),
+        ..Default::default()
+    };
+    let builds =
+        crate::ingest::read_all(&build.display().to_string(), &opts, now).map_err(|e| {
+            eprintln!("error: {e}\n  hint: {}", e.hint());
+            exit::FAILURE
+        })?;
+    let mut store = open_store(db)?;
+    for b in &builds {
+        store.insert_build(b).map_err(|e| report_store_error(&e))?;
+        eprintln!(
+            "stored {}/{} ({} cells) from {}",
+            b.job,
+            b.build,
+            b.cells.len(),
+            build.display()
+        );
+    }
+    Ok(())
 }
 
 /// Prints `value` as pretty JSON on stdout.

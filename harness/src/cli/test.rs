@@ -83,6 +83,8 @@ pub fn run(args: Args, db: &std::path::Path) -> i32 {
         retries: args.retries,
         fail_fast: args.fail_fast,
         output_dir: None,
+        env: Vec::new(),
+        interrupt: None,
     };
     let mut progress = Progress::new();
     let report = match runner::run(cases, &opts, |e| progress.on(e)) {
@@ -164,29 +166,7 @@ fn store_run(
         "finished.json",
         serde_json::json!({ "timestamp": finished, "passed": passed, "result": if passed { "SUCCESS" } else { "FAILURE" } }),
     )?;
-    let opts = crate::ingest::IngestOptions {
-        job: Some(job.to_string()),
-        ..Default::default()
-    };
-    let builds =
-        crate::ingest::read_all(&build.display().to_string(), &opts, finished).map_err(|e| {
-            eprintln!("error: {e}\n  hint: {}", e.hint());
-            exit::FAILURE
-        })?;
-    let mut store = super::open_store(db)?;
-    for b in &builds {
-        store
-            .insert_build(b)
-            .map_err(|e| super::report_store_error(&e))?;
-        eprintln!(
-            "stored {}/{} ({} cells) from {}",
-            b.job,
-            b.build,
-            b.cells.len(),
-            build.display()
-        );
-    }
-    Ok(())
+    super::store_build_dir(&build, job, finished, db)
 }
 
 /// A progress bar on a terminal, one line per finished test otherwise.

@@ -3,6 +3,7 @@
 //! failing command's output; both are handled here.
 
 use super::{ClusterError, NAME_PREFIX};
+use crate::interrupt::Interrupt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -57,6 +58,16 @@ pub fn created_at(name: &str) -> Option<i64> {
 
 impl Kind {
     fn run(&self, stage: &'static str, args: &[&str]) -> Result<String, ClusterError> {
+        self.run_until(stage, args, &Interrupt::default())
+    }
+
+    /// Runs one kind command; kills it at the deadline or when `interrupt` is set.
+    fn run_until(
+        &self,
+        stage: &'static str,
+        args: &[&str],
+        interrupt: &Interrupt,
+    ) -> Result<String, ClusterError> {
         let mut child = Command::new(&self.program)
             .args(args)
             .stdin(Stdio::null())
@@ -75,6 +86,11 @@ impl Kind {
         let status = loop {
             if let Ok(Some(status)) = child.try_wait() {
                 break status;
+            }
+            if interrupt.is_set() {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ClusterError::Interrupted);
             }
             if start.elapsed() > self.timeout {
                 let _ = child.kill();
@@ -99,6 +115,15 @@ impl Kind {
     }
 
     pub fn create(&self, req: &CreateRequest) -> Result<(), ClusterError> {
+        self.create_interruptible(req, &Interrupt::default())
+    }
+
+    /// `kind create cluster`, stopped early by Ctrl-C or SIGTERM.
+    pub fn create_interruptible(
+        &self,
+        req: &CreateRequest,
+        interrupt: &Interrupt,
+    ) -> Result<(), ClusterError> {
         let config = req.config.display().to_string();
         let kubeconfig = req.kubeconfig.display().to_string();
         let mut args = vec![
@@ -116,7 +141,8 @@ impl Kind {
             args.extend(["--image", image.as_str()]);
         }
         // --retain keeps failed nodes for `export logs`; trellis deletes them after.
-        self.run("create cluster", &args).map(|_| ())
+        self.run_until("create cluster", &args, interrupt)
+            .map(|_| ())
     }
 
     pub fn export_logs(&self, name: &str, dir: &Path) -> Result<(), ClusterError> {

@@ -3,11 +3,14 @@
 //! the janitor removes trellis-made kind clusters that outlived their run.
 //!
 //! What is here is tested against a scripted stand-in for the `kind` CLI that records
-//! the exact arguments it gets; there is no Docker engine on the development machines.
+//! the exact arguments it gets, and against fakekube (an in-process fake API server)
+//! for the kube-rs parts; there is no Docker engine on the development machines.
 
+pub mod access;
 pub mod kind;
 pub mod kind_config;
 pub mod preflight;
+pub mod provider;
 
 use std::path::PathBuf;
 
@@ -33,6 +36,18 @@ pub enum ClusterError {
     },
     #[error("`kind {stage}` did not finish within {seconds} s")]
     Timeout { stage: &'static str, seconds: u64 },
+    #[error("{path}: cannot use this kubeconfig: {reason}")]
+    Kubeconfig { path: PathBuf, reason: String },
+    #[error("{what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("nodes not Ready within {seconds} s: {detail}")]
+    NotReady { seconds: u64, detail: String },
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl ClusterError {
@@ -41,7 +56,11 @@ impl ClusterError {
             ClusterError::Config { .. } => "fix the named field; configs are kind.x-k8s.io/v1alpha4 (see kind-configs/)",
             ClusterError::Spawn { .. } => "install kind (go install sigs.k8s.io/kind@latest) or pass --kind PATH",
             ClusterError::Kind { .. } => "read kind's output above; `trellis preflight` checks docker, inotify limits and ports",
-            ClusterError::Timeout { .. } => "raise --timeout, or check that docker can pull the node image",
+            ClusterError::Timeout { .. } => "raise --kind-timeout, or check that docker can pull the node image",
+            ClusterError::Kubeconfig { .. } => "pass a kubeconfig that `kubectl --kubeconfig PATH get nodes` accepts, and --context if it has several",
+            ClusterError::Api { .. } => "check that the cluster is reachable: kubectl --kubeconfig PATH cluster-info",
+            ClusterError::NotReady { .. } => "raise --ready-timeout, or look at the exported node logs (kubelet, CNI)",
+            ClusterError::Interrupted => "the run was stopped by Ctrl-C or SIGTERM; the cluster was torn down",
         }
     }
 }

@@ -20,6 +20,16 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// Where attempt output is captured (a scratch directory when `None`).
     pub output_dir: Option<PathBuf>,
+    /// Extra environment for every test process (suites get KUBECONFIG this way).
+    pub env: Vec<(String, String)>,
+    /// When set, running tests are killed and no more start.
+    pub interrupt: Option<crate::interrupt::Interrupt>,
+}
+
+impl RunOptions {
+    fn interrupted(&self) -> bool {
+        self.interrupt.as_ref().is_some_and(|i| i.is_set())
+    }
 }
 
 /// One run of one test.
@@ -121,7 +131,7 @@ pub fn run(
             std::thread::spawn(move || loop {
                 let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
                 let Some((index, case)) = next else { break };
-                if stop.load(Ordering::SeqCst) {
+                if stop.load(Ordering::SeqCst) || opts.interrupted() {
                     let skipped = TestRun {
                         case,
                         outcome: TestOutcome::Skipped,
@@ -192,10 +202,10 @@ fn run_test(
     })?;
     let mut attempts = Vec::new();
     for attempt in 1..=opts.retries + 1 {
-        let a = run_attempt(case, opts.timeout, &out_dir.join("attempt.log"))?;
+        let a = run_attempt(case, opts, &out_dir.join("attempt.log"))?;
         let passed = a.passed;
         attempts.push(a);
-        if passed {
+        if passed || opts.interrupted() {
             break;
         }
         events.push(Event::AttemptFailed {
@@ -221,9 +231,10 @@ fn run_test(
 /// pipe to drain, so a chatty test cannot block), killed at the deadline.
 fn run_attempt(
     case: &TestCase,
-    timeout: Duration,
+    opts: &RunOptions,
     log: &std::path::Path,
 ) -> Result<Attempt, RunnerError> {
+    let timeout = opts.timeout;
     let io = |source| RunnerError::Io {
         path: log.to_path_buf(),
         source,
@@ -235,6 +246,7 @@ fn run_attempt(
     if case.ignored {
         cmd.arg("--ignored");
     }
+    cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
     cmd.stdin(Stdio::null()).stdout(file).stderr(err_file);
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|source| RunnerError::Spawn {
@@ -242,9 +254,16 @@ fn run_attempt(
         source,
     })?;
     let mut pause = Duration::from_micros(50);
+    let mut interrupted = false;
     let (status, timed_out) = loop {
         if let Some(status) = child.try_wait().map_err(io)? {
             break (Some(status), false);
+        }
+        if opts.interrupted() {
+            let _ = child.kill();
+            let _ = child.wait();
+            interrupted = true;
+            break (None, false);
         }
         if start.elapsed() >= timeout {
             let _ = child.kill();
@@ -260,6 +279,9 @@ fn run_attempt(
         output.push_str(&format!(
             "\n[trellis] killed after the {timeout:?} deadline\n"
         ));
+    }
+    if interrupted {
+        output.push_str("\n[trellis] killed: the run was interrupted\n");
     }
     Ok(Attempt {
         passed: status.is_some_and(|s| s.success()),

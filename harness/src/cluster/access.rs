@@ -1,0 +1,127 @@
+//! Reaching a cluster: a kube-rs client from a kubeconfig file and context, and the
+//! check that every node is Ready under a deadline (kind's `--wait` returns 0 even
+//! when it times out, so trellis checks for itself).
+
+use super::ClusterError;
+use crate::interrupt::Interrupt;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::ListParams;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How to reach a cluster: a kubeconfig file and, optionally, one of its contexts.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub kubeconfig: PathBuf,
+    pub context: Option<String>,
+}
+
+impl Access {
+    pub async fn client(&self) -> Result<Client, ClusterError> {
+        let bad = |reason: String| ClusterError::Kubeconfig {
+            path: self.kubeconfig.clone(),
+            reason,
+        };
+        let file = Kubeconfig::read_from(&self.kubeconfig).map_err(|e| bad(e.to_string()))?;
+        let opts = KubeConfigOptions {
+            context: self.context.clone(),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(file, &opts)
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        Client::try_from(config).map_err(|e| bad(e.to_string()))
+    }
+
+    /// The server's version (`gitVersion`, e.g. v1.34.1).
+    pub async fn server_version(&self) -> Result<String, ClusterError> {
+        let client = self.client().await?;
+        let info = client
+            .apiserver_version()
+            .await
+            .map_err(|source| ClusterError::Api {
+                what: "GET /version".into(),
+                source,
+            })?;
+        Ok(info.git_version)
+    }
+}
+
+/// Why a node is not Ready, from its Ready condition.
+fn not_ready_reason(node: &Node) -> Option<String> {
+    let name = node.metadata.name.clone().unwrap_or_default();
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
+    match ready {
+        Some(c) if c.status == "True" => None,
+        Some(c) => Some(format!(
+            "{name}: Ready={} ({})",
+            c.status,
+            c.message.clone().or(c.reason.clone()).unwrap_or_default()
+        )),
+        None => Some(format!("{name}: no Ready condition yet")),
+    }
+}
+
+/// Polls until `expected` nodes (or at least one, when `None`) exist and all are
+/// Ready; returns their names. Fails at the deadline naming the nodes that are not.
+pub async fn wait_nodes_ready(
+    access: &Access,
+    expected: Option<usize>,
+    deadline: Duration,
+    interrupt: &Interrupt,
+) -> Result<Vec<String>, ClusterError> {
+    let nodes: Api<Node> = Api::all(access.client().await?);
+    let start = Instant::now();
+    loop {
+        if interrupt.is_set() {
+            return Err(ClusterError::Interrupted);
+        }
+        let last = match nodes.list(&ListParams::default()).await {
+            Ok(list) => {
+                let problems: Vec<String> =
+                    list.items.iter().filter_map(not_ready_reason).collect();
+                let count = list.items.len();
+                let enough = expected.map_or(count > 0, |n| count == n);
+                if enough && problems.is_empty() {
+                    return Ok(list
+                        .items
+                        .into_iter()
+                        .filter_map(|n| n.metadata.name)
+                        .collect());
+                }
+                match expected {
+                    Some(n) if count != n => {
+                        format!("{count} of {n} nodes registered; {}", problems.join("; "))
+                    }
+                    _ => problems.join("; "),
+                }
+            }
+            // The API server may still be starting: keep trying until the deadline.
+            Err(e) => format!("listing nodes: {e}"),
+        };
+        if start.elapsed() >= deadline {
+            return Err(ClusterError::NotReady {
+                seconds: deadline.as_secs(),
+                detail: last,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A current-thread runtime for the async (kube-rs) steps of a synchronous command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, ClusterError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ClusterError::Spawn {
+            program: "tokio runtime".into(),
+            source,
+        })
+}

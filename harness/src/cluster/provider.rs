@@ -1,0 +1,176 @@
+//! Providers: where a run's cluster comes from. `kind` creates one (and always deletes
+//! it); `kubeconfig` uses an existing cluster and never deletes it. `trellis run`
+//! drives both through [`Provider`] the same way: provision, run, export logs,
+//! tear down.
+
+use super::access::{self, Access};
+use super::kind::{self, CreateRequest, Kind};
+use super::kind_config::KindConfig;
+use super::ClusterError;
+use crate::interrupt::Interrupt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub trait Provider {
+    /// One line for the build log: what cluster this is.
+    fn describe(&self) -> String;
+    /// Makes the cluster ready for suites and says how to reach it.
+    fn provision(&mut self, interrupt: &Interrupt) -> Result<Access, ClusterError>;
+    /// Copies the cluster's logs into `dir` (best effort; the run goes on without).
+    fn export_logs(&self, dir: &Path) -> Result<(), ClusterError>;
+    /// Removes what `provision` created. Runs after success, failure and interrupts.
+    fn teardown(&mut self) -> Result<(), ClusterError>;
+}
+
+/// A kind cluster made for this run.
+pub struct KindProvider {
+    pub cli: Kind,
+    pub config: KindConfig,
+    pub image: Option<String>,
+    pub name: String,
+    /// Where the cluster's kubeconfig is written.
+    pub kubeconfig: PathBuf,
+    pub ready_timeout: Duration,
+    created: bool,
+}
+
+impl KindProvider {
+    pub fn new(
+        cli: Kind,
+        config: KindConfig,
+        image: Option<String>,
+        kubeconfig: PathBuf,
+        ready_timeout: Duration,
+    ) -> KindProvider {
+        KindProvider {
+            cli,
+            config,
+            image,
+            name: kind::new_cluster_name(chrono::Utc::now().timestamp()),
+            kubeconfig,
+            ready_timeout,
+            created: false,
+        }
+    }
+}
+
+impl Provider for KindProvider {
+    fn describe(&self) -> String {
+        format!(
+            "kind cluster {} from {} ({} control plane(s), {} worker(s), {}){}",
+            self.name,
+            self.config.path.display(),
+            self.config.control_planes,
+            self.config.workers,
+            self.config.ip_family,
+            self.image
+                .as_deref()
+                .map(|i| format!(", image {i}"))
+                .unwrap_or_default()
+        )
+    }
+
+    fn provision(&mut self, interrupt: &Interrupt) -> Result<Access, ClusterError> {
+        // Marked before the call: a failed or interrupted create leaves nodes behind
+        // (--retain), and teardown must delete them.
+        self.created = true;
+        self.cli.create_interruptible(
+            &CreateRequest {
+                name: self.name.clone(),
+                config: self.config.path.clone(),
+                image: self.image.clone(),
+                kubeconfig: self.kubeconfig.clone(),
+            },
+            interrupt,
+        )?;
+        let access = Access {
+            kubeconfig: self.kubeconfig.clone(),
+            context: Some(format!("kind-{}", self.name)),
+        };
+        let expected = self.config.control_planes + self.config.workers;
+        access::runtime()?.block_on(access::wait_nodes_ready(
+            &access,
+            Some(expected),
+            self.ready_timeout,
+            interrupt,
+        ))?;
+        Ok(access)
+    }
+
+    fn export_logs(&self, dir: &Path) -> Result<(), ClusterError> {
+        if !self.created {
+            return Ok(());
+        }
+        self.cli.export_logs(&self.name, dir)
+    }
+
+    fn teardown(&mut self) -> Result<(), ClusterError> {
+        if !std::mem::take(&mut self.created) {
+            return Ok(());
+        }
+        self.cli.delete(&self.name)
+    }
+}
+
+/// An existing cluster; trellis only checks it and never deletes it.
+pub struct KubeconfigProvider {
+    pub access: Access,
+    pub ready_timeout: Duration,
+    /// Node names and the server version, for the logs export.
+    seen: Option<(String, Vec<String>)>,
+}
+
+impl KubeconfigProvider {
+    pub fn new(access: Access, ready_timeout: Duration) -> KubeconfigProvider {
+        KubeconfigProvider {
+            access,
+            ready_timeout,
+            seen: None,
+        }
+    }
+}
+
+impl Provider for KubeconfigProvider {
+    fn describe(&self) -> String {
+        format!(
+            "existing cluster from {}{} (never deleted)",
+            self.access.kubeconfig.display(),
+            self.access
+                .context
+                .as_deref()
+                .map(|c| format!(", context {c}"))
+                .unwrap_or_default()
+        )
+    }
+
+    fn provision(&mut self, interrupt: &Interrupt) -> Result<Access, ClusterError> {
+        let rt = access::runtime()?;
+        let version = rt.block_on(self.access.server_version())?;
+        let nodes = rt.block_on(access::wait_nodes_ready(
+            &self.access,
+            None,
+            self.ready_timeout,
+            interrupt,
+        ))?;
+        self.seen = Some((version, nodes));
+        Ok(self.access.clone())
+    }
+
+    fn export_logs(&self, dir: &Path) -> Result<(), ClusterError> {
+        let Some((version, nodes)) = &self.seen else {
+            return Ok(());
+        };
+        let info = serde_json::json!({"serverVersion": version, "nodes": nodes});
+        let path = dir.join("cluster-info.json");
+        std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(&path, info.to_string()))
+            .map_err(|e| ClusterError::Config {
+                path,
+                reason: e.to_string(),
+            })
+    }
+
+    fn teardown(&mut self) -> Result<(), ClusterError> {
+        Ok(())
+    }
+}

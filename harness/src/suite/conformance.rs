@@ -1,0 +1,486 @@
+//! The conformance suite the way Hydrophone runs it: the official image
+//! `registry.k8s.io/conformance:<server version>` in a pod of its own namespace, with
+//! a service account bound to a cluster role, a helper container sharing
+//! `/tmp/results`, the e2e settings in `E2E_*` variables; the test container's log
+//! followed (reconnecting when the stream drops), `e2e.log` and `junit_01.xml`
+//! copied out of the helper by exec, the exit code taken from the test container,
+//! and everything it created deleted and waited for.
+
+use super::{io_error, Manifest, SuiteContext, SuiteError, SuiteOutcome};
+use crate::interrupt::Interrupt;
+use futures_util::{AsyncBufReadExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{AttachParams, DeleteParams, LogParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+
+pub const POD: &str = "e2e-conformance-test";
+pub const TEST_CONTAINER: &str = "conformance-container";
+pub const OUTPUT_CONTAINER: &str = "output-container";
+const RESULTS_DIR: &str = "/tmp/results";
+const BUSYBOX: &str = "registry.k8s.io/e2e-test-images/busybox:1.37.0-1";
+
+/// Everything the pod is made from.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub namespace: String,
+    pub image: String,
+    pub focus: String,
+    pub skip: String,
+    pub parallel: usize,
+    pub extra_args: Vec<String>,
+    pub extra_ginkgo_args: Vec<String>,
+    pub dry_run: bool,
+    pub deadline: Duration,
+}
+
+/// The conformance image for a server version: build metadata (`+k3s1`) dropped.
+pub fn image_for(server_version: &str) -> String {
+    let v = server_version.split('+').next().unwrap_or(server_version);
+    format!("registry.k8s.io/conformance:{v}")
+}
+
+pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError> {
+    let rt = crate::cluster::access::runtime()?;
+    rt.block_on(async {
+        let client = ctx.access.client().await?;
+        let image = match &m.image {
+            Some(i) => i.clone(),
+            None => image_for(&ctx.access.server_version().await?),
+        };
+        let o = ctx.overrides;
+        let (focus, skip) = if o.certified {
+            // The certified run: every conformance test, nothing skipped.
+            (r"\[Conformance\]".to_string(), String::new())
+        } else {
+            (
+                o.focus.clone().unwrap_or_else(|| m.focus.clone()),
+                o.skip.clone().unwrap_or_else(|| m.skip.clone()),
+            )
+        };
+        let plan = Plan {
+            namespace: m.namespace.clone(),
+            image,
+            focus,
+            skip,
+            parallel: o.parallel.unwrap_or(m.parallel),
+            extra_args: m.extra_args.clone(),
+            extra_ginkgo_args: m.extra_ginkgo_args.clone(),
+            dry_run: o.dry_run,
+            deadline: m.timeout,
+        };
+        (ctx.log)(&format!(
+            "{}: {} in namespace {}, focus {:?}, skip {:?}, parallel {}{}",
+            m.name,
+            plan.image,
+            plan.namespace,
+            plan.focus,
+            plan.skip,
+            plan.parallel,
+            if plan.dry_run { ", dry run" } else { "" }
+        ));
+        let code = execute(&client, &plan, ctx.artifacts, ctx.interrupt, ctx.log).await?;
+        let junit = ctx.artifacts.join("junit_01.xml");
+        let summary = match crate::ingest::junit::parse_file(&junit).map(|r| r.tally) {
+            Ok(t) => format!(
+                "{} passed, {} failed, {} skipped; exit code {code}",
+                t.passed, t.failed, t.skipped
+            ),
+            Err(e) => format!("exit code {code}; junit_01.xml unreadable: {e}"),
+        };
+        Ok(SuiteOutcome {
+            name: m.name.clone(),
+            passed: code == 0,
+            summary,
+        })
+    })
+}
+
+/// Deploys, follows, collects and cleans up; returns the test container's exit code.
+/// Cleanup runs whatever happened before it.
+pub async fn execute(
+    client: &Client,
+    plan: &Plan,
+    artifacts: &Path,
+    interrupt: &Interrupt,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<i32, SuiteError> {
+    std::fs::create_dir_all(artifacts).map_err(io_error(artifacts))?;
+    let until = Instant::now() + plan.deadline;
+    let result = async {
+        deploy(client, plan).await?;
+        log(&format!(
+            "created namespace {}, RBAC and pod {POD}",
+            plan.namespace
+        ));
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &plan.namespace);
+        let pod_log = artifacts.join("conformance-pod.log");
+        guarded(
+            follow_log(&pods, &pod_log, log),
+            until,
+            interrupt,
+            "following the conformance log",
+        )
+        .await??;
+        let code = guarded(
+            exit_code(&pods),
+            until,
+            interrupt,
+            "waiting for the test container",
+        )
+        .await??;
+        log(&format!("{TEST_CONTAINER} exited with code {code}"));
+        for file in ["e2e.log", "junit_01.xml"] {
+            let bytes = guarded(
+                copy_out(&pods, &format!("{RESULTS_DIR}/{file}")),
+                until,
+                interrupt,
+                "copying results",
+            )
+            .await??;
+            let dest = artifacts.join(file);
+            std::fs::write(&dest, &bytes).map_err(io_error(&dest))?;
+            log(&format!(
+                "copied {RESULTS_DIR}/{file} ({} bytes)",
+                bytes.len()
+            ));
+        }
+        Ok(code)
+    }
+    .await;
+    // Cleanup gets its own deadline: an interrupted or timed-out run must still clean up.
+    let cleaned = cleanup(client, plan, Duration::from_secs(300)).await;
+    match (&result, cleaned) {
+        (_, Ok(())) => log(&format!(
+            "deleted namespace {} and the conformance RBAC",
+            plan.namespace
+        )),
+        (Ok(_), Err(e)) => return Err(e),
+        (Err(_), Err(e)) => log(&format!("cleanup also failed: {e}")),
+    }
+    result
+}
+
+fn api_err(what: &'static str) -> impl Fn(kube::Error) -> SuiteError {
+    move |source| SuiteError::Api {
+        what: what.into(),
+        source,
+    }
+}
+
+fn object<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+    serde_json::from_value(v).expect("the conformance objects are well-formed")
+}
+
+fn role_name(plan: &Plan) -> String {
+    format!("{}-conformance", plan.namespace)
+}
+
+/// The pod, as Hydrophone builds it: restricted security context, a shared emptyDir,
+/// tolerating every taint so it can land on a control-plane-only cluster.
+pub fn pod_spec(plan: &Plan) -> Pod {
+    let mut env = vec![
+        json!({"name": "E2E_FOCUS", "value": plan.focus}),
+        json!({"name": "E2E_SKIP", "value": plan.skip}),
+        json!({"name": "E2E_PROVIDER", "value": "skeleton"}),
+        json!({"name": "E2E_PARALLEL", "value": if plan.parallel > 1 { "true" } else { "false" }}),
+        json!({"name": "E2E_VERBOSITY", "value": "4"}),
+        json!({"name": "E2E_USE_GO_RUNNER", "value": "true"}),
+        json!({"name": "E2E_EXTRA_ARGS", "value": plan.extra_args.join(" ")}),
+        json!({"name": "RESULTS_DIR", "value": RESULTS_DIR}),
+    ];
+    let mut ginkgo = plan.extra_ginkgo_args.clone();
+    if plan.parallel > 1 {
+        ginkgo.push(format!("--procs={}", plan.parallel));
+    }
+    env.push(json!({"name": "E2E_EXTRA_GINKGO_ARGS", "value": ginkgo.join(" ")}));
+    if plan.dry_run {
+        env.push(json!({"name": "E2E_DRYRUN", "value": "true"}));
+    }
+    let security = json!({
+        "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": true, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"},
+    });
+    let mount = json!([{"name": "output-volume", "mountPath": RESULTS_DIR}]);
+    object(json!({
+        "metadata": {"name": POD, "namespace": plan.namespace, "labels": {"app.kubernetes.io/managed-by": "trellis"}},
+        "spec": {
+            "containers": [
+                {"name": TEST_CONTAINER, "image": plan.image, "imagePullPolicy": "IfNotPresent",
+                 "env": env, "volumeMounts": mount, "securityContext": security},
+                {"name": OUTPUT_CONTAINER, "image": BUSYBOX, "command": ["/bin/sh", "-c", "sleep infinity"],
+                 "volumeMounts": mount, "securityContext": security},
+            ],
+            "volumes": [{"name": "output-volume", "emptyDir": {}}],
+            "restartPolicy": "Never",
+            "serviceAccountName": "trellis-conformance",
+            "tolerations": [{"operator": "Exists"}],
+        },
+    }))
+}
+
+async fn deploy(client: &Client, plan: &Plan) -> Result<(), SuiteError> {
+    let pp = PostParams::default();
+    let labels = json!({"app.kubernetes.io/managed-by": "trellis"});
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    match namespaces
+        .create(&pp, &object(json!({"metadata": {"name": plan.namespace, "labels": labels}})))
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            return Err(SuiteError::Pod(format!(
+                "namespace {} already exists: a previous run left it (or is still running); delete it with `kubectl delete namespace {}` and retry",
+                plan.namespace, plan.namespace
+            )))
+        }
+        Err(e) => return Err(api_err("creating the conformance namespace")(e)),
+    }
+    Api::<ServiceAccount>::namespaced(client.clone(), &plan.namespace)
+        .create(
+            &pp,
+            &object(json!({"metadata": {"name": "trellis-conformance", "labels": labels}})),
+        )
+        .await
+        .map_err(api_err("creating the service account"))?;
+    Api::<ClusterRole>::all(client.clone())
+        .create(
+            &pp,
+            &object(json!({
+                "metadata": {"name": role_name(plan), "labels": labels},
+                "rules": [
+                    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                    {"nonResourceURLs": ["/metrics", "/logs", "/logs/*"], "verbs": ["get"]},
+                ],
+            })),
+        )
+        .await
+        .map_err(api_err("creating the cluster role"))?;
+    Api::<ClusterRoleBinding>::all(client.clone())
+        .create(&pp, &object(json!({
+            "metadata": {"name": role_name(plan), "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name(plan)},
+            "subjects": [{"kind": "ServiceAccount", "name": "trellis-conformance", "namespace": plan.namespace}],
+        })))
+        .await
+        .map_err(api_err("creating the cluster role binding"))?;
+    Api::<Pod>::namespaced(client.clone(), &plan.namespace)
+        .create(&pp, &pod_spec(plan))
+        .await
+        .map_err(api_err("creating the conformance pod"))?;
+    Ok(())
+}
+
+/// Runs `fut` until it finishes, the deadline passes or the run is interrupted.
+async fn guarded<T>(
+    fut: impl std::future::Future<Output = T>,
+    until: Instant,
+    interrupt: &Interrupt,
+    what: &str,
+) -> Result<T, SuiteError> {
+    let watch_interrupt = async {
+        while !interrupt.is_set() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        v = fut => Ok(v),
+        _ = tokio::time::sleep_until(until.into()) => Err(SuiteError::Deadline { what: what.into(), seconds: 0 }),
+        _ = watch_interrupt => Err(SuiteError::Interrupted),
+    }
+}
+
+/// The test container's state: `None` while it has not ended, else its exit code.
+async fn terminated(pods: &Api<Pod>) -> Result<Option<i32>, SuiteError> {
+    let pod = pods
+        .get(POD)
+        .await
+        .map_err(api_err("reading the conformance pod"))?;
+    let status = pod.status.unwrap_or_default();
+    let code = status
+        .container_statuses
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.name == TEST_CONTAINER)
+        .and_then(|c| c.state)
+        .and_then(|s| s.terminated)
+        .map(|t| t.exit_code);
+    if code.is_none() && status.phase.as_deref() == Some("Failed") {
+        return Err(SuiteError::Pod(format!(
+            "the conformance pod failed before its test container ran: {}",
+            status.message.unwrap_or_default()
+        )));
+    }
+    Ok(code)
+}
+
+/// Streams the test container's log into `path` and the build log. A stream can end
+/// early (API server timeouts, dropped connections): then it reconnects and skips
+/// what it already has — the log of one container instance only grows.
+async fn follow_log(
+    pods: &Api<Pod>,
+    path: &Path,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<(), SuiteError> {
+    let mut file = std::fs::File::create(path).map_err(io_error(path))?;
+    let mut received: usize = 0;
+    let mut reconnects = 0;
+    loop {
+        let params = LogParams {
+            container: Some(TEST_CONTAINER.into()),
+            follow: true,
+            ..Default::default()
+        };
+        let mut opened = false;
+        let clean_end = match pods.log_stream(POD, &params).await {
+            Ok(stream) => {
+                opened = true;
+                let mut lines = stream.lines();
+                let mut position = 0usize;
+                loop {
+                    match lines.try_next().await {
+                        Ok(Some(line)) => {
+                            let len = line.len() + 1;
+                            if position + len > received {
+                                file.write_all(line.as_bytes())
+                                    .and_then(|_| file.write_all(b"\n"))
+                                    .map_err(io_error(path))?;
+                                if is_milestone(&line) {
+                                    log(&format!("  {line}"));
+                                }
+                                received = position + len;
+                            }
+                            position += len;
+                        }
+                        Ok(None) => break true,
+                        Err(_) => break false,
+                    }
+                }
+            }
+            // Not started yet (ContainerCreating) or the API server is unreachable.
+            Err(_) => false,
+        };
+        if clean_end && terminated(pods).await?.is_some() {
+            return Ok(());
+        }
+        if opened {
+            reconnects += 1;
+        }
+        if opened && reconnects % 10 == 1 {
+            log(&format!(
+                "log stream ended early after {received} bytes; reconnecting"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(if received == 0 { 500 } else { 200 })).await;
+    }
+}
+
+/// Lines of ginkgo's output worth a place in the build log.
+fn is_milestone(line: &str) -> bool {
+    line.len() < 300
+        && (line.starts_with("Ran ")
+            || line.starts_with("SUCCESS!")
+            || line.starts_with("FAIL!")
+            || line.contains("[FAIL]")
+            || line.contains("[FAILED]"))
+}
+
+async fn exit_code(pods: &Api<Pod>) -> Result<i32, SuiteError> {
+    loop {
+        if let Some(code) = terminated(pods).await? {
+            return Ok(code);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// `cat FILE` in the helper container, as Hydrophone copies results out.
+async fn copy_out(pods: &Api<Pod>, file: &str) -> Result<Vec<u8>, SuiteError> {
+    let params = AttachParams::default()
+        .container(OUTPUT_CONTAINER)
+        .stderr(true);
+    let mut proc = pods
+        .exec(POD, vec!["cat", file], &params)
+        .await
+        .map_err(api_err("exec into the output container"))?;
+    let mut bytes = Vec::new();
+    let mut err = String::new();
+    let (stdout, stderr) = (proc.stdout(), proc.stderr());
+    let read_out = async {
+        match stdout {
+            Some(mut s) => s.read_to_end(&mut bytes).await.map(|_| ()),
+            None => Ok(()),
+        }
+    };
+    let read_err = async {
+        match stderr {
+            Some(mut s) => s.read_to_string(&mut err).await.map(|_| ()),
+            None => Ok(()),
+        }
+    };
+    let (a, b) = tokio::join!(read_out, read_err);
+    a.and(b)
+        .map_err(|e| SuiteError::Pod(format!("reading {file} from the pod: {e}")))?;
+    let status = match proc.take_status() {
+        Some(s) => s.await,
+        None => None,
+    };
+    let _ = proc.join().await;
+    if let Some(s) = status.filter(|s| s.status.as_deref() == Some("Failure")) {
+        return Err(SuiteError::Pod(format!(
+            "cat {file} in {OUTPUT_CONTAINER} failed: {} {}",
+            s.message.unwrap_or_default(),
+            err.trim()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Deletes what `deploy` made (whatever exists of it) and waits until it is gone.
+pub async fn cleanup(client: &Client, plan: &Plan, deadline: Duration) -> Result<(), SuiteError> {
+    let dp = DeleteParams::background();
+    let gone = |r: Result<(), kube::Error>| match r {
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        other => other,
+    };
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+    let name = role_name(plan);
+    gone(bindings.delete(&name, &dp).await.map(|_| ()))
+        .map_err(api_err("deleting the cluster role binding"))?;
+    gone(roles.delete(&name, &dp).await.map(|_| ()))
+        .map_err(api_err("deleting the cluster role"))?;
+    gone(namespaces.delete(&plan.namespace, &dp).await.map(|_| ()))
+        .map_err(api_err("deleting the namespace"))?;
+    let start = Instant::now();
+    loop {
+        let ns = namespaces
+            .get_opt(&plan.namespace)
+            .await
+            .map_err(api_err("reading the namespace"))?;
+        let role = roles
+            .get_opt(&name)
+            .await
+            .map_err(api_err("reading the cluster role"))?;
+        let binding = bindings
+            .get_opt(&name)
+            .await
+            .map_err(api_err("reading the binding"))?;
+        if ns.is_none() && role.is_none() && binding.is_none() {
+            return Ok(());
+        }
+        if start.elapsed() >= deadline {
+            return Err(SuiteError::Deadline {
+                what: format!("deleting namespace {}", plan.namespace),
+                seconds: deadline.as_secs(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -1,0 +1,141 @@
+//! e2e suites: a local `e2e.test` binary (from a Kubernetes release's test tarball)
+//! with ginkgo's focus / skip / label filters, flake attempts and `--report-dir`;
+//! with `ginkgo:` set and parallel > 1, it runs under `ginkgo --procs=N`. Its output
+//! is the run's `artifacts/e2e.log`; e2e.test writes `junit_01.xml` to the report dir.
+
+use super::manifest::find_binary;
+use super::{io_error, Manifest, SuiteContext, SuiteError, SuiteOutcome};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The command line: the program and its arguments.
+pub fn command_line(
+    m: &Manifest,
+    e2e: &Path,
+    ginkgo: Option<&Path>,
+    kubeconfig: &Path,
+    report_dir: &Path,
+    ctx_overrides: &super::Overrides,
+) -> (PathBuf, Vec<String>) {
+    let focus = ctx_overrides
+        .focus
+        .clone()
+        .unwrap_or_else(|| m.focus.clone());
+    let skip = ctx_overrides.skip.clone().unwrap_or_else(|| m.skip.clone());
+    let parallel = ctx_overrides.parallel.unwrap_or(m.parallel);
+    let mut filters: Vec<(&str, String)> = Vec::new();
+    for (flag, value) in [
+        ("focus", focus),
+        ("skip", skip),
+        ("label-filter", m.label_filter.clone()),
+    ] {
+        if !value.is_empty() {
+            filters.push((flag, value));
+        }
+    }
+    if m.flake_attempts > 0 {
+        filters.push(("flake-attempts", m.flake_attempts.to_string()));
+    }
+    if ctx_overrides.dry_run {
+        filters.push(("dry-run", "true".into()));
+    }
+    let mut test_args = vec![
+        format!("--kubeconfig={}", kubeconfig.display()),
+        "--provider=skeleton".to_string(),
+        format!("--report-dir={}", report_dir.display()),
+    ];
+    test_args.extend(m.extra_args.iter().cloned());
+    match ginkgo.filter(|_| parallel > 1) {
+        Some(g) => {
+            let mut args = vec![format!("--procs={parallel}")];
+            args.extend(filters.iter().map(|(f, v)| format!("--{f}={v}")));
+            args.push(format!("--timeout={}s", m.timeout.as_secs()));
+            args.push(e2e.display().to_string());
+            args.push("--".into());
+            args.extend(test_args);
+            (g.to_path_buf(), args)
+        }
+        None => {
+            let mut args: Vec<String> = filters
+                .iter()
+                .map(|(f, v)| format!("--ginkgo.{f}={v}"))
+                .collect();
+            args.push(format!("--ginkgo.timeout={}s", m.timeout.as_secs()));
+            args.extend(test_args);
+            (e2e.to_path_buf(), args)
+        }
+    }
+}
+
+pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError> {
+    let e2e = find_binary(m.binary.as_deref().unwrap_or_default(), ctx.bin_dirs)?;
+    let ginkgo = m
+        .ginkgo
+        .as_deref()
+        .map(|g| find_binary(g, ctx.bin_dirs))
+        .transpose()?;
+    let (program, args) = command_line(
+        m,
+        &e2e,
+        ginkgo.as_deref(),
+        ctx.kubeconfig,
+        ctx.artifacts,
+        ctx.overrides,
+    );
+    (ctx.log)(&format!(
+        "{}: {} {}",
+        m.name,
+        program.display(),
+        args.join(" ")
+    ));
+    let log_path = ctx.artifacts.join("e2e.log");
+    let out = std::fs::File::create(&log_path).map_err(io_error(&log_path))?;
+    let err = out.try_clone().map_err(io_error(&log_path))?;
+    let mut child = Command::new(&program)
+        .args(&args)
+        .env("KUBECONFIG", ctx.kubeconfig)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|source| SuiteError::Io {
+            path: program.clone(),
+            source,
+        })?;
+    // ginkgo's own --timeout ends the suite first; this is the backstop.
+    let deadline = m.timeout + Duration::from_secs(60);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(io_error(&program))? {
+            break s;
+        }
+        if ctx.interrupt.is_set() || start.elapsed() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(if ctx.interrupt.is_set() {
+                SuiteError::Interrupted
+            } else {
+                SuiteError::Deadline {
+                    what: m.name.clone(),
+                    seconds: deadline.as_secs(),
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let junit = ctx.artifacts.join("junit_01.xml");
+    let counts = crate::ingest::junit::parse_file(&junit)
+        .map(|r| {
+            format!(
+                "{} passed, {} failed, {} skipped",
+                r.tally.passed, r.tally.failed, r.tally.skipped
+            )
+        })
+        .unwrap_or_else(|e| format!("no JUnit report: {e}"));
+    Ok(SuiteOutcome {
+        name: m.name.clone(),
+        passed: status.success(),
+        summary: format!("{counts}; exit code {}", status.code().unwrap_or(-1)),
+    })
+}

@@ -1,0 +1,204 @@
+//! Suite manifests (`suites/NAME.yaml`): what a suite is and how to run it.
+//!
+//! ```yaml
+//! name: smoke
+//! kind: libtest          # libtest | conformance | e2e
+//! binary: trellis-smoke  # libtest and e2e: a path, or a name next to trellis or on PATH
+//! timeout: 15m           # the whole suite
+//! test_timeout: 3m       # libtest: one attempt of one test
+//! retries: 1             # libtest: extra attempts (a pass after a failure is FLAKY)
+//! parallel: 4
+//! focus: ''              # regex; libtest: on test names, ginkgo: --focus
+//! skip: ''
+//! ```
+
+use super::SuiteError;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuiteKind {
+    /// A libtest-compatible binary, run test by test by trellis's runner.
+    Libtest,
+    /// The official conformance image run as a pod, the way Hydrophone does.
+    Conformance,
+    /// A local `e2e.test` binary (optionally through `ginkgo` for parallelism).
+    E2e,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub kind: SuiteKind,
+    #[serde(default)]
+    pub description: String,
+    pub binary: Option<String>,
+    /// e2e: the ginkgo CLI; when set, e2e.test runs under `ginkgo --procs=N`.
+    pub ginkgo: Option<String>,
+    /// conformance: the image; default registry.k8s.io/conformance:<server version>.
+    pub image: Option<String>,
+    /// conformance: the namespace it runs in (created and deleted by trellis).
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    #[serde(default)]
+    pub focus: String,
+    #[serde(default)]
+    pub skip: String,
+    /// e2e: ginkgo's --label-filter.
+    #[serde(default)]
+    pub label_filter: String,
+    #[serde(default = "one")]
+    pub parallel: usize,
+    #[serde(default)]
+    pub retries: u32,
+    /// e2e: ginkgo's --flake-attempts.
+    #[serde(default)]
+    pub flake_attempts: u32,
+    /// `timeout` as written; [`load`] parses it into `timeout`.
+    #[serde(rename = "timeout")]
+    timeout_text: String,
+    #[serde(rename = "test_timeout")]
+    test_timeout_text: Option<String>,
+    #[serde(skip)]
+    pub timeout: Duration,
+    #[serde(skip)]
+    pub test_timeout: Option<Duration>,
+    /// conformance: E2E_EXTRA_ARGS; e2e: extra arguments to e2e.test.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+    /// conformance: E2E_EXTRA_GINKGO_ARGS.
+    #[serde(default)]
+    pub extra_ginkgo_args: Vec<String>,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn default_namespace() -> String {
+    "trellis-conformance".into()
+}
+
+/// `90s`, `15m`, `3h`, `1h30m` or plain seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let mut total = 0.0;
+    let mut number = String::new();
+    for c in s.chars() {
+        match c {
+            '0'..='9' | '.' => number.push(c),
+            'h' | 'm' | 's' => {
+                let n: f64 = number.parse().ok()?;
+                total += n * match c {
+                    'h' => 3600.0,
+                    'm' => 60.0,
+                    _ => 1.0,
+                };
+                number.clear();
+            }
+            _ => return None,
+        }
+    }
+    (number.is_empty() && total > 0.0).then(|| Duration::from_secs_f64(total))
+}
+
+/// Finds a suite: `NAME` is `DIR/NAME.yaml`; anything ending in .yaml is a path.
+pub fn resolve(name: &str, dir: &Path) -> PathBuf {
+    if name.ends_with(".yaml") || name.ends_with(".yml") {
+        PathBuf::from(name)
+    } else {
+        dir.join(format!("{name}.yaml"))
+    }
+}
+
+pub fn load(path: &Path) -> Result<Manifest, SuiteError> {
+    let bad = |reason: String| SuiteError::Manifest {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let mut m: Manifest = serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    m.path = path.to_path_buf();
+    let duration = |field: &str, text: &str| {
+        parse_duration(text).ok_or_else(|| {
+            bad(format!(
+                "{field}: `{text}` is not a duration like 90s, 15m or 2h"
+            ))
+        })
+    };
+    m.timeout = duration("timeout", &m.timeout_text)?;
+    m.test_timeout = match &m.test_timeout_text {
+        Some(t) => Some(duration("test_timeout", t)?),
+        None => None,
+    };
+    let needs_binary = matches!(m.kind, SuiteKind::Libtest | SuiteKind::E2e);
+    if needs_binary && m.binary.as_deref().unwrap_or("").is_empty() {
+        return Err(bad(format!(
+            "`binary` is required for a {:?} suite",
+            m.kind
+        )
+        .to_lowercase()));
+    }
+    if m.parallel == 0 {
+        return Err(bad("`parallel` must be at least 1".into()));
+    }
+    for (field, re) in [("focus", &m.focus), ("skip", &m.skip)] {
+        if let Err(e) = regex::Regex::new(re) {
+            return Err(bad(format!("`{field}` is not a regular expression: {e}")));
+        }
+    }
+    Ok(m)
+}
+
+/// A suite binary: a path as given, else a file of that name in `dirs`, else on PATH.
+pub fn find_binary(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, SuiteError> {
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(SuiteError::Binary {
+                name: name.into(),
+                searched: vec![p],
+            })
+        };
+    }
+    let path_dirs = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let candidates: Vec<PathBuf> = dirs
+        .iter()
+        .chain(&path_dirs)
+        .map(|d| d.join(name))
+        .collect();
+    candidates
+        .iter()
+        .find(|c| c.is_file())
+        .cloned()
+        .ok_or(SuiteError::Binary {
+            name: name.into(),
+            searched: candidates.into_iter().take(dirs.len() + 1).collect(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("5d"), None);
+    }
+}

@@ -1,0 +1,120 @@
+//! Suites: what `trellis run` runs on a cluster. Each is declared by a manifest in
+//! `suites/` ([`manifest`]) and is one of three kinds:
+//!
+//! - [`libtest`]: a libtest-compatible binary (trellis's own smoke suite), run test
+//!   by test by the nextest-style [`crate::runner`], the cluster given by KUBECONFIG;
+//! - [`conformance`]: the official conformance image as a pod, Hydrophone-style;
+//! - [`e2e`]: a local `e2e.test` binary, directly or under `ginkgo`.
+//!
+//! Every suite leaves its JUnit (and logs) in the run's `artifacts/` directory.
+
+pub mod conformance;
+pub mod e2e;
+pub mod libtest;
+pub mod manifest;
+
+use crate::cluster::access::Access;
+use crate::interrupt::Interrupt;
+use std::path::{Path, PathBuf};
+
+pub use manifest::{Manifest, SuiteKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error("{path}: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+    #[error("suite binary `{name}` not found (looked at {})", .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    Binary {
+        name: String,
+        searched: Vec<PathBuf>,
+    },
+    #[error(transparent)]
+    Runner(#[from] crate::runner::RunnerError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+    #[error("{what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Pod(String),
+    #[error("{what} did not finish within {seconds} s")]
+    Deadline { what: String, seconds: u64 },
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl SuiteError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SuiteError::Manifest { .. } => "fix the named field; suites/README.md describes the manifest",
+            SuiteError::Binary { .. } => "build it (cargo build --workspace puts trellis-smoke next to trellis) or give `binary:` a path",
+            SuiteError::Runner(e) => e.hint(),
+            SuiteError::Cluster(e) => e.hint(),
+            SuiteError::Api { .. } => "check the cluster is reachable and the kubeconfig user may create namespaces, RBAC and pods",
+            SuiteError::Io { .. } => "check that the run's output directory is writable",
+            SuiteError::Pod(_) => "look at the pod's log in artifacts/ and `kubectl describe pod` while it runs",
+            SuiteError::Deadline { .. } => "raise the manifest's `timeout`",
+            SuiteError::Interrupted => "the run was stopped by Ctrl-C or SIGTERM",
+        }
+    }
+}
+
+/// Run-wide choices that override manifests.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub focus: Option<String>,
+    pub skip: Option<String>,
+    pub parallel: Option<usize>,
+    /// Conformance: the certified run (focus [Conformance], no skips).
+    pub certified: bool,
+    /// Conformance and e2e: list what would run without running it.
+    pub dry_run: bool,
+}
+
+/// What a suite gets to run with.
+pub struct SuiteContext<'a> {
+    pub access: &'a Access,
+    /// A kubeconfig whose current context is the run's (for child processes).
+    pub kubeconfig: &'a Path,
+    pub artifacts: &'a Path,
+    pub interrupt: &'a Interrupt,
+    /// Where suite binaries named without a path are looked for first.
+    pub bin_dirs: &'a [PathBuf],
+    pub overrides: &'a Overrides,
+    /// Appends a line to the build log.
+    pub log: &'a (dyn Fn(&str) + Sync),
+}
+
+/// How a suite ended.
+#[derive(Debug, Clone)]
+pub struct SuiteOutcome {
+    pub name: String,
+    pub passed: bool,
+    /// One line: counts or the reason.
+    pub summary: String,
+}
+
+/// Runs one suite.
+pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError> {
+    match m.kind {
+        SuiteKind::Libtest => libtest::run(m, ctx),
+        SuiteKind::Conformance => conformance::run(m, ctx),
+        SuiteKind::E2e => e2e::run(m, ctx),
+    }
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SuiteError + '_ {
+    move |source| SuiteError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -1,0 +1,572 @@
+//! `trellis run` end to end against fakekube (an in-process fake API server over real
+//! HTTP) and scripted stand-ins for `kind` and `e2e.test` that record their exact
+//! arguments: the smoke suite ends in the store, the Hydrophone-style conformance
+//! flow copies real result files out and cleans up, and teardown runs on error, on
+//! Ctrl-C and on SIGTERM.
+
+mod common;
+
+use common::{repo_root, runs, shared_data, stderr, trellis_cmd};
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use trellis_fakekube::{FakeCluster, Options};
+
+/// The smoke binary, built next to trellis (cargo builds it for `cargo test
+/// --workspace`; a lone `cargo test -p trellis` builds it here).
+fn smoke_bin_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_trellis"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    if !dir.join("trellis-smoke").is_file() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "trellis-suites", "--bin", "trellis-smoke"])
+            .current_dir(repo_root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building trellis-smoke failed");
+    }
+    dir
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+/// The one build directory under OUT/JOB.
+fn build_dir(out: &Path, job: &str) -> PathBuf {
+    let builds: Vec<PathBuf> = std::fs::read_dir(out.join(job))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    builds[0].clone()
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    cluster: FakeCluster,
+    kubeconfig: PathBuf,
+}
+
+impl Env {
+    fn new(opts: Options) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = FakeCluster::start(opts).expect("fake cluster starts");
+        let kubeconfig = dir.path().join("kubeconfig");
+        cluster.write_kubeconfig(&kubeconfig, "fake").unwrap();
+        Env {
+            dir,
+            cluster,
+            kubeconfig,
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn run(&self, args: &[&str]) -> Command {
+        let mut cmd = trellis_cmd(&self.path("db.sqlite"));
+        cmd.arg("run")
+            .args(args)
+            .arg("--out")
+            .arg(self.path("out"))
+            .arg("--suites-dir")
+            .arg(repo_root().join("suites"))
+            .env("TRELLIS_SMOKE_TIMEOUT", "30");
+        cmd
+    }
+}
+
+fn output(mut cmd: Command) -> Output {
+    cmd.output().expect("trellis runs")
+}
+
+#[test]
+fn smoke_run_against_the_fake_cluster_ends_in_the_store() {
+    let env = Env::new(Options::default());
+    let mut cmd = env.run(&[
+        "smoke",
+        "--kubeconfig",
+        env.kubeconfig.to_str().unwrap(),
+        "--job",
+        "smoke-fake",
+    ]);
+    cmd.arg("--bin-dir").arg(smoke_bin_dir());
+    let o = output(cmd);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let build = build_dir(&env.path("out"), "smoke-fake");
+    assert_eq!(read_json(&build.join("finished.json"))["result"], "SUCCESS");
+    assert!(read_json(&build.join("started.json"))["timestamp"].is_i64());
+    let junit = std::fs::read_to_string(build.join("artifacts/junit_smoke.xml")).unwrap();
+    assert!(
+        junit.contains("rbac::restricted_service_account_denied"),
+        "{junit}"
+    );
+    let info = read_json(&build.join("artifacts/logs/cluster-info.json"));
+    assert_eq!(info["serverVersion"], "v1.34.1");
+    let log = std::fs::read_to_string(build.join("build-log.txt")).unwrap();
+    assert!(
+        log.contains("suite smoke: PASSED — 9 passed, 0 flaky, 0 failed"),
+        "{log}"
+    );
+    // The existing cluster is never deleted, and the smoke namespaces are gone.
+    assert!(env
+        .cluster
+        .objects("Namespace")
+        .iter()
+        .all(|n| !n["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("trellis-smoke")));
+
+    let stored = runs(&env.path("db.sqlite"));
+    let run = stored
+        .iter()
+        .find(|r| r["job"] == "smoke-fake")
+        .expect("the run is stored");
+    assert_eq!(run["passed"], true, "{run}");
+    let listing = output({
+        let mut c = trellis_cmd(&env.path("db.sqlite"));
+        c.arg("runs");
+        c
+    });
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("smoke-fake"));
+}
+
+#[test]
+fn certified_conformance_run_copies_real_results_out_and_cleans_up() {
+    let submission = shared_data().join("conformance/submissions/v1.33/gke");
+    let env = Env::new(Options {
+        version: "v1.33.2-gke.1240000".into(),
+        conformance_results: Some(submission.clone()),
+        // The first follow stream breaks part-way: the log must still arrive whole.
+        drop_first_log_follow_after: Some(1500),
+        ..Options::default()
+    });
+    let o = output(env.run(&[
+        "conformance",
+        "--kubeconfig",
+        env.kubeconfig.to_str().unwrap(),
+        "--job",
+        "conf",
+        "--mode",
+        "certified",
+    ]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let build = build_dir(&env.path("out"), "conf");
+    let artifacts = build.join("artifacts");
+    for file in ["e2e.log", "junit_01.xml"] {
+        assert!(
+            std::fs::read(artifacts.join(file)).unwrap()
+                == std::fs::read(submission.join(file)).unwrap(),
+            "{file} differs from what the container wrote"
+        );
+    }
+    let followed = std::fs::read_to_string(artifacts.join("conformance-pod.log")).unwrap();
+    let original = std::fs::read_to_string(submission.join("e2e.log")).unwrap();
+    assert!(
+        followed.ends_with(&original) && followed.len() < original.len() + 200,
+        "the followed log has gaps or repeats"
+    );
+    let log = std::fs::read_to_string(build.join("build-log.txt")).unwrap();
+    assert!(log.contains("reconnecting"), "{log}");
+    assert!(
+        log.contains("registry.k8s.io/conformance:v1.33.2-gke.1240000"),
+        "{log}"
+    );
+
+    // What was asked of the API server, exactly.
+    let audit = env.cluster.audit();
+    let pod = audit
+        .iter()
+        .find(|a| a.method == "POST" && a.path == "/api/v1/namespaces/trellis-conformance/pods")
+        .and_then(|a| a.body.clone())
+        .expect("the pod was created");
+    let env_of = |name: &str| {
+        pod["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["value"].clone())
+    };
+    assert_eq!(env_of("E2E_FOCUS"), Some(Value::from(r"\[Conformance\]")));
+    assert_eq!(
+        env_of("E2E_SKIP"),
+        Some(Value::from("")),
+        "certified runs skip nothing"
+    );
+    assert_eq!(env_of("E2E_PARALLEL"), Some(Value::from("false")));
+    assert_eq!(pod["spec"]["containers"][1]["name"], "output-container");
+    let copies: Vec<&Vec<String>> = audit
+        .iter()
+        .filter(|a| a.path.ends_with("/exec"))
+        .map(|a| a.query.get("command").unwrap())
+        .collect();
+    assert_eq!(
+        copies,
+        [
+            &vec!["cat".to_string(), "/tmp/results/e2e.log".into()],
+            &vec!["cat".to_string(), "/tmp/results/junit_01.xml".into()]
+        ]
+    );
+    assert!(audit.iter().any(|a| a.method == "DELETE"
+        && a.path
+            == "/apis/rbac.authorization.k8s.io/v1/clusterroles/trellis-conformance-conformance"));
+    assert!(env
+        .cluster
+        .objects("Namespace")
+        .iter()
+        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+    assert!(env.cluster.objects("ClusterRoleBinding").is_empty());
+
+    // The run feeds `trellis certify`: the packaged submission passes verification
+    // (reviewed as when v1.35 was the newest release, so v1.33 is still accepted).
+    let o = output({
+        let mut c = trellis_cmd(&env.path("db.sqlite"));
+        c.args([
+            "certify",
+            "--k8s-version",
+            "v1.33",
+            "--stable",
+            "v1.35",
+            "--results",
+        ])
+        .arg(&build)
+        .arg("--product")
+        .arg(submission.join("PRODUCT.yaml"))
+        .arg("--out")
+        .arg(env.path("submission"));
+        c
+    });
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_failing_conformance_container_fails_the_run_and_still_cleans_up() {
+    let env = Env::new(Options {
+        conformance_results: Some(repo_root().join("fixtures/hydrophone")),
+        ..Options::default()
+    });
+    let o = output(env.run(&[
+        "conformance",
+        "--kubeconfig",
+        env.kubeconfig.to_str().unwrap(),
+        "--job",
+        "conf-fail",
+    ]));
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let build = build_dir(&env.path("out"), "conf-fail");
+    assert_eq!(read_json(&build.join("finished.json"))["result"], "FAILURE");
+    let log = std::fs::read_to_string(build.join("build-log.txt")).unwrap();
+    assert!(
+        log.contains("conformance-container exited with code 1"),
+        "{log}"
+    );
+    assert!(env
+        .cluster
+        .objects("Namespace")
+        .iter()
+        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+}
+
+#[test]
+fn nodes_that_never_become_ready_fail_the_run_naming_them() {
+    let env = Env::new(Options {
+        nodes_never_ready: true,
+        workers: 0,
+        ..Options::default()
+    });
+    let o = output(env.run(&[
+        "smoke",
+        "--kubeconfig",
+        env.kubeconfig.to_str().unwrap(),
+        "--ready-timeout",
+        "1",
+    ]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nodes not Ready within 1 s: fakekube-control-plane: Ready=False (container runtime network not ready)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_manifests_are_rejected_before_anything_starts() {
+    let env = Env::new(Options::default());
+    std::fs::write(
+        env.path("bad.yaml"),
+        "name: bad\nkind: libtest\nbinary: x\ntimeout: soon\n",
+    )
+    .unwrap();
+    let o = output(env.run(&[
+        env.path("bad.yaml").to_str().unwrap(),
+        "--kubeconfig",
+        env.kubeconfig.to_str().unwrap(),
+    ]));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bad.yaml: timeout: `soon` is not a duration"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !env.path("out").exists(),
+        "nothing may be created for a rejected run"
+    );
+}
+
+const E2E_STANDIN: &str = r#"#!/bin/sh
+# Stand-in for e2e.test / ginkgo: records its arguments, writes a real JUnit report.
+printf '%s\n' "$0 $*" >> "$E2E_LOG"
+for a in "$@"; do
+  case "$a" in --report-dir=*) cp "$E2E_JUNIT" "${a#--report-dir=}/junit_01.xml" ;; esac
+done
+echo "Ran 1 of 7000 Specs"
+exit 0
+"#;
+
+#[test]
+fn e2e_suites_run_e2e_test_with_ginkgo_filters() {
+    let env = Env::new(Options::default());
+    let e2e = script(env.dir.path(), "e2e.test", E2E_STANDIN);
+    let ginkgo = script(env.dir.path(), "ginkgo", E2E_STANDIN);
+    let manifest = env.path("e2e.yaml");
+    std::fs::write(&manifest, format!(
+        "name: e2e\nkind: e2e\nbinary: {}\nginkgo: {}\nfocus: '\\[sig-network\\]'\nskip: '\\[Slow\\]'\nflake_attempts: 2\nparallel: 1\ntimeout: 10m\n",
+        e2e.display(), ginkgo.display()
+    )).unwrap();
+    let calls = env.path("calls.log");
+    let kubeconfig = env.kubeconfig.to_str().unwrap();
+    for parallel in ["1", "3"] {
+        let mut cmd = env.run(&[
+            manifest.to_str().unwrap(),
+            "--kubeconfig",
+            kubeconfig,
+            "--job",
+            &format!("e2e-{parallel}"),
+            "-j",
+            parallel,
+        ]);
+        cmd.env("E2E_LOG", &calls).env(
+            "E2E_JUNIT",
+            repo_root().join("fixtures/hydrophone/junit_01.xml"),
+        );
+        let o = output(cmd);
+        // The fixture's JUnit has a failure, but e2e.test's exit code (0 here) decides.
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    let lines: Vec<&str> = calls.lines().collect();
+    let report = |job: &str| {
+        build_dir(&env.path("out"), job)
+            .join("artifacts")
+            .display()
+            .to_string()
+    };
+    assert_eq!(lines[0], format!(
+        "{} --ginkgo.focus=\\[sig-network\\] --ginkgo.skip=\\[Slow\\] --ginkgo.flake-attempts=2 --ginkgo.timeout=600s --kubeconfig={kubeconfig} --provider=skeleton --report-dir={}",
+        e2e.display(), report("e2e-1")
+    ));
+    assert_eq!(lines[1], format!(
+        "{} --procs=3 --focus=\\[sig-network\\] --skip=\\[Slow\\] --flake-attempts=2 --timeout=600s {} -- --kubeconfig={kubeconfig} --provider=skeleton --report-dir={}",
+        ginkgo.display(), e2e.display(), report("e2e-3")
+    ));
+    let stored = runs(&env.path("db.sqlite"));
+    assert!(stored.iter().any(|r| r["job"] == "e2e-3"), "{stored:?}");
+}
+
+// ---- kind provider: teardown on error, Ctrl-C and SIGTERM ----
+
+const KIND_STANDIN: &str = r#"#!/bin/sh
+# Stand-in for kind: records every call; "creates" a cluster by handing out the
+# fake API server's kubeconfig.
+printf '%s\n' "$*" >> "$KIND_LOG"
+case "$1 $2" in
+  "create cluster")
+    name="$4"
+    while [ $# -gt 0 ]; do
+      if [ "$1" = "--kubeconfig" ]; then sed "s/KIND_CONTEXT/kind-$name/" "$FAKE_KUBECONFIG" > "$2"; fi
+      shift
+    done ;;
+  "export logs") mkdir -p "$3" && echo "kubelet log" > "$3/kubelet.log" ;;
+esac
+exit 0
+"#;
+
+const HANGING_SUITE: &str = r#"#!/bin/sh
+# A libtest-compatible suite whose one test hangs (until killed).
+case "$*" in
+  *--list*) echo "hangs: test" ;;
+  *) touch "$HANG_MARKER"; sleep 120 ;;
+esac
+"#;
+
+struct KindEnv {
+    env: Env,
+    kind: PathBuf,
+    calls: PathBuf,
+}
+
+fn kind_env(suite_binary: &str) -> KindEnv {
+    let env = Env::new(Options {
+        workers: 0,
+        ..Options::default()
+    });
+    // kind names the context kind-<cluster name>; the stand-in fills it in.
+    env.cluster
+        .write_kubeconfig(&env.kubeconfig, "KIND_CONTEXT")
+        .unwrap();
+    let kind = script(env.dir.path(), "kind", KIND_STANDIN);
+    let hang = script(env.dir.path(), "hang-suite", HANGING_SUITE);
+    let binary = if suite_binary.is_empty() {
+        hang.display().to_string()
+    } else {
+        suite_binary.to_string()
+    };
+    std::fs::write(
+        env.path("hang.yaml"),
+        format!("name: hang\nkind: libtest\nbinary: {binary}\ntimeout: 10m\n"),
+    )
+    .unwrap();
+    let calls = env.path("kind-calls.log");
+    KindEnv { env, kind, calls }
+}
+
+impl KindEnv {
+    fn command(&self, job: &str) -> Command {
+        let mut cmd = self.env.run(&[
+            self.env.path("hang.yaml").to_str().unwrap(),
+            "--cluster",
+            "kind:single-node",
+            "--job",
+            job,
+        ]);
+        cmd.arg("--kind")
+            .arg(&self.kind)
+            .arg("--configs")
+            .arg(repo_root().join("kind-configs"))
+            .env("KIND_LOG", &self.calls)
+            .env("FAKE_KUBECONFIG", &self.env.kubeconfig)
+            .env("HANG_MARKER", self.env.path("hanging"));
+        cmd
+    }
+
+    /// kind's calls: create, then export logs into the build's artifacts, then delete.
+    fn assert_torn_down(&self, job: &str) {
+        let calls = std::fs::read_to_string(&self.calls).unwrap();
+        let lines: Vec<&str> = calls.lines().collect();
+        assert_eq!(lines.len(), 3, "{calls}");
+        let name = lines[0].split_whitespace().nth(3).unwrap();
+        assert!(name.starts_with("trellis-"), "{calls}");
+        assert!(
+            lines[0].starts_with(&format!(
+                "create cluster --name {name} --config {}",
+                repo_root().join("kind-configs/single-node.yaml").display()
+            )),
+            "{calls}"
+        );
+        assert!(lines[0].ends_with("--retain"), "{calls}");
+        let build = build_dir(&self.env.path("out"), job);
+        assert_eq!(
+            lines[1],
+            format!(
+                "export logs {} --name {name}",
+                build.join("artifacts/logs").display()
+            )
+        );
+        assert_eq!(lines[2], format!("delete cluster --name {name}"));
+        assert!(build.join("artifacts/logs/kubelet.log").is_file());
+        assert!(
+            build.join("artifacts/kind-config.yaml").is_file(),
+            "the kind config used is kept"
+        );
+    }
+}
+
+fn interrupt_run(signal: i32, job: &str) {
+    let k = kind_env("");
+    let mut child = k.command(job).spawn().unwrap();
+    let start = Instant::now();
+    while !k.env.path("hanging").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the suite never started"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "trellis ended before the suite started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "trellis did not stop after the signal"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(128 + signal));
+    k.assert_torn_down(job);
+    let build = build_dir(&k.env.path("out"), job);
+    assert_eq!(read_json(&build.join("finished.json"))["result"], "ABORTED");
+    let stored = runs(&k.env.path("db.sqlite"));
+    assert!(
+        stored.iter().any(|r| r["job"] == job),
+        "the aborted run is stored too"
+    );
+}
+
+#[test]
+fn ctrl_c_tears_the_kind_cluster_down() {
+    interrupt_run(libc::SIGINT, "sigint");
+}
+
+#[test]
+fn sigterm_tears_the_kind_cluster_down() {
+    interrupt_run(libc::SIGTERM, "sigterm");
+}
+
+#[test]
+fn a_suite_that_cannot_run_still_tears_the_kind_cluster_down() {
+    let k = kind_env("/nonexistent/suite-binary");
+    let o = output(k.command("broken"));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("suite binary `/nonexistent/suite-binary` not found"),
+        "{}",
+        stderr(&o)
+    );
+    k.assert_torn_down("broken");
+    let build = build_dir(&k.env.path("out"), "broken");
+    assert_eq!(read_json(&build.join("finished.json"))["result"], "FAILURE");
+}
