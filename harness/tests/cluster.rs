@@ -136,16 +136,20 @@ fn up_passes_config_image_and_kubeconfig_and_waits_for_ready_nodes() {
     );
 }
 
-#[test]
-fn up_deletes_a_cluster_whose_nodes_never_become_ready() {
-    let k = standin();
-    let (_cluster, template) = fake_cluster(&k, 1, true);
+/// `trellis up --config CONFIG --ready-timeout 1` against a fake cluster of `nodes`.
+fn up_with_one_second_to_ready(
+    k: &Standin,
+    config: &str,
+    nodes: usize,
+    never_ready: bool,
+) -> std::process::Output {
+    let (_cluster, template) = fake_cluster(k, nodes, never_ready);
     let kc = k._dir.path().join("kubeconfig");
     let configs = configs();
     let args = [
         "up",
         "--config",
-        "single-node",
+        config,
         "--configs",
         s(&configs),
         "--kubeconfig",
@@ -153,7 +157,13 @@ fn up_deletes_a_cluster_whose_nodes_never_become_ready() {
         "--ready-timeout",
         "1",
     ];
-    let o = k.trellis(&args, &[("FAKE_KUBECONFIG", s(&template))]);
+    k.trellis(&args, &[("FAKE_KUBECONFIG", s(&template))])
+}
+
+#[test]
+fn up_deletes_a_cluster_whose_nodes_never_become_ready() {
+    let k = standin();
+    let o = up_with_one_second_to_ready(&k, "single-node", 1, true);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("nodes not Ready within 1 s: fakekube-control-plane: Ready=False"),
@@ -169,21 +179,7 @@ fn up_deletes_a_cluster_whose_nodes_never_become_ready() {
 fn up_counts_nodes_against_the_kind_config() {
     let k = standin();
     // multi-node asks for 1 control plane and 2 workers; only one node registers.
-    let (_cluster, template) = fake_cluster(&k, 1, false);
-    let kc = k._dir.path().join("kubeconfig");
-    let configs = configs();
-    let args = [
-        "up",
-        "--config",
-        "multi-node",
-        "--configs",
-        s(&configs),
-        "--kubeconfig",
-        s(&kc),
-        "--ready-timeout",
-        "1",
-    ];
-    let o = k.trellis(&args, &[("FAKE_KUBECONFIG", s(&template))]);
+    let o = up_with_one_second_to_ready(&k, "multi-node", 1, false);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("1 of 3 nodes registered"),
@@ -301,6 +297,31 @@ fn tool(dir: &Path, name: &str, log: &Path, answer: &str, code: i32) -> PathBuf 
     path
 }
 
+/// `trellis preflight --json --config CONFIG` with the given tools; its checks by name.
+fn preflight_checks(
+    config: &Path,
+    docker: &Path,
+    kubectl: &Path,
+    kind: &Path,
+) -> (Option<i32>, serde_json::Value) {
+    let o = Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .args(["preflight", "--json", "--config", s(config)])
+        .arg("--docker")
+        .arg(docker)
+        .arg("--kubectl")
+        .arg(kubectl)
+        .arg("--kind")
+        .arg(kind)
+        .output()
+        .unwrap();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let by_name = list
+        .into_iter()
+        .map(|c| (c["name"].as_str().unwrap().to_string(), c))
+        .collect();
+    (o.status.code(), serde_json::Value::Object(by_name))
+}
+
 #[test]
 fn preflight_asks_docker_kind_and_kubectl_and_checks_ports() {
     let k = standin();
@@ -322,41 +343,21 @@ fn preflight_asks_docker_kind_and_kubectl_and_checks_ports() {
     std::fs::write(&config, format!(
         "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  extraPortMappings:\n  - containerPort: 80\n    hostPort: {port}\n"
     )).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_trellis"))
-        .args(["preflight", "--json", "--config", s(&config)])
-        .arg("--docker")
-        .arg(&docker_down)
-        .arg("--kubectl")
-        .arg(&kubectl)
-        .arg("--kind")
-        .arg(&kind)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let checks: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let by_name = |n: &str| {
-        checks
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == n)
-            .unwrap()
-            .clone()
-    };
-    assert_eq!(by_name("docker")["ok"], false);
-    assert!(by_name("docker")["fix"]
+    let (code, checks) = preflight_checks(&config, &docker_down, &kubectl, &kind);
+    assert_eq!(code, Some(1));
+    assert_eq!(checks["docker"]["ok"], false);
+    assert!(checks["docker"]["fix"]
         .as_str()
         .unwrap()
         .contains("start the Docker daemon"));
     assert_eq!(
-        by_name("kind")["detail"],
+        checks["kind"]["detail"],
         "kind v0.30.0 go1.24.6 linux/amd64"
     );
-    assert_eq!(by_name("kubectl")["detail"], "Client Version: v1.34.1");
-    let port_check = by_name("host port");
-    assert_eq!(port_check["ok"], false);
+    assert_eq!(checks["kubectl"]["detail"], "Client Version: v1.34.1");
+    assert_eq!(checks["host port"]["ok"], false);
     assert_eq!(
-        port_check["detail"],
+        checks["host port"]["detail"],
         format!("port {port} (extraPortMappings) is in use")
     );
     let calls = std::fs::read_to_string(&log).unwrap();
@@ -371,23 +372,7 @@ fn preflight_asks_docker_kind_and_kubectl_and_checks_ports() {
 
     // With the engine up, the docker check passes and says which engine.
     let docker_up = tool(dir, "docker-up", &log, "28.2.2", 0);
-    let o = Command::new(env!("CARGO_BIN_EXE_trellis"))
-        .args(["preflight", "--json", "--config", s(&config)])
-        .arg("--docker")
-        .arg(&docker_up)
-        .arg("--kubectl")
-        .arg(&kubectl)
-        .arg("--kind")
-        .arg(&kind)
-        .output()
-        .unwrap();
-    let checks: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let docker = checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "docker")
-        .unwrap();
-    assert_eq!(docker["ok"], true);
-    assert_eq!(docker["detail"], "engine 28.2.2 reachable");
+    let (_, checks) = preflight_checks(&config, &docker_up, &kubectl, &kind);
+    assert_eq!(checks["docker"]["ok"], true);
+    assert_eq!(checks["docker"]["detail"], "engine 28.2.2 reachable");
 }

@@ -96,6 +96,21 @@ fn output(mut cmd: Command) -> Output {
     cmd.output().expect("trellis runs")
 }
 
+impl Env {
+    /// `trellis run ARGS --kubeconfig <the fake cluster's>`, to completion.
+    fn run_on_fake(&self, args: &[&str]) -> Output {
+        let mut cmd = self.run(args);
+        cmd.arg("--kubeconfig").arg(&self.kubeconfig);
+        output(cmd)
+    }
+}
+
+/// The run ended with `code` and said `says` on stderr.
+fn assert_ended(o: &Output, code: i32, says: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
+    assert!(stderr(o).contains(says), "{}", stderr(o));
+}
+
 #[test]
 fn smoke_run_against_the_fake_cluster_ends_in_the_store() {
     let env = Env::new(Options::default());
@@ -159,15 +174,7 @@ fn certified_conformance_run_copies_real_results_out_and_cleans_up() {
         drop_first_log_follow_after: Some(1500),
         ..Options::default()
     });
-    let o = output(env.run(&[
-        "conformance",
-        "--kubeconfig",
-        env.kubeconfig.to_str().unwrap(),
-        "--job",
-        "conf",
-        "--mode",
-        "certified",
-    ]));
+    let o = env.run_on_fake(&["conformance", "--job", "conf", "--mode", "certified"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let build = build_dir(&env.path("out"), "conf");
     let artifacts = build.join("artifacts");
@@ -270,13 +277,7 @@ fn a_failing_conformance_container_fails_the_run_and_still_cleans_up() {
         conformance_results: Some(repo_root().join("fixtures/hydrophone")),
         ..Options::default()
     });
-    let o = output(env.run(&[
-        "conformance",
-        "--kubeconfig",
-        env.kubeconfig.to_str().unwrap(),
-        "--job",
-        "conf-fail",
-    ]));
+    let o = env.run_on_fake(&["conformance", "--job", "conf-fail"]);
     assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
     let build = build_dir(&env.path("out"), "conf-fail");
     assert_eq!(read_json(&build.join("finished.json"))["result"], "FAILURE");
@@ -299,44 +300,29 @@ fn nodes_that_never_become_ready_fail_the_run_naming_them() {
         workers: 0,
         ..Options::default()
     });
-    let o = output(env.run(&[
-        "smoke",
-        "--kubeconfig",
-        env.kubeconfig.to_str().unwrap(),
-        "--ready-timeout",
-        "1",
-    ]));
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("nodes not Ready within 1 s: fakekube-control-plane: Ready=False (container runtime network not ready)"),
-        "{}",
-        stderr(&o)
-    );
+    let o = env.run_on_fake(&["smoke", "--ready-timeout", "1"]);
+    assert_ended(&o, 1, "nodes not Ready within 1 s: fakekube-control-plane: Ready=False (container runtime network not ready)");
 }
 
 #[test]
 fn bad_manifests_are_rejected_before_anything_starts() {
     let env = Env::new(Options::default());
-    std::fs::write(
-        env.path("bad.yaml"),
-        "name: bad\nkind: libtest\nbinary: x\ntimeout: soon\n",
-    )
-    .unwrap();
-    let o = output(env.run(&[
-        env.path("bad.yaml").to_str().unwrap(),
-        "--kubeconfig",
-        env.kubeconfig.to_str().unwrap(),
-    ]));
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("bad.yaml: timeout: `soon` is not a duration"),
-        "{}",
-        stderr(&o)
-    );
+    let bad = env.path("bad.yaml");
+    std::fs::write(&bad, "name: bad\nkind: libtest\nbinary: x\ntimeout: soon\n").unwrap();
+    let o = env.run_on_fake(&[bad.to_str().unwrap()]);
+    assert_ended(&o, 3, "bad.yaml: timeout: `soon` is not a duration");
     assert!(
         !env.path("out").exists(),
         "nothing may be created for a rejected run"
     );
+}
+
+#[test]
+fn an_unknown_context_is_rejected_before_anything_starts() {
+    let env = Env::new(Options::default());
+    let o = env.run_on_fake(&["smoke", "--context", "prod"]);
+    assert_ended(&o, 3, "no context `prod` (it has: fake)");
+    assert!(!env.path("out").exists());
 }
 
 const E2E_STANDIN: &str = r#"#!/bin/sh

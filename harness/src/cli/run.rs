@@ -340,6 +340,7 @@ fn provider(args: &Args) -> Result<Box<dyn Provider>, crate::cluster::ClusterErr
             kubeconfig: path.clone(),
             context: args.context.clone(),
         };
+        access.check()?;
         return Ok(Box::new(KubeconfigProvider::new(access, ready)));
     }
     let spec = args.cluster.as_deref().unwrap_or("kind");

@@ -35,6 +35,28 @@ impl Access {
         Client::try_from(config).map_err(|e| bad(e.to_string()))
     }
 
+    /// Checks, without contacting the cluster, that the file is a kubeconfig and has
+    /// the context asked for (or a current context).
+    pub fn check(&self) -> Result<(), ClusterError> {
+        let bad = |reason: String| ClusterError::Kubeconfig {
+            path: self.kubeconfig.clone(),
+            reason,
+        };
+        let file = Kubeconfig::read_from(&self.kubeconfig).map_err(|e| bad(e.to_string()))?;
+        let wanted = self.context.clone().or(file.current_context.clone());
+        let Some(wanted) = wanted else {
+            return Err(bad("it sets no current-context; pass --context".into()));
+        };
+        if file.contexts.iter().any(|c| c.name == wanted) {
+            return Ok(());
+        }
+        let known: Vec<&str> = file.contexts.iter().map(|c| c.name.as_str()).collect();
+        Err(bad(format!(
+            "no context `{wanted}` (it has: {})",
+            known.join(", ")
+        )))
+    }
+
     /// The server's version (`gitVersion`, e.g. v1.34.1).
     pub async fn server_version(&self) -> Result<String, ClusterError> {
         let client = self.client().await?;
