@@ -495,7 +495,12 @@ impl KindEnv {
 
 fn interrupt_run(signal: i32, job: &str) {
     let k = kind_env("");
-    let mut child = k.command(job).spawn().unwrap();
+    let log = k.env.path("trellis.err");
+    let mut child = k
+        .command(job)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     while !k.env.path("hanging").exists() {
         assert!(
@@ -521,8 +526,15 @@ fn interrupt_run(signal: i32, job: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(status.code(), Some(128 + signal));
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(128 + signal), "{said}");
+    assert!(said.contains("tearing down"), "{said}");
     k.assert_torn_down(job);
+    let kubeconfig = std::env::temp_dir().join(format!("trellis-kubeconfig-{}", child.id()));
+    assert!(
+        !kubeconfig.exists(),
+        "the cluster's credentials outlived the run"
+    );
     let build = build_dir(&k.env.path("out"), job);
     assert_eq!(read_json(&build.join("finished.json"))["result"], "ABORTED");
     let stored = runs(&k.env.path("db.sqlite"));

@@ -112,7 +112,7 @@ pub fn run(args: Args, db: &Path) -> i32 {
             return exit::INPUT_REJECTED;
         }
     };
-    let mut provider = match provider(&args) {
+    let (mut provider, scratch_kubeconfig) = match provider(&args) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}\n  hint: {}", e.hint());
@@ -184,6 +184,10 @@ pub fn run(args: Args, db: &Path) -> i32 {
             "error: teardown failed: {e}\n  hint: {}",
             e.hint()
         ));
+    }
+    if let Some(path) = scratch_kubeconfig {
+        // Credentials of a deleted cluster: nothing may use them, nobody should find them.
+        let _ = std::fs::remove_file(path);
     }
 
     let all_passed = error.is_none() && !outcomes.is_empty() && outcomes.iter().all(|o| o.passed);
@@ -333,7 +337,10 @@ fn kind_config_path(args: &Args) -> Option<PathBuf> {
     Some(kind_config::resolve(name, &args.configs))
 }
 
-fn provider(args: &Args) -> Result<Box<dyn Provider>, crate::cluster::ClusterError> {
+/// The provider, and the kubeconfig file it writes that the run must remove.
+type ChosenProvider = (Box<dyn Provider>, Option<PathBuf>);
+
+fn provider(args: &Args) -> Result<ChosenProvider, crate::cluster::ClusterError> {
     let ready = Duration::from_secs(args.ready_timeout);
     if let Some(path) = &args.kubeconfig {
         let access = Access {
@@ -341,7 +348,7 @@ fn provider(args: &Args) -> Result<Box<dyn Provider>, crate::cluster::ClusterErr
             context: args.context.clone(),
         };
         access.check()?;
-        return Ok(Box::new(KubeconfigProvider::new(access, ready)));
+        return Ok((Box::new(KubeconfigProvider::new(access, ready)), None));
     }
     let spec = args.cluster.as_deref().unwrap_or("kind");
     let Some(config) = kind_config_path(args) else {
@@ -358,13 +365,8 @@ fn provider(args: &Args) -> Result<Box<dyn Provider>, crate::cluster::ClusterErr
     // The kubeconfig holds credentials: it stays out of the artifacts.
     let kubeconfig =
         std::env::temp_dir().join(format!("trellis-kubeconfig-{}", std::process::id()));
-    Ok(Box::new(KindProvider::new(
-        args.kind.cli(),
-        config,
-        image,
-        kubeconfig,
-        ready,
-    )))
+    let provider = KindProvider::new(args.kind.cli(), config, image, kubeconfig.clone(), ready);
+    Ok((Box::new(provider), Some(kubeconfig)))
 }
 
 /// A kubeconfig for suite processes: the given one, or a copy whose current context

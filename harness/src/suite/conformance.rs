@@ -484,3 +484,44 @@ pub async fn cleanup(client: &Client, plan: &Plan, deadline: Duration) -> Result
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_follows_the_server_version_without_build_metadata() {
+        assert_eq!(image_for("v1.34.1"), "registry.k8s.io/conformance:v1.34.1");
+        assert_eq!(
+            image_for("v1.30.2+k3s1"),
+            "registry.k8s.io/conformance:v1.30.2"
+        );
+    }
+
+    #[test]
+    fn parallel_runs_ask_ginkgo_for_processes() {
+        let plan = Plan {
+            namespace: "ns".into(),
+            image: "img".into(),
+            focus: "f".into(),
+            skip: String::new(),
+            parallel: 4,
+            extra_args: vec![],
+            extra_ginkgo_args: vec!["-v".into()],
+            dry_run: true,
+            deadline: Duration::from_secs(1),
+        };
+        let pod = serde_json::to_value(pod_spec(&plan)).unwrap();
+        let env = &pod["spec"]["containers"][0]["env"];
+        let value = |n: &str| {
+            env.as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == n)
+                .map(|e| e["value"].clone())
+        };
+        assert_eq!(value("E2E_PARALLEL"), Some("true".into()));
+        assert_eq!(value("E2E_EXTRA_GINKGO_ARGS"), Some("-v --procs=4".into()));
+        assert_eq!(value("E2E_DRYRUN"), Some("true".into()));
+    }
+}
