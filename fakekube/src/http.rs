@@ -141,7 +141,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Bod
         )));
     }
     if target.sub.as_deref() == Some("exec") {
-        return exec(shared, req, &target, &query).await;
+        return exec(shared, req, &target, &query, &user).await;
     }
     let method = req.method().clone();
     let body = match req.into_body().collect().await {
@@ -244,7 +244,6 @@ fn flag(q: &HashMap<String, Vec<String>>, k: &str) -> bool {
 }
 
 fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
-    let ns_res = resources::find("", "v1", "namespaces").expect("namespaces are served");
     let t = |res, namespace: Option<&str>, name: Option<&&str>, sub: Option<&&str>| Target {
         res,
         namespace: namespace.map(str::to_string),
@@ -263,7 +262,6 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
             if res.namespaced && !tail.is_empty() {
                 return None;
             }
-            let _ = ns_res;
             Some(t(res, None, tail.first(), tail.get(1)))
         }
         _ => None,
@@ -570,6 +568,7 @@ async fn exec(
     req: Request<Incoming>,
     t: &Target,
     q: &HashMap<String, Vec<String>>,
+    user: &User,
 ) -> Response<Body> {
     let (run, container) = match container_of(&shared, t, q) {
         Ok(x) => x,
@@ -580,7 +579,7 @@ async fn exec(
         req.method(),
         req.uri().path(),
         q,
-        &User::Admin,
+        user,
         &Bytes::from(json!({"container": container, "command": argv}).to_string()),
     );
     let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
