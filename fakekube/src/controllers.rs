@@ -74,10 +74,7 @@ impl Controllers {
             // Terminating: delete the contents, then the namespace once it is empty.
             let mut left = 0;
             for r in crate::resources::RESOURCES.iter().filter(|r| r.namespaced) {
-                let sel = crate::store::Selector {
-                    namespace: Some(key.name.clone()),
-                    ..Default::default()
-                };
+                let sel = crate::store::Selector::in_namespace(&key.name);
                 for obj in self.store.list(r, &sel).0 {
                     left += 1;
                     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
@@ -120,10 +117,7 @@ impl Controllers {
                 .unwrap_or_default()
                 .to_string();
             let hash = template_hash(&d["spec"]["template"]);
-            let sel = crate::store::Selector {
-                namespace: Some(key.namespace.clone()),
-                ..Default::default()
-            };
+            let sel = crate::store::Selector::in_namespace(&key.namespace);
             let owned: Vec<Value> = self
                 .store
                 .list(pods, &sel)
@@ -225,10 +219,10 @@ impl Controllers {
                     p["status"] = json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]});
                     Ok(p)
                 })
-            } else if self.runtime.pod(&uid).is_none() && pod["status"]["phase"] == "Pending" {
-                self.runtime.start(&pod);
-                self.report_status(&key, &uid)
             } else if self.runtime.pod(&uid).is_some() {
+                self.report_status(&key, &uid)
+            } else if pod["status"]["phase"] == "Pending" {
+                self.runtime.start(&pod);
                 self.report_status(&key, &uid)
             } else {
                 continue;

@@ -38,10 +38,7 @@ pub fn allowed(
         }
     }
     if let Some(ns) = namespace {
-        let sel = Selector {
-            namespace: Some(ns.to_string()),
-            ..Default::default()
-        };
+        let sel = Selector::in_namespace(ns);
         for b in store.list(by_kind("RoleBinding"), &sel).0 {
             if names_me(&b) {
                 roles.extend(role(store, &b["roleRef"], ns));

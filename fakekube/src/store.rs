@@ -116,6 +116,14 @@ pub struct Selector {
 }
 
 impl Selector {
+    /// Everything in one namespace.
+    pub fn in_namespace(namespace: &str) -> Selector {
+        Selector {
+            namespace: Some(namespace.to_string()),
+            ..Default::default()
+        }
+    }
+
     pub fn parse(namespace: Option<&str>, labels: Option<&str>, fields: Option<&str>) -> Selector {
         let mut s = Selector {
             namespace: namespace.map(str::to_string),

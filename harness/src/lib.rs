@@ -14,6 +14,7 @@ pub mod exit;
 pub mod ingest;
 pub mod interrupt;
 pub mod model;
+pub mod process;
 pub mod report;
 pub mod runner;
 pub mod simulate;

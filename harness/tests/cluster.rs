@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{stderr, stdout};
-use std::os::unix::fs::PermissionsExt;
+use common::{assert_ended, script, stderr, stdout};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use trellis_fakekube::{FakeCluster, Options};
@@ -46,9 +45,7 @@ struct Standin {
 
 fn standin() -> Standin {
     let dir = tempfile::tempdir().unwrap();
-    let program = dir.path().join("kind");
-    std::fs::write(&program, STANDIN).unwrap();
-    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let program = script(dir.path(), "kind", STANDIN);
     let log = dir.path().join("calls.log");
     std::fs::write(&log, "").unwrap();
     Standin {
@@ -164,11 +161,10 @@ fn up_with_one_second_to_ready(
 fn up_deletes_a_cluster_whose_nodes_never_become_ready() {
     let k = standin();
     let o = up_with_one_second_to_ready(&k, "single-node", 1, true);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("nodes not Ready within 1 s: fakekube-control-plane: Ready=False"),
-        "{}",
-        stderr(&o)
+    assert_ended(
+        &o,
+        1,
+        "nodes not Ready within 1 s: fakekube-control-plane: Ready=False",
     );
     let calls = k.calls();
     let name = calls[0].split_whitespace().nth(3).unwrap();
@@ -180,12 +176,7 @@ fn up_counts_nodes_against_the_kind_config() {
     let k = standin();
     // multi-node asks for 1 control plane and 2 workers; only one node registers.
     let o = up_with_one_second_to_ready(&k, "multi-node", 1, false);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("1 of 3 nodes registered"),
-        "{}",
-        stderr(&o)
-    );
+    assert_ended(&o, 1, "1 of 3 nodes registered");
 }
 
 #[test]
@@ -287,14 +278,11 @@ fn janitor_deletes_only_old_trellis_clusters() {
 
 /// A stand-in that records `NAME ARGS` and answers like the real tool.
 fn tool(dir: &Path, name: &str, log: &Path, answer: &str, code: i32) -> PathBuf {
-    let path = dir.join(name);
     let body = format!(
         "#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >> '{}'\nprintf '%s\\n' '{answer}'\n[ {code} -eq 0 ] || echo 'failed' >&2\nexit {code}\n",
         log.display()
     );
-    std::fs::write(&path, body).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    script(dir, name, &body)
 }
 
 /// `trellis preflight --json --config CONFIG` with the given tools; its checks by name.

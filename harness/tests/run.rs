@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{repo_root, runs, shared_data, stderr, trellis_cmd};
+use common::{assert_ended, repo_root, runs, script, shared_data, stderr, trellis_cmd};
 use serde_json::Value;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -30,13 +29,6 @@ fn smoke_bin_dir() -> PathBuf {
         assert!(status.success(), "building trellis-smoke failed");
     }
     dir
-}
-
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, body).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
 }
 
 fn read_json(path: &Path) -> Value {
@@ -103,12 +95,6 @@ impl Env {
         cmd.arg("--kubeconfig").arg(&self.kubeconfig);
         output(cmd)
     }
-}
-
-/// The run ended with `code` and said `says` on stderr.
-fn assert_ended(o: &Output, code: i32, says: &str) {
-    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
-    assert!(stderr(o).contains(says), "{}", stderr(o));
 }
 
 #[test]

@@ -291,6 +291,7 @@ impl RunState<'_> {
         }
         let ctx = SuiteContext {
             access: &access,
+            server_version: version.as_deref(),
             kubeconfig: &kubeconfig,
             artifacts: self.artifacts,
             interrupt: self.interrupt,

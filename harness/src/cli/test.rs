@@ -207,12 +207,7 @@ impl Progress {
                 done,
                 total,
             } => {
-                let word = match outcome {
-                    TestOutcome::Passed => "PASS",
-                    TestOutcome::Flaky => "FLAKY",
-                    TestOutcome::Failed => "FAIL",
-                    TestOutcome::Skipped => "SKIP",
-                };
+                let word = outcome.word();
                 if self.tty {
                     let width = 30;
                     let filled = done * width / (*total).max(1);

@@ -19,39 +19,42 @@ pub struct Access {
 }
 
 impl Access {
-    pub async fn client(&self) -> Result<Client, ClusterError> {
-        let bad = |reason: String| ClusterError::Kubeconfig {
+    fn unusable(&self, reason: String) -> ClusterError {
+        ClusterError::Kubeconfig {
             path: self.kubeconfig.clone(),
             reason,
-        };
-        let file = Kubeconfig::read_from(&self.kubeconfig).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+
+    fn read(&self) -> Result<Kubeconfig, ClusterError> {
+        Kubeconfig::read_from(&self.kubeconfig).map_err(|e| self.unusable(e.to_string()))
+    }
+
+    pub async fn client(&self) -> Result<Client, ClusterError> {
+        let file = self.read()?;
         let opts = KubeConfigOptions {
             context: self.context.clone(),
             ..Default::default()
         };
         let config = kube::Config::from_custom_kubeconfig(file, &opts)
             .await
-            .map_err(|e| bad(e.to_string()))?;
-        Client::try_from(config).map_err(|e| bad(e.to_string()))
+            .map_err(|e| self.unusable(e.to_string()))?;
+        Client::try_from(config).map_err(|e| self.unusable(e.to_string()))
     }
 
     /// Checks, without contacting the cluster, that the file is a kubeconfig and has
     /// the context asked for (or a current context).
     pub fn check(&self) -> Result<(), ClusterError> {
-        let bad = |reason: String| ClusterError::Kubeconfig {
-            path: self.kubeconfig.clone(),
-            reason,
-        };
-        let file = Kubeconfig::read_from(&self.kubeconfig).map_err(|e| bad(e.to_string()))?;
+        let file = self.read()?;
         let wanted = self.context.clone().or(file.current_context.clone());
         let Some(wanted) = wanted else {
-            return Err(bad("it sets no current-context; pass --context".into()));
+            return Err(self.unusable("it sets no current-context; pass --context".into()));
         };
         if file.contexts.iter().any(|c| c.name == wanted) {
             return Ok(());
         }
         let known: Vec<&str> = file.contexts.iter().map(|c| c.name.as_str()).collect();
-        Err(bad(format!(
+        Err(self.unusable(format!(
             "no context `{wanted}` (it has: {})",
             known.join(", ")
         )))

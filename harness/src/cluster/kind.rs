@@ -4,9 +4,10 @@
 
 use super::{ClusterError, NAME_PREFIX};
 use crate::interrupt::Interrupt;
+use crate::process::Waited;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The kind CLI with a deadline for each invocation.
 #[derive(Debug, Clone)]
@@ -82,25 +83,22 @@ impl Kind {
         let stderr = child.stderr.take();
         let out = std::thread::spawn(move || read(stdout));
         let err = std::thread::spawn(move || read(stderr));
-        let start = Instant::now();
-        let status = loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                break status;
-            }
-            if interrupt.is_set() {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ClusterError::Interrupted);
-            }
-            if start.elapsed() > self.timeout {
-                let _ = child.kill();
-                let _ = child.wait();
+        let waited =
+            crate::process::wait(&mut child, self.timeout, Some(interrupt)).map_err(|source| {
+                ClusterError::Spawn {
+                    program: self.program.display().to_string(),
+                    source,
+                }
+            })?;
+        let status = match waited {
+            Waited::Exited(status) => status,
+            Waited::Interrupted => return Err(ClusterError::Interrupted),
+            Waited::TimedOut => {
                 return Err(ClusterError::Timeout {
                     stage,
                     seconds: self.timeout.as_secs(),
-                });
+                })
             }
-            std::thread::sleep(Duration::from_millis(20));
         };
         let stdout = out.join().unwrap_or_default();
         let stderr = err.join().unwrap_or_default();

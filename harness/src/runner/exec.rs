@@ -1,6 +1,7 @@
 //! Running tests: one process per attempt, a pool of workers, a deadline per attempt.
 
 use super::{RunnerError, TestCase};
+use crate::process::Waited;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -50,6 +51,18 @@ pub enum TestOutcome {
     Failed,
     /// Not run: an earlier failure stopped the run (`--fail-fast`).
     Skipped,
+}
+
+impl TestOutcome {
+    /// The word progress lines show.
+    pub fn word(self) -> &'static str {
+        match self {
+            TestOutcome::Passed => "PASS",
+            TestOutcome::Flaky => "FLAKY",
+            TestOutcome::Failed => "FAIL",
+            TestOutcome::Skipped => "SKIP",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -253,39 +266,20 @@ fn run_attempt(
         binary: case.binary.clone(),
         source,
     })?;
-    let mut pause = Duration::from_micros(50);
-    let mut interrupted = false;
-    let (status, timed_out) = loop {
-        if let Some(status) = child.try_wait().map_err(io)? {
-            break (Some(status), false);
-        }
-        if opts.interrupted() {
-            let _ = child.kill();
-            let _ = child.wait();
-            interrupted = true;
-            break (None, false);
-        }
-        if start.elapsed() >= timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            break (None, true);
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(5));
-    };
+    let waited = crate::process::wait(&mut child, timeout, opts.interrupt.as_ref()).map_err(io)?;
     let duration = start.elapsed();
     let mut output = std::fs::read_to_string(log).unwrap_or_default();
-    if timed_out {
+    if waited == Waited::TimedOut {
         output.push_str(&format!(
             "\n[trellis] killed after the {timeout:?} deadline\n"
         ));
     }
-    if interrupted {
+    if waited == Waited::Interrupted {
         output.push_str("\n[trellis] killed: the run was interrupted\n");
     }
     Ok(Attempt {
-        passed: status.is_some_and(|s| s.success()),
-        timed_out,
+        passed: matches!(waited, Waited::Exited(s) if s.success()),
+        timed_out: waited == Waited::TimedOut,
         duration,
         output,
     })

@@ -49,26 +49,24 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
     let rt = crate::cluster::access::runtime()?;
     rt.block_on(async {
         let client = ctx.access.client().await?;
-        let image = match &m.image {
-            Some(i) => i.clone(),
-            None => image_for(&ctx.access.server_version().await?),
+        let image = match (&m.image, ctx.server_version) {
+            (Some(i), _) => i.clone(),
+            (None, Some(v)) => image_for(v),
+            (None, None) => image_for(&ctx.access.server_version().await?),
         };
         let o = ctx.overrides;
         let (focus, skip) = if o.certified {
             // The certified run: every conformance test, nothing skipped.
             (r"\[Conformance\]".to_string(), String::new())
         } else {
-            (
-                o.focus.clone().unwrap_or_else(|| m.focus.clone()),
-                o.skip.clone().unwrap_or_else(|| m.skip.clone()),
-            )
+            (o.focus(m).to_string(), o.skip(m).to_string())
         };
         let plan = Plan {
             namespace: m.namespace.clone(),
             image,
             focus,
             skip,
-            parallel: o.parallel.unwrap_or(m.parallel),
+            parallel: o.parallel(m),
             extra_args: m.extra_args.clone(),
             extra_ginkgo_args: m.extra_ginkgo_args.clone(),
             dry_run: o.dry_run,
@@ -85,14 +83,8 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
             if plan.dry_run { ", dry run" } else { "" }
         ));
         let code = execute(&client, &plan, ctx.artifacts, ctx.interrupt, ctx.log).await?;
-        let junit = ctx.artifacts.join("junit_01.xml");
-        let summary = match crate::ingest::junit::parse_file(&junit).map(|r| r.tally) {
-            Ok(t) => format!(
-                "{} passed, {} failed, {} skipped; exit code {code}",
-                t.passed, t.failed, t.skipped
-            ),
-            Err(e) => format!("exit code {code}; junit_01.xml unreadable: {e}"),
-        };
+        let counts = super::junit_counts(&ctx.artifacts.join("junit_01.xml"));
+        let summary = format!("{counts}; exit code {code}");
         Ok(SuiteOutcome {
             name: m.name.clone(),
             passed: code == 0,

@@ -5,9 +5,10 @@
 
 use super::manifest::find_binary;
 use super::{io_error, Manifest, SuiteContext, SuiteError, SuiteOutcome};
+use crate::process::Waited;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The command line: the program and its arguments.
 pub fn command_line(
@@ -16,28 +17,24 @@ pub fn command_line(
     ginkgo: Option<&Path>,
     kubeconfig: &Path,
     report_dir: &Path,
-    ctx_overrides: &super::Overrides,
+    overrides: &super::Overrides,
 ) -> (PathBuf, Vec<String>) {
-    let focus = ctx_overrides
-        .focus
-        .clone()
-        .unwrap_or_else(|| m.focus.clone());
-    let skip = ctx_overrides.skip.clone().unwrap_or_else(|| m.skip.clone());
-    let parallel = ctx_overrides.parallel.unwrap_or(m.parallel);
+    let (focus, skip) = (overrides.focus(m), overrides.skip(m));
+    let parallel = overrides.parallel(m);
     let mut filters: Vec<(&str, String)> = Vec::new();
     for (flag, value) in [
         ("focus", focus),
         ("skip", skip),
-        ("label-filter", m.label_filter.clone()),
+        ("label-filter", m.label_filter.as_str()),
     ] {
         if !value.is_empty() {
-            filters.push((flag, value));
+            filters.push((flag, value.to_string()));
         }
     }
     if m.flake_attempts > 0 {
         filters.push(("flake-attempts", m.flake_attempts.to_string()));
     }
-    if ctx_overrides.dry_run {
+    if overrides.dry_run {
         filters.push(("dry-run", "true".into()));
     }
     let mut test_args = vec![
@@ -105,34 +102,19 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
         })?;
     // ginkgo's own --timeout ends the suite first; this is the backstop.
     let deadline = m.timeout + Duration::from_secs(60);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().map_err(io_error(&program))? {
-            break s;
+    let status = match crate::process::wait(&mut child, deadline, Some(ctx.interrupt))
+        .map_err(io_error(&program))?
+    {
+        Waited::Exited(status) => status,
+        Waited::Interrupted => return Err(SuiteError::Interrupted),
+        Waited::TimedOut => {
+            return Err(SuiteError::Deadline {
+                what: m.name.clone(),
+                seconds: deadline.as_secs(),
+            })
         }
-        if ctx.interrupt.is_set() || start.elapsed() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(if ctx.interrupt.is_set() {
-                SuiteError::Interrupted
-            } else {
-                SuiteError::Deadline {
-                    what: m.name.clone(),
-                    seconds: deadline.as_secs(),
-                }
-            });
-        }
-        std::thread::sleep(Duration::from_millis(100));
     };
-    let junit = ctx.artifacts.join("junit_01.xml");
-    let counts = crate::ingest::junit::parse_file(&junit)
-        .map(|r| {
-            format!(
-                "{} passed, {} failed, {} skipped",
-                r.tally.passed, r.tally.failed, r.tally.skipped
-            )
-        })
-        .unwrap_or_else(|e| format!("no JUnit report: {e}"));
+    let counts = super::junit_counts(&ctx.artifacts.join("junit_01.xml"));
     Ok(SuiteOutcome {
         name: m.name.clone(),
         passed: status.success(),

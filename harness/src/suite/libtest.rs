@@ -8,8 +8,7 @@ use crate::runner::{self, Event, RunOptions, TestOutcome};
 pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError> {
     let binary = find_binary(m.binary.as_deref().unwrap_or_default(), ctx.bin_dirs)?;
     let mut cases = runner::list_tests(&binary, false)?;
-    let focus = ctx.overrides.focus.as_deref().unwrap_or(&m.focus);
-    let skip = ctx.overrides.skip.as_deref().unwrap_or(&m.skip);
+    let (focus, skip) = (ctx.overrides.focus(m), ctx.overrides.skip(m));
     let regex = |field: &str, re: &str| {
         regex::Regex::new(re).map_err(|e| SuiteError::Manifest {
             path: m.path.clone(),
@@ -27,7 +26,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
         binary.display()
     ));
     let opts = RunOptions {
-        jobs: ctx.overrides.parallel.unwrap_or(m.parallel),
+        jobs: ctx.overrides.parallel(m),
         timeout: m.test_timeout.unwrap_or(m.timeout),
         retries: m.retries,
         fail_fast: false,
@@ -45,7 +44,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
         {
             (ctx.log)(&format!(
                 "  {:<5} [{:>7.2}s] {name}",
-                word(*outcome),
+                outcome.word(),
                 duration.as_secs_f64()
             ));
         }
@@ -79,13 +78,4 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
         passed: failed == 0 && !ctx.interrupt.is_set(),
         summary,
     })
-}
-
-fn word(o: TestOutcome) -> &'static str {
-    match o {
-        TestOutcome::Passed => "PASS",
-        TestOutcome::Flaky => "FLAKY",
-        TestOutcome::Failed => "FAIL",
-        TestOutcome::Skipped => "SKIP",
-    }
 }

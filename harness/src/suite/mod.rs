@@ -80,9 +80,38 @@ pub struct Overrides {
     pub dry_run: bool,
 }
 
+impl Overrides {
+    /// The focus regex: the run's, else the manifest's.
+    pub fn focus<'a>(&'a self, m: &'a Manifest) -> &'a str {
+        self.focus.as_deref().unwrap_or(&m.focus)
+    }
+
+    /// The skip regex: the run's, else the manifest's.
+    pub fn skip<'a>(&'a self, m: &'a Manifest) -> &'a str {
+        self.skip.as_deref().unwrap_or(&m.skip)
+    }
+
+    pub fn parallel(&self, m: &Manifest) -> usize {
+        self.parallel.unwrap_or(m.parallel)
+    }
+}
+
+/// A JUnit report's counts for a suite's summary line.
+fn junit_counts(path: &Path) -> String {
+    match crate::ingest::junit::parse_file(path) {
+        Ok(r) => format!(
+            "{} passed, {} failed, {} skipped",
+            r.tally.passed, r.tally.failed, r.tally.skipped
+        ),
+        Err(e) => format!("no readable JUnit report: {e}"),
+    }
+}
+
 /// What a suite gets to run with.
 pub struct SuiteContext<'a> {
     pub access: &'a Access,
+    /// The server's version, when the run could read it.
+    pub server_version: Option<&'a str>,
     /// A kubeconfig whose current context is the run's (for child processes).
     pub kubeconfig: &'a Path,
     pub artifacts: &'a Path,

@@ -99,3 +99,18 @@ pub fn write_report(db: &Path, site: &Path, dashboards: &Path) {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// Writes an executable script (a stand-in for a tool) and returns its path.
+pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The command ended with `code` and said `says` on stderr.
+pub fn assert_ended(o: &Output, code: i32, says: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
+    assert!(stderr(o).contains(says), "{}", stderr(o));
+}

@@ -1,7 +1,7 @@
 //! RBAC: a service account bound to a Role that may only read ConfigMaps can do that,
 //! and is refused (403) everything else.
 
-use super::support::{check, err, TestResult};
+use super::support::{check, err, object, TestResult};
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -9,14 +9,11 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-fn object<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, String> {
-    serde_json::from_value(v).map_err(|e| format!("building an object: {e}"))
-}
-
 /// A client that authenticates as `account` with a token from the TokenRequest API.
 async fn client_as(admin: &Client, ns: &str, account: &str) -> Result<Client, String> {
     let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), ns);
     let request: TokenRequest = object(
+        "the TokenRequest",
         json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"audiences": []}}),
     )?;
     let token: TokenRequest = accounts
@@ -37,21 +34,30 @@ async fn client_as(admin: &Client, ns: &str, account: &str) -> Result<Client, St
 pub async fn restricted_account_denied(admin: Client, ns: String) -> TestResult {
     let post = PostParams::default();
     Api::<ServiceAccount>::namespaced(admin.clone(), &ns)
-        .create(&post, &object(json!({"metadata": {"name": "restricted"}}))?)
+        .create(
+            &post,
+            &object(
+                "the service account",
+                json!({"metadata": {"name": "restricted"}}),
+            )?,
+        )
         .await
         .map_err(err("creating the service account"))?;
     Api::<Role>::namespaced(admin.clone(), &ns)
         .create(
             &post,
-            &object(json!({
-                "metadata": {"name": "configmap-reader"},
-                "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
-            }))?,
+            &object(
+                "the Role",
+                json!({
+                    "metadata": {"name": "configmap-reader"},
+                    "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+                }),
+            )?,
         )
         .await
         .map_err(err("creating the Role"))?;
     Api::<RoleBinding>::namespaced(admin.clone(), &ns)
-        .create(&post, &object(json!({
+        .create(&post, &object("the RoleBinding", json!({
             "metadata": {"name": "restricted-reads-configmaps"},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "configmap-reader"},
             "subjects": [{"kind": "ServiceAccount", "name": "restricted", "namespace": ns}],
@@ -61,7 +67,10 @@ pub async fn restricted_account_denied(admin: Client, ns: String) -> TestResult 
     Api::<ConfigMap>::namespaced(admin.clone(), &ns)
         .create(
             &post,
-            &object(json!({"metadata": {"name": "visible"}, "data": {"k": "v"}}))?,
+            &object(
+                "the ConfigMap",
+                json!({"metadata": {"name": "visible"}, "data": {"k": "v"}}),
+            )?,
         )
         .await
         .map_err(err("creating the ConfigMap"))?;
@@ -85,7 +94,10 @@ pub async fn restricted_account_denied(admin: Client, ns: String) -> TestResult 
         || format!("listing Secrets as the restricted account was not refused: {secrets:?}"),
     )?;
     let create = Api::<ConfigMap>::namespaced(restricted, &ns)
-        .create(&post, &object(json!({"metadata": {"name": "sneaky"}}))?)
+        .create(
+            &post,
+            &object("the ConfigMap", json!({"metadata": {"name": "sneaky"}}))?,
+        )
         .await;
     check(
         matches!(&create, Err(kube::Error::Api(s)) if s.code == 403),

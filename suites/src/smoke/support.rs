@@ -125,3 +125,11 @@ pub fn check(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
         Err(msg())
     }
 }
+
+/// A typed object from JSON; `what` names it in the error.
+pub fn object<T: serde::de::DeserializeOwned>(
+    what: &str,
+    v: serde_json::Value,
+) -> Result<T, String> {
+    serde_json::from_value(v).map_err(|e| format!("building {what}: {e}"))
+}

@@ -1,7 +1,7 @@
 //! Workloads: a Deployment rolling out a new template, a Service whose EndpointSlice
 //! lists the ready pods, DNS from inside a pod, and pod logs and exec.
 
-use super::support::{check, err, wait_for, TestResult};
+use super::support::{check, err, object, wait_for, TestResult};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -15,18 +15,20 @@ const PAUSE_NEW: &str = "registry.k8s.io/pause:3.10";
 const BUSYBOX: &str = "registry.k8s.io/e2e-test-images/busybox:1.37.0-1";
 
 fn deployment(name: &str, replicas: i32, image: &str) -> Result<Deployment, String> {
-    serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "main", "image": image}]},
+    object(
+        "the Deployment",
+        json!({
+            "metadata": {"name": name},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "main", "image": image}]},
+                },
             },
-        },
-    }))
-    .map_err(|e| format!("building the Deployment: {e}"))
+        }),
+    )
 }
 
 /// Waits until every replica runs the current template and is ready.
@@ -86,11 +88,13 @@ pub async fn service_endpoints(client: Client, ns: String) -> TestResult {
         .create(&PostParams::default(), &deployment("echo", 2, PAUSE_NEW)?)
         .await
         .map_err(err("creating the backing Deployment"))?;
-    let svc: Service = serde_json::from_value(json!({
-        "metadata": {"name": "echo"},
-        "spec": {"selector": {"app": "echo"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
-    }))
-    .map_err(|e| format!("building the Service: {e}"))?;
+    let svc: Service = object(
+        "the Service",
+        json!({
+            "metadata": {"name": "echo"},
+            "spec": {"selector": {"app": "echo"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+        }),
+    )?;
     let created = Api::<Service>::namespaced(client.clone(), &ns)
         .create(&PostParams::default(), &svc)
         .await
@@ -131,14 +135,16 @@ pub async fn service_endpoints(client: Client, ns: String) -> TestResult {
 }
 
 fn busybox_pod(name: &str, script: &str, restart: &str) -> Result<Pod, String> {
-    serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {
-            "restartPolicy": restart,
-            "containers": [{"name": "main", "image": BUSYBOX, "command": ["sh", "-c", script]}],
-        },
-    }))
-    .map_err(|e| format!("building pod {name}: {e}"))
+    object(
+        &format!("pod {name}"),
+        json!({
+            "metadata": {"name": name},
+            "spec": {
+                "restartPolicy": restart,
+                "containers": [{"name": "main", "image": BUSYBOX, "command": ["sh", "-c", script]}],
+            },
+        }),
+    )
 }
 
 async fn wait_phase(pods: &Api<Pod>, name: &str, phases: &[&str]) -> Result<String, String> {
