@@ -317,3 +317,39 @@ pub fn triage_input(n: usize) -> Vec<OwnedFailure> {
         })
         .collect()
 }
+
+/// One round of `bench local`.
+#[derive(Debug, Clone)]
+pub struct LocalRound {
+    pub ready: Duration,
+    pub steps: Vec<(String, Duration)>,
+    pub teardown: Duration,
+}
+
+/// Starts and tears down a local cluster `rounds` times.
+pub fn local(
+    opts: &crate::cluster::local::LocalOptions,
+    rounds: usize,
+) -> Result<Vec<LocalRound>, crate::cluster::ClusterError> {
+    use crate::cluster::local::LocalProvider;
+    use crate::cluster::provider::Provider;
+    let interrupt = crate::interrupt::Interrupt::default();
+    let mut out = Vec::new();
+    for _ in 0..rounds.max(1) {
+        let mut cluster = LocalProvider::new(opts.clone())?;
+        let start = Instant::now();
+        let provisioned = cluster.provision(&interrupt);
+        let ready = start.elapsed();
+        let down = Instant::now();
+        let torn = cluster.teardown();
+        let teardown = down.elapsed();
+        provisioned?;
+        torn?;
+        out.push(LocalRound {
+            ready,
+            steps: cluster.timings.clone(),
+            teardown,
+        });
+    }
+    Ok(out)
+}

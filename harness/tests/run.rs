@@ -6,47 +6,15 @@
 
 mod common;
 
-use common::{assert_ended, repo_root, runs, script, shared_data, stderr, trellis_cmd};
+use common::{
+    assert_ended, build_dir, read_json, repo_root, runs, script, shared_data, smoke_bin_dir,
+    stderr, trellis_cmd,
+};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use trellis_fakekube::{FakeCluster, Options};
-
-/// The smoke binary, built next to trellis (cargo builds it for `cargo test
-/// --workspace`; a lone `cargo test -p trellis` builds it here).
-fn smoke_bin_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_trellis"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    if !dir.join("trellis-smoke").is_file() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "trellis-suites", "--bin", "trellis-smoke"])
-            .current_dir(repo_root())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building trellis-smoke failed");
-    }
-    dir
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(
-        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
-}
-
-/// The one build directory under OUT/JOB.
-fn build_dir(out: &Path, job: &str) -> PathBuf {
-    let builds: Vec<PathBuf> = std::fs::read_dir(out.join(job))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(builds.len(), 1, "{builds:?}");
-    builds[0].clone()
-}
 
 struct Env {
     dir: tempfile::TempDir,

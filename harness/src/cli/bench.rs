@@ -65,6 +65,19 @@ enum What {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// The local provider: time from start to a ready cluster (every node Ready and
+    /// the default service account made), per component, and teardown time, over
+    /// several rounds (needs root and `k8s/build.sh VERSION`).
+    Local {
+        #[arg(long, value_name = "vX.Y.Z", default_value = crate::cluster::local::binaries::DEFAULT_VERSION)]
+        k8s_version: String,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value_t = 2)]
+        nodes: usize,
+        #[arg(long, default_value_t = 1)]
+        control_planes: usize,
+    },
     /// Failure clustering: N simulated failure messages.
     Triage {
         #[arg(long, default_value_t = 100_000)]
@@ -98,7 +111,56 @@ pub fn run(args: Args) -> i32 {
         What::Triage { messages } => triage(messages),
         What::Report { store, out } => report(&store, &out),
         What::Runner { jobs, rounds } => runner(jobs, rounds),
+        What::Local {
+            k8s_version: version,
+            rounds,
+            nodes,
+            control_planes,
+        } => local(version, rounds, nodes, control_planes),
     }
+}
+
+fn local(version: String, rounds: usize, nodes: usize, control_planes: usize) -> i32 {
+    use crate::cluster::local::LocalOptions;
+    let opts = LocalOptions {
+        nodes,
+        control_planes,
+        ..LocalOptions::new(version.clone())
+    };
+    println!(
+        "local cluster {version}: {control_planes} API server(s), {nodes} kwok node(s), {rounds} round(s)"
+    );
+    let figures = match crate::bench::local(&opts, rounds) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}\n  hint: {}", e.hint());
+            return exit::FAILURE;
+        }
+    };
+    for (i, r) in figures.iter().enumerate() {
+        let steps: Vec<String> = r
+            .steps
+            .iter()
+            .map(|(s, d)| format!("{s} {:.2}", d.as_secs_f64()))
+            .collect();
+        println!(
+            "round {}: ready in {:.2} s ({}), teardown {:.2} s",
+            i + 1,
+            r.ready.as_secs_f64(),
+            steps.join(", "),
+            r.teardown.as_secs_f64()
+        );
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "median: ready {:.2} s (target <= 15 s warm; kind needs 30-60 s), teardown {:.2} s",
+        median(figures.iter().map(|r| r.ready.as_secs_f64()).collect()),
+        median(figures.iter().map(|r| r.teardown.as_secs_f64()).collect())
+    );
+    exit::OK
 }
 
 fn parse(mut files: Vec<PathBuf>, data: PathBuf, rounds: usize) -> i32 {

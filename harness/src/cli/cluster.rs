@@ -1,5 +1,6 @@
-//! `trellis up`, `down`, `janitor` and `preflight`: kind clusters by hand.
+//! `trellis up`, `down`, `janitor` and `preflight`: kind and local clusters by hand.
 
+use crate::cluster::local::{self, LocalOptions, LocalProvider};
 use crate::cluster::provider::{KindProvider, Provider};
 use crate::cluster::{kind, kind_config, preflight, NAME_PREFIX};
 use crate::exit;
@@ -31,6 +32,41 @@ impl KindArgs {
     }
 }
 
+/// What a `local` cluster is made of (with `--cluster local[:VERSION]`).
+#[derive(Debug, clap::Args)]
+pub struct LocalArgs {
+    /// local: how many kube-apiservers (10.250.0.1, .2, …), 1 to 9.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub(super) control_planes: usize,
+    /// local: how many kwok-simulated nodes.
+    #[arg(long, default_value_t = 2, value_name = "M")]
+    pub(super) nodes: usize,
+    /// local: what the simulated containers show: DIR/log becomes every pod's log and
+    /// DIR/results/ is what they see at /tmp/results (no container really runs).
+    #[arg(long, value_name = "DIR")]
+    pub(super) container_files: Option<PathBuf>,
+}
+
+impl LocalArgs {
+    /// The local cluster `spec` asks for, or `None` when it is not `local[:VERSION]`.
+    pub(super) fn options(
+        &self,
+        spec: &str,
+        ready_timeout: Duration,
+        detached: bool,
+    ) -> Option<Result<LocalOptions, crate::cluster::ClusterError>> {
+        let version = LocalOptions::parse_spec(spec)?;
+        Some(version.map_err(Into::into).map(|version| LocalOptions {
+            control_planes: self.control_planes,
+            nodes: self.nodes,
+            ready_timeout,
+            container_files: self.container_files.clone(),
+            detached,
+            ..LocalOptions::new(version)
+        }))
+    }
+}
+
 /// Which kind config to use.
 #[derive(Debug, clap::Args)]
 pub struct ConfigArgs {
@@ -47,13 +83,22 @@ impl ConfigArgs {
     }
 }
 
-/// Create a kind cluster (named trellis-<time>-<hex>) from a config in kind-configs/.
+/// Create a cluster named trellis-<time>-<hex>: a kind cluster from a config in
+/// kind-configs/ (`--cluster kind`, the default) or a local control plane
+/// (`--cluster local[:VERSION]`, see `k8s/build.sh`).
 ///
 /// Waits until every node is Ready, then prints the cluster name and leaves its
 /// kubeconfig. A cluster that fails to come up is deleted. Delete it with `trellis
-/// down NAME`; `trellis janitor` removes any left behind.
+/// down NAME` (`--cluster local` for a local one); `trellis janitor` removes any
+/// left behind. A local cluster lives in network namespace NAME: reach it with
+/// `ip netns exec NAME kubectl --kubeconfig PATH …`.
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
+    /// `kind` or `local[:VERSION]`.
+    #[arg(long, default_value = "kind", value_name = "kind|local[:VERSION]")]
+    cluster: String,
+    #[command(flatten)]
+    local: LocalArgs,
     #[command(flatten)]
     kind: KindArgs,
     #[command(flatten)]
@@ -74,6 +119,17 @@ pub struct UpArgs {
 }
 
 pub fn up(args: UpArgs) -> i32 {
+    let ready = Duration::from_secs(args.ready_timeout);
+    if let Some(opts) = args.local.options(&args.cluster, ready, true) {
+        return up_local(opts, &args.kubeconfig);
+    }
+    if args.cluster != "kind" {
+        eprintln!(
+            "error: --cluster {}: must be `kind` or `local[:VERSION]`",
+            args.cluster
+        );
+        return exit::USAGE;
+    }
     let config = match args.config.load() {
         Ok(c) => c,
         Err(e) => return fail(&e),
@@ -107,9 +163,63 @@ pub fn up(args: UpArgs) -> i32 {
     exit::OK
 }
 
-/// Delete a kind cluster (export its logs first with --logs DIR).
+fn up_local(
+    opts: Result<LocalOptions, crate::cluster::ClusterError>,
+    kubeconfig: &std::path::Path,
+) -> i32 {
+    let mut cluster = match opts.and_then(|o| LocalProvider::new(o).map_err(Into::into)) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let interrupt = match crate::interrupt::Interrupt::install() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: cannot handle signals: {e}");
+            return exit::FAILURE;
+        }
+    };
+    eprintln!("creating {}", cluster.describe());
+    let started = std::time::Instant::now();
+    if let Err(e) = cluster.provision(&interrupt) {
+        let _ = cluster.teardown();
+        let code = fail(&e);
+        return interrupt.exit_code().unwrap_or(code);
+    }
+    let took = started.elapsed();
+    let copied = std::fs::read_to_string(cluster.kubeconfig())
+        .map_err(|e| e.to_string())
+        .and_then(|text| local::pki::write_private(kubeconfig, &text).map_err(|e| e.to_string()));
+    if let Err(e) = cluster.detach() {
+        eprintln!("error: {e}\n  hint: {}", e.hint());
+        return exit::FAILURE;
+    }
+    println!("{}", cluster.name);
+    for (step, d) in &cluster.timings {
+        eprintln!("  {step:<24} {:>6.2} s", d.as_secs_f64());
+    }
+    eprintln!(
+        "all nodes Ready in {:.1} s; state in {}",
+        took.as_secs_f64(),
+        cluster.dir().display()
+    );
+    match copied {
+        Ok(()) => eprintln!(
+            "use it: ip netns exec {} kubectl --kubeconfig {} get nodes",
+            cluster.name,
+            kubeconfig.display()
+        ),
+        Err(e) => eprintln!("warning: could not write {}: {e}", kubeconfig.display()),
+    }
+    eprintln!("delete it: trellis down --cluster local {}", cluster.name);
+    exit::OK
+}
+
+/// Delete a cluster (export its logs first with --logs DIR).
 #[derive(Debug, clap::Args)]
 pub struct DownArgs {
+    /// `kind`, or `local` for a cluster `trellis up --cluster local` made.
+    #[arg(long, default_value = "kind", value_name = "kind|local")]
+    cluster: String,
     #[command(flatten)]
     kind: KindArgs,
     name: String,
@@ -119,6 +229,9 @@ pub struct DownArgs {
 }
 
 pub fn down(args: DownArgs) -> i32 {
+    if args.cluster == "local" {
+        return down_local(&args.name, args.logs.as_deref());
+    }
     let cli = args.kind.cli();
     if let Some(dir) = &args.logs {
         if let Err(e) = cli.export_logs(&args.name, dir) {
@@ -129,6 +242,43 @@ pub fn down(args: DownArgs) -> i32 {
     match cli.delete(&args.name) {
         Ok(()) => exit::OK,
         Err(e) => fail(&e),
+    }
+}
+
+fn down_local(name: &str, logs: Option<&std::path::Path>) -> i32 {
+    let dir = local::state_root().join(name);
+    if !dir.exists()
+        && !std::path::Path::new(local::netns::NETNS_DIR)
+            .join(name)
+            .exists()
+    {
+        eprintln!(
+            "error: no local cluster {name} (no {} and no network namespace {name})\n  hint: `ip netns list` shows the namespaces; names look like trellis-<time>-<hex>",
+            dir.display()
+        );
+        return exit::NOT_FOUND;
+    }
+    if let Some(to) = logs {
+        let from = dir.join("logs");
+        let copied = std::fs::create_dir_all(to).and_then(|_| {
+            for e in std::fs::read_dir(&from)?.flatten() {
+                std::fs::copy(e.path(), to.join(e.file_name()))?;
+            }
+            Ok(())
+        });
+        if let Err(e) = copied {
+            eprintln!("warning: logs from {}: {e}", from.display());
+        }
+    }
+    match local::destroy(name, &dir, Duration::from_secs(10)) {
+        Ok(notes) => {
+            for n in notes {
+                eprintln!("{n}");
+            }
+            eprintln!("deleted {name}");
+            exit::OK
+        }
+        Err(e) => fail(&e.into()),
     }
 }
 
@@ -147,6 +297,25 @@ pub struct JanitorArgs {
 
 pub fn janitor(args: JanitorArgs) -> i32 {
     let age = Duration::from_secs_f64(args.older_than.max(0.0) * 3600.0);
+    let verb = if args.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    // Local clusters first: they need nothing but this machine.
+    match local::janitor(
+        &local::state_root(),
+        chrono::Utc::now().timestamp(),
+        age,
+        args.dry_run,
+    ) {
+        Ok(removed) => {
+            for name in &removed {
+                println!("{verb} local {name}");
+            }
+        }
+        Err(e) => return fail(&e.into()),
+    }
     match args
         .kind
         .cli()
@@ -168,10 +337,16 @@ pub fn janitor(args: JanitorArgs) -> i32 {
     }
 }
 
-/// Check what kind needs from this host: docker, kind, kubectl, inotify limits, free
-/// disk, and the host ports the config maps. Exit 0 when all pass, 1 otherwise.
+/// Check what a cluster needs from this host, each failure with its fix. kind:
+/// docker, kind, kubectl, inotify limits, free disk, and the host ports the config
+/// maps. local (`--cluster local[:VERSION]`): the built binaries and their versions,
+/// the right to make a network namespace, a writable state directory. Exit 0 when
+/// all pass, 1 otherwise.
 #[derive(Debug, clap::Args)]
 pub struct PreflightArgs {
+    /// `kind` or `local[:VERSION]`.
+    #[arg(long, default_value = "kind", value_name = "kind|local[:VERSION]")]
+    cluster: String,
     #[command(flatten)]
     kind: KindArgs,
     #[command(flatten)]
@@ -195,21 +370,27 @@ pub struct PreflightArgs {
 }
 
 pub fn preflight(args: PreflightArgs) -> i32 {
-    let ports = match args.config.load() {
-        Ok(c) => c.host_ports,
-        Err(e) => return fail(&e),
+    let checks = match LocalOptions::parse_spec(&args.cluster) {
+        Some(Ok(version)) => local::preflight(&LocalOptions::new(version)),
+        Some(Err(e)) => return fail(&e.into()),
+        None => {
+            let ports = match args.config.load() {
+                Ok(c) => c.host_ports,
+                Err(e) => return fail(&e),
+            };
+            let tools = preflight::Tools {
+                docker: &args.docker,
+                kind: &args.kind.kind,
+                kubectl: &args.kubectl,
+            };
+            preflight::run(
+                &tools,
+                std::path::Path::new("/proc/sys"),
+                &std::env::temp_dir(),
+                &ports,
+            )
+        }
     };
-    let tools = preflight::Tools {
-        docker: &args.docker,
-        kind: &args.kind.kind,
-        kubectl: &args.kubectl,
-    };
-    let checks = preflight::run(
-        &tools,
-        std::path::Path::new("/proc/sys"),
-        &std::env::temp_dir(),
-        &ports,
-    );
     if args.json {
         let code = super::print_json(&checks);
         if code != exit::OK {

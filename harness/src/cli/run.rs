@@ -1,7 +1,8 @@
 //! `trellis run`: provision → run suites → export logs → tear down → store.
 
-use super::cluster::KindArgs;
+use super::cluster::{KindArgs, LocalArgs};
 use crate::cluster::access::Access;
+use crate::cluster::local::LocalProvider;
 use crate::cluster::provider::{KindProvider, KubeconfigProvider, Provider};
 use crate::cluster::{kind, kind_config};
 use crate::exit;
@@ -13,8 +14,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Run suites on a cluster: a kind cluster made for the run (`--cluster
-/// kind[:CONFIG]`, always deleted afterwards) or an existing one (`--kubeconfig`,
-/// never deleted).
+/// kind[:CONFIG]`, always deleted afterwards), a local control plane made for the run
+/// (`--cluster local[:VERSION]`: real kube-apiserver, etcd, controller-manager and
+/// scheduler built by k8s/build.sh, kwok-simulated nodes, all in a network namespace
+/// of its own; always deleted afterwards) or an existing one (`--kubeconfig`, never
+/// deleted).
 ///
 /// Every run leaves a Prow-layout build directory OUT/JOB/BUILD (started.json,
 /// finished.json, build-log.txt, artifacts/ with each suite's JUnit, logs and the
@@ -28,11 +32,12 @@ pub struct Args {
     /// Suites to run, by name (suites/NAME.yaml) or manifest path.
     #[arg(required = true, value_name = "SUITE")]
     suites: Vec<String>,
-    /// Create a kind cluster for the run: `kind` (multi-node) or `kind:CONFIG`, CONFIG
-    /// being a name in --configs (single-node, multi-node, ha, ipv6, dual-stack) or a path.
+    /// Create a cluster for the run: `kind` (multi-node) or `kind:CONFIG`, CONFIG
+    /// being a name in --configs (single-node, multi-node, ha, ipv6, dual-stack) or a
+    /// path; or `local` / `local:VERSION` (default v1.37.2).
     #[arg(
         long,
-        value_name = "kind[:CONFIG]",
+        value_name = "kind[:CONFIG]|local[:VERSION]",
         required_unless_present = "kubeconfig",
         conflicts_with = "kubeconfig"
     )]
@@ -45,6 +50,8 @@ pub struct Args {
     context: Option<String>,
     #[command(flatten)]
     kind: KindArgs,
+    #[command(flatten)]
+    local: LocalArgs,
     #[arg(long, default_value = "kind-configs", value_name = "DIR")]
     configs: PathBuf,
     /// Kubernetes version for kind's node image (kindest/node:vX.Y.Z).
@@ -283,6 +290,7 @@ impl RunState<'_> {
             dry_run: self.args.dry_run,
         };
         let mut bin_dirs = self.args.bin_dir.clone();
+        bin_dirs.extend(provider.program_dirs());
         if let Some(dir) = std::env::current_exe()
             .ok()
             .and_then(|e| e.parent().map(Path::to_path_buf))
@@ -352,10 +360,15 @@ fn provider(args: &Args) -> Result<ChosenProvider, crate::cluster::ClusterError>
         return Ok((Box::new(KubeconfigProvider::new(access, ready)), None));
     }
     let spec = args.cluster.as_deref().unwrap_or("kind");
+    if let Some(opts) = args.local.options(spec, ready, false) {
+        let provider = LocalProvider::new(opts?)?;
+        // The kubeconfig lives in the cluster's state directory, removed at teardown.
+        return Ok((Box::new(provider), None));
+    }
     let Some(config) = kind_config_path(args) else {
         return Err(crate::cluster::ClusterError::Config {
             path: PathBuf::from(spec),
-            reason: "--cluster must be `kind` or `kind:CONFIG`".into(),
+            reason: "--cluster must be `kind`, `kind:CONFIG`, `local` or `local:VERSION`".into(),
         });
     };
     let config = kind_config::load(&config)?;

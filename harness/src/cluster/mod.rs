@@ -9,6 +9,7 @@
 pub mod access;
 pub mod kind;
 pub mod kind_config;
+pub mod local;
 pub mod preflight;
 pub mod provider;
 
@@ -46,13 +47,20 @@ pub enum ClusterError {
     },
     #[error("nodes not Ready within {seconds} s: {detail}")]
     NotReady { seconds: u64, detail: String },
+    /// Boxed: the local provider's errors carry log tails and would make every
+    /// `Result<_, ClusterError>` large.
+    #[error(transparent)]
+    Local(Box<local::LocalError>),
     #[error("interrupted")]
     Interrupted,
 }
 
 impl ClusterError {
-    pub fn hint(&self) -> &'static str {
-        match self {
+    pub fn hint(&self) -> std::borrow::Cow<'static, str> {
+        if let ClusterError::Local(e) = self {
+            return e.hint().into();
+        }
+        let text = match self {
             ClusterError::Config { .. } => "fix the named field; configs are kind.x-k8s.io/v1alpha4 (see kind-configs/)",
             ClusterError::Spawn { .. } => "install kind (go install sigs.k8s.io/kind@latest) or pass --kind PATH",
             ClusterError::Kind { .. } => "read kind's output above; `trellis preflight` checks docker, inotify limits and ports",
@@ -61,6 +69,14 @@ impl ClusterError {
             ClusterError::Api { .. } => "check that the cluster is reachable: kubectl --kubeconfig PATH cluster-info",
             ClusterError::NotReady { .. } => "raise --ready-timeout, or look at the exported node logs (kubelet, CNI)",
             ClusterError::Interrupted => "the run was stopped by Ctrl-C or SIGTERM; the cluster was torn down",
-        }
+            ClusterError::Local(_) => unreachable!("handled above"),
+        };
+        text.into()
+    }
+}
+
+impl From<local::LocalError> for ClusterError {
+    fn from(e: local::LocalError) -> ClusterError {
+        ClusterError::Local(Box::new(e))
     }
 }

@@ -20,13 +20,20 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
-fn check(name: &'static str, ok: bool, detail: String, fix: &str) -> Check {
-    Check {
-        name,
-        ok,
-        detail,
-        fix: (!ok).then(|| fix.to_string()),
+impl Check {
+    /// A check's result; `fix` is shown only when it failed.
+    pub fn new(name: &'static str, ok: bool, detail: String, fix: &str) -> Check {
+        Check {
+            name,
+            ok,
+            detail,
+            fix: (!ok).then(|| fix.to_string()),
+        }
     }
+}
+
+fn check(name: &'static str, ok: bool, detail: String, fix: &str) -> Check {
+    Check::new(name, ok, detail, fix)
 }
 
 /// Runs `program args…` and returns its first output line, if it succeeds.

@@ -20,6 +20,11 @@ pub trait Provider {
     fn export_logs(&self, dir: &Path) -> Result<(), ClusterError>;
     /// Removes what `provision` created. Runs after success, failure and interrupts.
     fn teardown(&mut self) -> Result<(), ClusterError>;
+    /// Directories of programs built for this cluster's version (kubectl, e2e.test,
+    /// ginkgo), searched before the suites' defaults.
+    fn program_dirs(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
 }
 
 /// A kind cluster made for this run.

@@ -49,7 +49,8 @@ pub enum TestOutcome {
     /// Failed, then passed on a retry.
     Flaky,
     Failed,
-    /// Not run: an earlier failure stopped the run (`--fail-fast`).
+    /// Not run (`--fail-fast`, an interrupt), or the test said it cannot run here
+    /// ([`SKIP_MARKER`]).
     Skipped,
 }
 
@@ -70,6 +71,38 @@ pub struct TestRun {
     pub case: TestCase,
     pub outcome: TestOutcome,
     pub attempts: Vec<Attempt>,
+    /// Why it was skipped: the test's own reason, or the run's (`--fail-fast`, an
+    /// interrupt).
+    pub skip_reason: Option<String>,
+}
+
+/// A test that cannot run where it is (say, DNS from a pod on simulated nodes) prints
+/// a line starting with this and exits 0; the runner records it as skipped with the
+/// rest of the line as the reason, never as passed. libtest has no runtime skip, and
+/// this keeps the reason in the JUnit where a reader looks for it.
+pub const SKIP_MARKER: &str = "trellis-skip: ";
+
+/// The reason a passing attempt's output gives for skipping, if it gives one. The
+/// marker may follow other text on its line: with one test thread, libtest prints
+/// `test NAME ... ` before the test runs and `ok` after it.
+pub fn skip_reason(output: &str) -> Option<String> {
+    output
+        .lines()
+        .rev()
+        .find_map(|l| l.find(SKIP_MARKER).map(|at| &l[at + SKIP_MARKER.len()..]))
+        .map(|r| r.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skip_reason_is_read_wherever_libtest_put_it_on_the_line() {
+        let out = "\nrunning 1 test\ntest dns ... trellis-skip: needs a real kubelet\nok\n";
+        assert_eq!(skip_reason(out).as_deref(), Some("needs a real kubelet"));
+        assert_eq!(skip_reason("test a ... ok\n"), None);
+    }
 }
 
 /// Lifecycle steps, for reporters.
@@ -149,6 +182,11 @@ pub fn run(
                         case,
                         outcome: TestOutcome::Skipped,
                         attempts: Vec::new(),
+                        skip_reason: Some(if opts.interrupted() {
+                            "not run: the run was interrupted".into()
+                        } else {
+                            "not run: --fail-fast stopped the run".into()
+                        }),
                     };
                     let _ = tx.send((index, Ok(skipped), Vec::new()));
                     continue;
@@ -228,7 +266,12 @@ fn run_test(
         });
     }
     let last_passed = attempts.last().is_some_and(|a| a.passed);
+    let skip_reason = attempts
+        .last()
+        .filter(|a| a.passed)
+        .and_then(|a| skip_reason(&a.output));
     let outcome = match (last_passed, attempts.len()) {
+        _ if skip_reason.is_some() => TestOutcome::Skipped,
         (true, 1) => TestOutcome::Passed,
         (true, _) => TestOutcome::Flaky,
         (false, _) => TestOutcome::Failed,
@@ -237,6 +280,7 @@ fn run_test(
         case: case.clone(),
         outcome,
         attempts,
+        skip_reason,
     })
 }
 

@@ -106,9 +106,13 @@ pub fn write_junit(report: &RunReport, path: &Path) -> std::io::Result<()> {
                         }
                     }
                 }
-                TestOutcome::Skipped => out.push_str(
-                    "      <skipped message=\"not run: --fail-fast stopped the run\"/>\n",
-                ),
+                TestOutcome::Skipped => {
+                    let _ = writeln!(
+                        out,
+                        "      <skipped message=\"{}\"/>",
+                        xml(t.skip_reason.as_deref().unwrap_or("not run"))
+                    );
+                }
             }
             out.push_str("    </testcase>\n");
         }

@@ -11,7 +11,9 @@ mod exec;
 mod junit;
 mod list;
 
-pub use exec::{run, Attempt, Event, RunOptions, RunReport, TestOutcome, TestRun};
+pub use exec::{
+    run, skip_reason, Attempt, Event, RunOptions, RunReport, TestOutcome, TestRun, SKIP_MARKER,
+};
 pub use junit::write_junit;
 pub use list::{list_tests, Partition, TestCase};
 

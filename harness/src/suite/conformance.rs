@@ -335,7 +335,18 @@ async fn follow_log(
                 let mut lines = stream.lines();
                 let mut position = 0usize;
                 loop {
-                    match lines.try_next().await {
+                    // kwok, and now and then a real kubelet, keep a follow stream open
+                    // after the container ended: when nothing comes for a while, ask.
+                    let next = match tokio::time::timeout(IDLE_CHECK, lines.try_next()).await {
+                        Ok(next) => next,
+                        Err(_idle) => {
+                            if terminated(pods).await?.is_some() {
+                                break true;
+                            }
+                            continue;
+                        }
+                    };
+                    match next {
                         Ok(Some(line)) => {
                             let len = line.len() + 1;
                             if position + len > received {
@@ -371,6 +382,10 @@ async fn follow_log(
         tokio::time::sleep(Duration::from_millis(if received == 0 { 500 } else { 200 })).await;
     }
 }
+
+/// How long a followed log may be silent before trellis checks whether the test
+/// container has ended (the stream is then read to its end, not cut).
+const IDLE_CHECK: Duration = Duration::from_secs(5);
 
 /// Lines of ginkgo's output worth a place in the build log.
 fn is_milestone(line: &str) -> bool {

@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// The command line: the program and its arguments.
+/// The command line: the program and its arguments. `kubectl`, when given, is the
+/// one e2e.test's kubectl specs use (a provider's, matching the cluster's version).
 pub fn command_line(
     m: &Manifest,
     e2e: &Path,
     ginkgo: Option<&Path>,
+    kubectl: Option<&Path>,
     kubeconfig: &Path,
     report_dir: &Path,
     overrides: &super::Overrides,
@@ -42,6 +44,9 @@ pub fn command_line(
         "--provider=skeleton".to_string(),
         format!("--report-dir={}", report_dir.display()),
     ];
+    if let Some(k) = kubectl {
+        test_args.push(format!("--kubectl-path={}", k.display()));
+    }
     test_args.extend(m.extra_args.iter().cloned());
     match ginkgo.filter(|_| parallel > 1) {
         Some(g) => {
@@ -72,10 +77,18 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
         .as_deref()
         .map(|g| find_binary(g, ctx.bin_dirs))
         .transpose()?;
+    // Only a kubectl from the run's own directories (a provider's, version-matched);
+    // otherwise e2e.test finds one on PATH itself.
+    let kubectl = ctx
+        .bin_dirs
+        .iter()
+        .map(|d| d.join("kubectl"))
+        .find(|k| k.is_file());
     let (program, args) = command_line(
         m,
         &e2e,
         ginkgo.as_deref(),
+        kubectl.as_deref(),
         ctx.kubeconfig,
         ctx.artifacts,
         ctx.overrides,

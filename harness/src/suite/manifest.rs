@@ -10,6 +10,7 @@
 //! parallel: 4
 //! focus: ''              # regex; libtest: on test names, ginkgo: --focus
 //! skip: ''
+//! allowlist: e2e-allowlist.txt  # e2e: exact spec names, one a line (instead of focus)
 //! ```
 
 use super::SuiteError;
@@ -47,6 +48,9 @@ pub struct Manifest {
     pub focus: String,
     #[serde(default)]
     pub skip: String,
+    /// e2e: a file of exact spec names, one a line (relative to the manifest); the
+    /// focus becomes exactly those specs.
+    pub allowlist: Option<PathBuf>,
     /// e2e: ginkgo's --label-filter.
     #[serde(default)]
     pub label_filter: String,
@@ -150,12 +154,43 @@ pub fn load(path: &Path) -> Result<Manifest, SuiteError> {
     if m.parallel == 0 {
         return Err(bad("`parallel` must be at least 1".into()));
     }
+    if let Some(list) = m.allowlist.clone() {
+        if !m.focus.is_empty() {
+            return Err(bad(
+                "`focus` and `allowlist` both set: the allowlist is the focus; drop one".into(),
+            ));
+        }
+        let list = path.parent().unwrap_or(Path::new(".")).join(list);
+        let text = std::fs::read_to_string(&list)
+            .map_err(|e| bad(format!("allowlist {}: {e}", list.display())))?;
+        let names = allowlist_names(&text);
+        if names.is_empty() {
+            return Err(bad(format!("allowlist {} names no spec", list.display())));
+        }
+        m.focus = allowlist_focus(&names);
+    }
     for (field, re) in [("focus", &m.focus), ("skip", &m.skip)] {
         if let Err(e) = regex::Regex::new(re) {
             return Err(bad(format!("`{field}` is not a regular expression: {e}")));
         }
     }
     Ok(m)
+}
+
+/// The spec names of an allowlist: one a line; blank lines and `#` comments ignored.
+pub fn allowlist_names(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// A ginkgo focus matching exactly these specs: each name escaped (what Rust's regex
+/// escapes, Go's RE2 also reads as literals) and anchored at both ends, so a name
+/// that is a prefix of another does not pull the other in.
+pub fn allowlist_focus(names: &[&str]) -> String {
+    let alternatives: Vec<String> = names.iter().map(|n| regex::escape(n)).collect();
+    format!("^(?:{})$", alternatives.join("|"))
 }
 
 /// A suite binary: a path as given, else a file of that name in `dirs`, else on PATH.
@@ -200,5 +235,17 @@ mod tests {
         assert_eq!(parse_duration("2.5"), Some(Duration::from_millis(2500)));
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("5d"), None);
+    }
+
+    #[test]
+    fn an_allowlist_focuses_on_exactly_its_specs() {
+        let text =
+            "# why\n\n[sig-apps] Job should adopt [Conformance]\n[sig-apps] Job should adopt\n";
+        let names = allowlist_names(text);
+        assert_eq!(names.len(), 2);
+        let re = regex::Regex::new(&allowlist_focus(&names)).unwrap();
+        assert!(re.is_match("[sig-apps] Job should adopt [Conformance]"));
+        assert!(re.is_match("[sig-apps] Job should adopt"));
+        assert!(!re.is_match("[sig-apps] Job should adopt matching orphans [Conformance]"));
     }
 }

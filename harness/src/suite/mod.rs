@@ -53,18 +53,22 @@ pub enum SuiteError {
 }
 
 impl SuiteError {
-    pub fn hint(&self) -> &'static str {
-        match self {
+    pub fn hint(&self) -> std::borrow::Cow<'static, str> {
+        if let SuiteError::Cluster(e) = self {
+            return e.hint();
+        }
+        let text = match self {
             SuiteError::Manifest { .. } => "fix the named field; suites/README.md describes the manifest",
             SuiteError::Binary { .. } => "build it (cargo build --workspace puts trellis-smoke next to trellis) or give `binary:` a path",
             SuiteError::Runner(e) => e.hint(),
-            SuiteError::Cluster(e) => e.hint(),
+            SuiteError::Cluster(_) => unreachable!("handled above"),
             SuiteError::Api { .. } => "check the cluster is reachable and the kubeconfig user may create namespaces, RBAC and pods",
             SuiteError::Io { .. } => "check that the run's output directory is writable",
             SuiteError::Pod(_) => "look at the pod's log in artifacts/ and `kubectl describe pod` while it runs",
             SuiteError::Deadline { .. } => "raise the manifest's `timeout`",
             SuiteError::Interrupted => "the run was stopped by Ctrl-C or SIGTERM",
-        }
+        };
+        text.into()
     }
 }
 

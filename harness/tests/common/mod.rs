@@ -114,3 +114,38 @@ pub fn assert_ended(o: &Output, code: i32, says: &str) {
     assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
     assert!(stderr(o).contains(says), "{}", stderr(o));
 }
+
+/// The smoke binary, built next to trellis (cargo builds it for `cargo test
+/// --workspace`; a lone `cargo test -p trellis` builds it here).
+pub fn smoke_bin_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_trellis"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    if !dir.join("trellis-smoke").is_file() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "trellis-suites", "--bin", "trellis-smoke"])
+            .current_dir(repo_root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building trellis-smoke failed");
+    }
+    dir
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+/// The one build directory under OUT/JOB.
+pub fn build_dir(out: &Path, job: &str) -> PathBuf {
+    let builds: Vec<PathBuf> = std::fs::read_dir(out.join(job))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    builds[0].clone()
+}

@@ -1,8 +1,8 @@
 //! What every smoke test needs: a client from KUBECONFIG, a namespace of its own that
 //! is deleted afterwards, and waits with deadlines.
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{DeleteParams, PostParams};
+use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
+use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -90,6 +90,17 @@ impl TestNamespace {
             }
         })
         .await?;
+        // Pods are refused until the controller-manager has made the namespace's
+        // default service account: a fresh namespace is not usable before.
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns.name);
+        wait_for(&format!("service account default in {name}"), || async {
+            let sa = accounts
+                .get_opt("default")
+                .await
+                .map_err(err("reading the default service account"))?;
+            Ok(sa.map(|_| ()))
+        })
+        .await?;
         Ok(ns)
     }
 
@@ -132,4 +143,29 @@ pub fn object<T: serde::de::DeserializeOwned>(
     v: serde_json::Value,
 ) -> Result<T, String> {
     serde_json::from_value(v).map_err(|e| format!("building {what}: {e}"))
+}
+
+/// The line trellis's runner reads as "skipped, with this reason" (its `SKIP_MARKER`);
+/// the test then exits 0 and is recorded as skipped, never as passed.
+pub fn skip(reason: &str) -> TestResult {
+    println!("trellis-skip: {reason}");
+    Ok(())
+}
+
+/// The annotation kwok (and so trellis's local clusters) puts on simulated nodes.
+const SIMULATED_NODE: &str = "kwok.x-k8s.io/node";
+
+/// Whether every node is kwok-simulated: no kubelet, so no container really runs.
+pub async fn simulated_nodes(client: &Client) -> Result<bool, String> {
+    let nodes = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(err("listing nodes"))?;
+    Ok(!nodes.items.is_empty()
+        && nodes.items.iter().all(|n| {
+            n.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key(SIMULATED_NODE))
+        }))
 }

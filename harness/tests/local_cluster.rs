@@ -1,0 +1,497 @@
+//! `trellis run` against a real Kubernetes control plane: the `local` provider's
+//! kube-apiserver, etcd, kube-controller-manager and kube-scheduler (built from the
+//! official Go modules by `k8s/build.sh`), with kwok-simulated nodes, in a network
+//! namespace of the run's own. The smoke suite, the Hydrophone-style conformance pod
+//! and the real e2e.test on the pinned allowlist; teardown after success, failure,
+//! SIGTERM and even `kill -9`, checked by looking for what could be left.
+//!
+//! Needs root (network namespaces) and the built binaries. Outside CI a machine
+//! without them skips these tests saying so; in CI (`CI=true`) that is a failure.
+
+mod common;
+
+use common::{build_dir, read_json, shared_data, smoke_bin_dir, stderr, trellis_cmd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const VERSION: &str = "v1.37.2";
+
+fn cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TRELLIS_K8S_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap()).join(".cache"));
+    base.join("trellis/k8s")
+}
+
+/// Whether the real control plane can run here; in CI it must.
+fn available() -> bool {
+    let bin = cache_root().join(VERSION).join("bin/kube-apiserver");
+    let root = unsafe { libc::geteuid() } == 0;
+    let ok = bin.is_file() && cache_root().join("tools/bin/kwok").is_file() && root;
+    if !ok {
+        let why = format!(
+            "needs root and `k8s/build.sh {VERSION}` (kube-apiserver at {}: {}; root: {root})",
+            bin.display(),
+            if bin.is_file() { "built" } else { "missing" }
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{why}: CI must run the real-cluster tests");
+        }
+        eprintln!("skipped: {why}");
+    }
+    ok
+}
+
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn new() -> Run {
+        Run {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = trellis_cmd(&self.path("db.sqlite"));
+        c.arg("run")
+            .args(args)
+            .arg("--out")
+            .arg(self.path("out"))
+            .arg("--bin-dir")
+            .arg(smoke_bin_dir())
+            .arg("--suites-dir")
+            .arg(common::repo_root().join("suites"));
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+}
+
+/// The cluster's name, from the build log's `cluster:` line.
+fn cluster_name(build: &Path) -> String {
+    let log = std::fs::read_to_string(build.join("build-log.txt")).unwrap();
+    log.lines()
+        .find_map(|l| l.split("local cluster ").nth(1))
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("no cluster line in the build log:\n{log}"))
+        .to_string()
+}
+
+/// Nothing of the cluster is left: no namespace, no state directory, no process
+/// started from its state directory (every component's command line names it).
+fn assert_nothing_left(name: &str) {
+    let state = Path::new("/run/trellis").join(name);
+    // Zombies of reparented processes may take a moment to be reaped by init.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ns = Path::new("/run/netns").join(name).exists();
+        let procs: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(&state.display().to_string()))
+            .collect();
+        if !ns && !state.exists() && procs.is_empty() {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "cluster {name} left behind: namespace {ns}, state dir {}, processes {procs:?}",
+                state.exists()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn junit_counts(path: &Path) -> (usize, usize, usize) {
+    let xml = std::fs::read_to_string(path).unwrap();
+    let cases = xml.matches("<testcase").count();
+    let failed = xml.matches("<failure").count();
+    let skipped = xml.matches("<skipped").count();
+    (cases - failed - skipped, failed, skipped)
+}
+
+#[test]
+fn smoke_suite_passes_on_a_real_api_server_and_skips_what_needs_a_kubelet() {
+    if !available() {
+        return;
+    }
+    let run = Run::new();
+    let o = run.run(&[
+        "smoke",
+        "--cluster",
+        &format!("local:{VERSION}"),
+        "--job",
+        "smoke-local",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let build = build_dir(&run.path("out"), "smoke-local");
+    let junit = build.join("artifacts/junit_smoke.xml");
+    assert_eq!(
+        junit_counts(&junit),
+        (7, 0, 2),
+        "{}",
+        std::fs::read_to_string(&junit).unwrap()
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    for (test, reason) in [
+        (
+            "dns::resolve_from_pod",
+            "needs a real kubelet and cluster DNS",
+        ),
+        ("pods::logs_and_exec", "needs a real container"),
+    ] {
+        let case = xml.split("<testcase").find(|c| c.contains(test)).unwrap();
+        assert!(
+            case.contains(reason),
+            "{test} is not skipped with its reason:\n{case}"
+        );
+    }
+    let finished = read_json(&build.join("finished.json"));
+    assert_eq!(finished["result"], "SUCCESS");
+    assert_eq!(finished["metadata"]["job-version"], VERSION);
+    // The components' logs are exported; no key or kubeconfig reaches the artifacts.
+    let logs = build.join("artifacts/logs");
+    for c in [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok",
+    ] {
+        let log = logs.join(format!("{c}.log"));
+        assert!(log.is_file(), "{} missing", log.display());
+    }
+    let apiserver = std::fs::read_to_string(logs.join("kube-apiserver.log")).unwrap();
+    assert!(
+        apiserver.contains("Version") || apiserver.contains("v1.37"),
+        "not the real API server's log"
+    );
+    for entry in walk(&build) {
+        let text = std::fs::read(&entry).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        assert!(
+            !text.contains("PRIVATE KEY") && !text.contains("client-key-data"),
+            "{} holds a credential",
+            entry.display()
+        );
+    }
+    assert_nothing_left(&cluster_name(&build));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_conformance_pod_runs_on_a_kwok_node_and_its_results_pass_certify() {
+    if !available() {
+        return;
+    }
+    let run = Run::new();
+    // What the conformance image would have written: a real CNCF submission's files.
+    let submission = shared_data().join("conformance/submissions/v1.33/gke");
+    let files = run.path("container");
+    std::fs::create_dir_all(files.join("results")).unwrap();
+    std::fs::copy(submission.join("e2e.log"), files.join("log")).unwrap();
+    for f in ["e2e.log", "junit_01.xml"] {
+        std::fs::copy(submission.join(f), files.join("results").join(f)).unwrap();
+    }
+    let o = run.run(&[
+        "conformance",
+        "--cluster",
+        &format!("local:{VERSION}"),
+        "--job",
+        "conf-local",
+        "--mode",
+        "certified",
+        "--container-files",
+        files.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let build = build_dir(&run.path("out"), "conf-local");
+    let artifacts = build.join("artifacts");
+    // Copied out through the real API server's exec, served by kwok.
+    for f in ["e2e.log", "junit_01.xml"] {
+        assert!(
+            std::fs::read(artifacts.join(f)).unwrap() == std::fs::read(submission.join(f)).unwrap(),
+            "{f} differs from what the container had"
+        );
+    }
+    // Followed through the real API server's log endpoint.
+    let followed = std::fs::read_to_string(artifacts.join("conformance-pod.log")).unwrap();
+    let original = std::fs::read_to_string(submission.join("e2e.log")).unwrap();
+    assert!(
+        followed.contains(original.lines().last().unwrap()),
+        "the followed log is not the container's"
+    );
+    let log = std::fs::read_to_string(build.join("build-log.txt")).unwrap();
+    assert!(
+        log.contains(&format!("registry.k8s.io/conformance:{VERSION}")),
+        "{log}"
+    );
+
+    let o = trellis_cmd(&run.path("db.sqlite"))
+        .args([
+            "certify",
+            "--k8s-version",
+            "v1.33",
+            "--stable",
+            "v1.35",
+            "--results",
+        ])
+        .arg(&build)
+        .arg("--product")
+        .arg(submission.join("PRODUCT.yaml"))
+        .arg("--out")
+        .arg(run.path("submission"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        common::stdout(&o),
+        stderr(&o)
+    );
+    assert_nothing_left(&cluster_name(&build));
+}
+
+#[test]
+fn e2e_test_runs_the_pinned_conformance_allowlist_for_real() {
+    if !available() {
+        return;
+    }
+    let run = Run::new();
+    let o = run.run(&[
+        "e2e",
+        "--cluster",
+        &format!("local:{VERSION}"),
+        "--job",
+        "e2e-local",
+    ]);
+    let build = build_dir(&run.path("out"), "e2e-local");
+    let junit = build.join("artifacts/junit_01.xml");
+    let (passed, failed, _skipped) = junit_counts(&junit);
+    assert_eq!(o.status.code(), Some(0), "{failed} failed\n{}", stderr(&o));
+    let pinned = std::fs::read_to_string(common::repo_root().join("suites/e2e-allowlist.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .count();
+    assert!(pinned >= 100, "only {pinned} specs pinned");
+    // Ginkgo's JUnit has a case per spec of the whole suite (skipped ones too) plus
+    // suite nodes; every pinned spec must be among the passes.
+    assert!(passed >= pinned, "{passed} passed of {pinned} pinned");
+    let detail = common::show(
+        &run.path("db.sqlite"),
+        "e2e-local",
+        &build.file_name().unwrap().to_string_lossy(),
+    );
+    assert!(
+        detail.to_string().contains("[Conformance]"),
+        "the real Ginkgo JUnit was not stored"
+    );
+    assert_nothing_left(&cluster_name(&build));
+}
+
+fn wait_for_line(path: &Path, needle: &str, limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("`{needle}` never appeared in {}", path.display());
+}
+
+/// The build directory a still-running `trellis run` made.
+fn running_build(out: &Path, job: &str) -> PathBuf {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if let Ok(mut dirs) = std::fs::read_dir(out.join(job)) {
+            if let Some(Ok(d)) = dirs.next() {
+                return d.path();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no build directory appeared");
+}
+
+#[test]
+fn sigterm_mid_suite_tears_the_local_cluster_down() {
+    if !available() {
+        return;
+    }
+    let run = Run::new();
+    let mut child = run
+        .command(&["smoke", "--cluster", "local", "--job", "term"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let build = running_build(&run.path("out"), "term");
+    wait_for_line(
+        &build.join("build-log.txt"),
+        "suite smoke",
+        Duration::from_secs(120),
+    );
+    let name = cluster_name(&build);
+    assert!(Path::new("/run/netns").join(&name).exists());
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(read_json(&build.join("finished.json"))["result"], "ABORTED");
+    assert_nothing_left(&name);
+}
+
+#[test]
+fn kill_9_takes_the_components_along_and_the_janitor_removes_the_rest() {
+    if !available() {
+        return;
+    }
+    let run = Run::new();
+    let mut child = run
+        .command(&["smoke", "--cluster", "local", "--job", "kill"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let build = running_build(&run.path("out"), "kill");
+    wait_for_line(
+        &build.join("build-log.txt"),
+        "suite smoke",
+        Duration::from_secs(120),
+    );
+    let name = cluster_name(&build);
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    // The components die with trellis (parent-death signal); the namespace's name
+    // and the state directory stay until the janitor finds them.
+    assert!(Path::new("/run/netns").join(&name).exists());
+    let o = trellis_cmd(&run.path("db.sqlite"))
+        .args([
+            "janitor",
+            "--older-than",
+            "0",
+            "--kind",
+            "/nonexistent/kind",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        common::stdout(&o).contains(&format!("deleted local {name}")),
+        "{}{}",
+        common::stdout(&o),
+        stderr(&o)
+    );
+    assert_nothing_left(&name);
+}
+
+#[test]
+fn a_version_that_is_not_built_is_named_with_the_built_ones_and_nothing_starts() {
+    if !available() {
+        return;
+    }
+    let run = Run::new();
+    let o = run.run(&["smoke", "--cluster", "local:v1.99.0", "--job", "nope"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("Kubernetes v1.99.0 is not built"), "{err}");
+    assert!(
+        err.contains("k8s/build.sh v1.99.0") && err.contains(VERSION),
+        "{err}"
+    );
+    assert!(
+        !run.path("out").join("nope").exists(),
+        "a build directory was made"
+    );
+}
+
+#[test]
+fn a_component_that_dies_at_start_is_reported_with_its_log_and_all_is_torn_down() {
+    if !available() {
+        return;
+    }
+    // A cache where kube-apiserver fails the way a bad flag makes it fail.
+    let run = Run::new();
+    let cache = run.path("cache");
+    let real = cache_root();
+    std::fs::create_dir_all(cache.join(VERSION).join("bin")).unwrap();
+    std::os::unix::fs::symlink(real.join("tools"), cache.join("tools")).unwrap();
+    for p in ["kube-controller-manager", "kube-scheduler", "kubectl"] {
+        std::os::unix::fs::symlink(
+            real.join(VERSION).join("bin").join(p),
+            cache.join(VERSION).join("bin").join(p),
+        )
+        .unwrap();
+    }
+    common::script(
+        &cache.join(VERSION).join("bin"),
+        "kube-apiserver",
+        "echo 'E1202 run.go:72] \"command failed\" err=\"invalid port value 6443: in use\"' >&2; exit 1",
+    );
+    let o = run
+        .command(&["smoke", "--cluster", "local", "--job", "dies"])
+        .env("TRELLIS_K8S_CACHE", &cache)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("kube-apiserver exited during start"), "{err}");
+    assert!(
+        err.contains("invalid port value 6443: in use"),
+        "the log's tail is missing:\n{err}"
+    );
+    let build = build_dir(&run.path("out"), "dies");
+    assert_eq!(read_json(&build.join("finished.json"))["result"], "FAILURE");
+    assert_nothing_left(&cluster_name(&build));
+}
+
+#[test]
+fn preflight_checks_the_local_binaries_and_namespaces() {
+    if !available() {
+        return;
+    }
+    let o = trellis_cmd(Path::new("/nonexistent/db"))
+        .args(["preflight", "--cluster", &format!("local:{VERSION}")])
+        .output()
+        .unwrap();
+    let out = common::stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains(&format!("Kubernetes {VERSION}")), "{out}");
+    assert!(out.contains("network namespace"), "{out}");
+    let o = trellis_cmd(Path::new("/nonexistent/db"))
+        .args(["preflight", "--cluster", "local:v1.99.0"])
+        .output()
+        .unwrap();
+    let out = common::stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("fix: run `k8s/build.sh v1.99.0`"), "{out}");
+}
