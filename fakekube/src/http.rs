@@ -1,10 +1,10 @@
-//! The HTTP face of the fake: Kubernetes REST paths, bearer-token authentication,
-//! RBAC for service-account tokens, CRUD with resourceVersions, list and watch,
+//! The HTTP face of the fake: Kubernetes REST paths, bearer-token authentication
+//! (the admin only), CRUD with resourceVersions, list and watch,
 //! `pods/log` (with follow) and `pods/exec` over a WebSocket (v4.channel.k8s.io).
 
 use crate::resources::{self, Resource};
 use crate::store::{merge_patch, ApiError, Key, Selector};
-use crate::{rbac, Shared};
+use crate::Shared;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
@@ -45,20 +45,17 @@ fn channel_body() -> (mpsc::Sender<Result<Bytes, std::io::Error>>, Body) {
     (tx, BodyExt::boxed(StreamBody::new(stream)))
 }
 
-/// Who is asking: the admin (the kubeconfig's token) or a service account.
+/// Who is asking. Only the admin (the kubeconfig's token): service-account tokens and
+/// RBAC are tested against the real API server of the `local` provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum User {
     Admin,
-    ServiceAccount { namespace: String, name: String },
 }
 
 impl User {
     pub fn username(&self) -> String {
         match self {
             User::Admin => "kubernetes-admin".into(),
-            User::ServiceAccount { namespace, name } => {
-                format!("system:serviceaccount:{namespace}:{name}")
-            }
         }
     }
 }
@@ -116,30 +113,6 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Bod
             format!("the server could not find the requested resource ({path})"),
         ));
     };
-    let verb = verb_of(req.method(), &target, &query);
-    let resource = match &target.sub {
-        Some(s) if s == "log" || s == "exec" || s == "token" => {
-            format!("{}/{s}", target.res.plural)
-        }
-        _ => target.res.plural.to_string(),
-    };
-    if !rbac::allowed(
-        &shared.store,
-        &user,
-        verb,
-        target.res.group,
-        &resource,
-        target.namespace.as_deref(),
-    ) {
-        let scope = match &target.namespace {
-            Some(ns) => format!(" in the namespace \"{ns}\""),
-            None => " at the cluster scope".to_string(),
-        };
-        return error_response(&ApiError::new(403, "Forbidden", format!(
-            "{} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"{}\"{scope}",
-            target.res.plural, user.username(), target.res.group
-        )));
-    }
     if target.sub.as_deref() == Some("exec") {
         return exec(shared, req, &target, &query, &user).await;
     }
@@ -155,7 +128,6 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Bod
         (Method::GET, true, Some("log")) => return logs(shared, &target, &query),
         (Method::GET, true, _) => get(&shared, &target),
         (Method::POST, false, _) => create(&shared, &target, &body),
-        (Method::POST, true, Some("token")) => token(&shared, &target),
         (Method::PUT, true, _) => replace(&shared, &target, &body),
         (Method::PATCH, true, _) => patch(&shared, &target, &body),
         (Method::DELETE, true, _) => delete(&shared, &target),
@@ -191,14 +163,7 @@ fn authenticate(shared: &Shared, req: &Request<Incoming>) -> Result<User, ApiErr
         .map(str::trim);
     match token {
         Some(t) if t == shared.opts.admin_token => Ok(User::Admin),
-        Some(t) => shared
-            .tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(t)
-            .cloned()
-            .ok_or_else(|| ApiError::new(401, "Unauthorized", "Unauthorized")),
-        None => Err(ApiError::new(401, "Unauthorized", "Unauthorized")),
+        _ => Err(ApiError::new(401, "Unauthorized", "Unauthorized")),
     }
 }
 
@@ -265,20 +230,6 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
             Some(t(res, None, tail.first(), tail.get(1)))
         }
         _ => None,
-    }
-}
-
-fn verb_of(m: &Method, t: &Target, q: &HashMap<String, Vec<String>>) -> &'static str {
-    match (m.as_str(), t.name.is_some()) {
-        ("GET", false) if flag(q, "watch") => "watch",
-        ("GET", false) => "list",
-        ("GET", true) if t.sub.as_deref() == Some("exec") => "create",
-        ("GET", true) => "get",
-        ("POST", _) => "create",
-        ("PUT", _) => "update",
-        ("PATCH", _) => "patch",
-        ("DELETE", _) => "delete",
-        _ => "unknown",
     }
 }
 
@@ -363,37 +314,6 @@ fn patch(shared: &Shared, t: &Target, body: &Bytes) -> Reply {
 
 fn delete(shared: &Shared, t: &Target) -> Reply {
     shared.store.delete(t.res, &key_of(t)).map(|v| (200, v))
-}
-
-/// `POST serviceaccounts/NAME/token`: a bearer token for the service account.
-fn token(shared: &Shared, t: &Target) -> Reply {
-    get(shared, t)?;
-    let (ns, name) = (
-        t.namespace.clone().unwrap_or_default(),
-        t.name.clone().unwrap_or_default(),
-    );
-    let token = format!("fakekube-sa-{}-{}-{}", ns, name, shared.store.current_rv());
-    shared
-        .tokens
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(
-            token.clone(),
-            User::ServiceAccount {
-                namespace: ns,
-                name,
-            },
-        );
-    let expires = (chrono::Utc::now() + chrono::Duration::hours(1))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    Ok((
-        201,
-        json!({
-            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "metadata": {},
-            "spec": {"audiences": ["https://kubernetes.default.svc"]},
-            "status": {"token": token, "expirationTimestamp": expires},
-        }),
-    ))
 }
 
 /// A watch: the backlog (synthetic ADDED events, or the changes after

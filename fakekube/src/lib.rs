@@ -2,19 +2,24 @@
 //! speaking the REST API) talks to over real HTTP, for testing trellis where there is
 //! no Docker and no cluster.
 //!
-//! What it keeps honest: objects in memory with resourceVersions and optimistic
-//! concurrency, list and watch (resumable, 410 when too old), discovery, bearer
-//! tokens with RBAC for service accounts, namespaces that terminate, Deployments
-//! that roll, EndpointSlices, and a simulated kubelet that schedules pods onto Ready
-//! nodes and runs their containers in a tiny shell with logs and exec. The
-//! conformance image is played by a container that writes real result files.
+//! Since trellis runs a real control plane (the `local` provider: kube-apiserver,
+//! etcd, controller-manager and scheduler with kwok nodes), the fake keeps only what
+//! the real one cannot do here: **fault injection** (a followed log stream dropped
+//! mid-way, nodes that never become Ready, a conformance container that fails), an
+//! **exact audit** of every request (bodies, exec commands), and a **simulated
+//! kubelet** that runs pods' commands in a tiny shell, so the tests that need a real
+//! container (DNS from a pod, logs and exec) have something to pass against.
+//!
+//! What it keeps honest for those: objects in memory with resourceVersions and
+//! optimistic concurrency, list and watch (resumable, 410 when too old), discovery, an
+//! admin bearer token, namespaces that terminate. Deployments, EndpointSlices, garbage
+//! collection, service-account tokens and RBAC went to the real server.
 //!
 //! What it is not: a validating API server (unknown fields pass, defaults are few),
 //! and its "containers" run a handful of shell builtins, not images.
 
 mod controllers;
 pub mod http;
-mod rbac;
 pub mod resources;
 mod runtime;
 pub mod store;
@@ -83,7 +88,6 @@ pub struct Shared {
     pub store: Arc<store::Store>,
     runtime: Arc<runtime::Runtime>,
     opts: Arc<Options>,
-    tokens: Mutex<HashMap<String, http::User>>,
     audit: Mutex<Vec<AuditEntry>>,
     next_ip: AtomicU32,
 }
@@ -141,7 +145,6 @@ impl FakeCluster {
             store: store.clone(),
             runtime: Arc::new(runtime::Runtime::new(store.clone(), opts.clone())),
             opts: opts.clone(),
-            tokens: Mutex::new(HashMap::new()),
             audit: Mutex::new(Vec::new()),
             next_ip: AtomicU32::new(2),
         });

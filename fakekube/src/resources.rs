@@ -57,15 +57,6 @@ pub static RESOURCES: &[Resource] = &[
     core("secrets", "Secret", true),
     core("serviceaccounts", "ServiceAccount", true),
     core("events", "Event", true),
-    grouped("apps", "deployments", "Deployment", true),
-    grouped("discovery.k8s.io", "endpointslices", "EndpointSlice", true),
-    grouped("rbac.authorization.k8s.io", "roles", "Role", true),
-    grouped(
-        "rbac.authorization.k8s.io",
-        "rolebindings",
-        "RoleBinding",
-        true,
-    ),
     grouped(
         "rbac.authorization.k8s.io",
         "clusterroles",

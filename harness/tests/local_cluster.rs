@@ -164,6 +164,12 @@ fn smoke_suite_passes_on_a_real_api_server_and_skips_what_needs_a_kubelet() {
     }
     let finished = read_json(&build.join("finished.json"));
     assert_eq!(finished["result"], "SUCCESS");
+    let stored = common::runs(&run.path("db.sqlite"));
+    let row = stored
+        .iter()
+        .find(|r| r["job"] == "smoke-local")
+        .expect("the run is stored");
+    assert_eq!(row["passed"], true, "{row}");
     assert_eq!(finished["metadata"]["job-version"], VERSION);
     // The components' logs are exported; no key or kubeconfig reaches the artifacts.
     let logs = build.join("artifacts/logs");
@@ -371,6 +377,8 @@ fn sigterm_mid_suite_tears_the_local_cluster_down() {
     assert_nothing_left(&name);
 }
 
+/// Careful on a workstation: the janitor here (`--older-than 0`) also removes any local
+/// cluster you made with `trellis up`; clusters of runs still going are left alone.
 #[test]
 fn kill_9_takes_the_components_along_and_the_janitor_removes_the_rest() {
     if !available() {
