@@ -239,53 +239,90 @@ impl LocalProvider {
         format!("{SUBNET}.{k}")
     }
 
+    /// Starts the cluster, one step after another; each step records how long it
+    /// took. On error, what was started stays in `self.running` for teardown.
     fn start(&mut self, interrupt: &Interrupt) -> Result<Access, LocalError> {
-        let dir = self.dir();
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| LocalError::Io { path, source }
+        let addresses = self.make_namespace()?;
+        let pki = self.make_pki(&addresses)?;
+        self.start_etcd(interrupt)?;
+        self.start_apiservers(&pki, interrupt)?;
+        self.start_controllers(&pki, interrupt)?;
+        self.start_kwok(&pki)?;
+        let access = Access {
+            kubeconfig: self.kubeconfig(),
+            context: None,
         };
+        self.make_nodes_ready(&access, interrupt)?;
+        Ok(access)
+    }
+
+    /// The state directory and the network namespace, which trellis then enters.
+    fn make_namespace(&mut self) -> Result<Vec<String>, LocalError> {
+        let dir = self.dir();
         for sub in ["logs", "pods/results", "etcd"] {
-            std::fs::create_dir_all(dir.join(sub)).map_err(io(&dir.join(sub)))?;
+            let path = dir.join(sub);
+            std::fs::create_dir_all(&path).map_err(|source| LocalError::Io { path, source })?;
         }
         if !self.opts.detached {
             // The janitor leaves a cluster alone while the run that owns it lives.
             let owner = dir.join("owner");
-            std::fs::write(&owner, owner_stamp(std::process::id())).map_err(io(&owner))?;
+            std::fs::write(&owner, owner_stamp(std::process::id())).map_err(|source| {
+                LocalError::Io {
+                    path: owner.clone(),
+                    source,
+                }
+            })?;
         }
         let mut addresses: Vec<String> = (1..=self.opts.control_planes)
             .map(Self::apiserver_ip)
             .collect();
         addresses.extend([FRONT_IP.to_string(), NODE_IP.to_string()]);
-        let mut ns = netns::Netns::create(&self.name, &addresses)?;
+        let mut ns = match netns::Netns::create(&self.name, &addresses) {
+            Ok(ns) => ns,
+            Err(e) => {
+                // Nothing runs yet: the directory is all there is to take back.
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
         let entered = ns.enter();
         self.running = Some(Running {
             netns: ns,
-            dir: dir.clone(),
+            dir,
             components: Vec::new(),
         });
         entered?;
+        Ok(addresses)
+    }
 
+    /// Keys, certificates, the admin kubeconfig, and what the simulated containers show.
+    fn make_pki(&self, addresses: &[String]) -> Result<pki::Pki, LocalError> {
+        let dir = self.dir();
         let mut ips: Vec<IpAddr> = addresses.iter().filter_map(|a| a.parse().ok()).collect();
         ips.push(IpAddr::from([10, 96, 0, 1]));
         let pki = pki::create(&dir.join("pki"), &ips)?;
         let server = format!("https://{}:6443", Self::apiserver_ip(1));
-        let kubeconfig = self.kubeconfig();
         pki::write_private(
-            &kubeconfig,
+            &self.kubeconfig(),
             &pki::admin_kubeconfig(&pki, &server, &self.name)?,
         )?;
         self.write_container_files(&dir)?;
+        Ok(pki)
+    }
 
-        self.launch(
-            "etcd",
-            self.binaries.tool("etcd"),
-            self.etcd_args(&dir),
-            None,
-        )?;
-        let etcd = self.wait_last("etcd /health", interrupt, etcd_healthy)?;
-        self.timings.push(("etcd".into(), etcd));
+    fn start_etcd(&mut self, interrupt: &Interrupt) -> Result<(), LocalError> {
+        let args = self.etcd_args(&self.dir());
+        self.launch("etcd", self.binaries.tool("etcd"), args, None)?;
+        let took = self.wait_last("etcd /health", interrupt, etcd_healthy)?;
+        self.timings.push(("etcd".into(), took));
+        Ok(())
+    }
 
+    fn start_apiservers(
+        &mut self,
+        pki: &pki::Pki,
+        interrupt: &Interrupt,
+    ) -> Result<(), LocalError> {
         let http = https_client(Some(&pki.ca_cert))?;
         for k in 1..=self.opts.control_planes {
             let name = if self.opts.control_planes == 1 {
@@ -293,54 +330,59 @@ impl LocalProvider {
             } else {
                 format!("kube-apiserver-{k}")
             };
-            let args = self.apiserver_args(&pki, &dir, k);
+            let args = self.apiserver_args(pki, &self.dir(), k);
             self.launch(&name, self.binaries.program("kube-apiserver"), args, None)?;
             let url = format!("https://{}:6443/readyz", Self::apiserver_ip(k));
             let took = self.wait_last("/readyz", interrupt, || http_ok(&http, &url))?;
             self.timings.push((name, took));
         }
+        Ok(())
+    }
 
+    /// kube-controller-manager, then kube-scheduler, each until its /healthz answers.
+    fn start_controllers(
+        &mut self,
+        pki: &pki::Pki,
+        interrupt: &Interrupt,
+    ) -> Result<(), LocalError> {
+        // They serve /healthz with certificates they made for themselves.
         let insecure = https_client(None)?;
-        let kcm_args = self.kcm_args(&pki, &kubeconfig);
-        self.launch(
-            "kube-controller-manager",
-            self.binaries.program("kube-controller-manager"),
-            kcm_args,
-            None,
-        )?;
-        let took = self.wait_last("/healthz", interrupt, || {
-            http_ok(&insecure, "https://127.0.0.1:10257/healthz")
-        })?;
-        self.timings.push(("kube-controller-manager".into(), took));
-        let sched_args = vec![
+        let kubeconfig = self.kubeconfig();
+        let scheduler_args = vec![
             format!("--kubeconfig={}", kubeconfig.display()),
             "--bind-address=127.0.0.1".into(),
             "--secure-port=10259".into(),
             "--leader-elect=false".into(),
             "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics".into(),
         ];
-        self.launch(
-            "kube-scheduler",
-            self.binaries.program("kube-scheduler"),
-            sched_args,
-            None,
-        )?;
-        let took = self.wait_last("/healthz", interrupt, || {
-            http_ok(&insecure, "https://127.0.0.1:10259/healthz")
-        })?;
-        self.timings.push(("kube-scheduler".into(), took));
+        for (name, args, port) in [
+            (
+                "kube-controller-manager",
+                self.kcm_args(pki, &kubeconfig),
+                10257,
+            ),
+            ("kube-scheduler", scheduler_args, 10259),
+        ] {
+            self.launch(name, self.binaries.program(name), args, None)?;
+            let url = format!("https://127.0.0.1:{port}/healthz");
+            let took = self.wait_last("/healthz", interrupt, || http_ok(&insecure, &url))?;
+            self.timings.push((name.into(), took));
+        }
+        Ok(())
+    }
 
+    /// kwok, with its stages, ours, and the logs and exec rules; its readiness shows
+    /// in the nodes it makes Ready.
+    fn start_kwok(&mut self, pki: &pki::Pki) -> Result<(), LocalError> {
+        let dir = self.dir();
+        let io = |path: PathBuf| move |source| LocalError::Io { path, source };
         let stages_path = self.binaries.kwok_stages();
-        let stages = std::fs::read_to_string(&stages_path).map_err(io(&stages_path))?;
-        let log_file = dir.join("pods/log");
+        let stages = std::fs::read_to_string(&stages_path).map_err(io(stages_path.clone()))?;
         let kwok_config = dir.join("kwok.yaml");
-        std::fs::write(
-            &kwok_config,
-            kwok::config(&stages, &log_file.display().to_string()),
-        )
-        .map_err(io(&kwok_config))?;
-        let kwok_args = kwok::args(
-            &kubeconfig.display().to_string(),
+        let config = kwok::config(&stages, &dir.join("pods/log").display().to_string());
+        std::fs::write(&kwok_config, config).map_err(io(kwok_config.clone()))?;
+        let args = kwok::args(
+            &self.kubeconfig().display().to_string(),
             &kwok_config.display().to_string(),
             NODE_IP,
             &pki.serving_cert.display().to_string(),
@@ -349,46 +391,48 @@ impl LocalProvider {
         let files = ContainerFiles {
             results: dir.join("pods/results"),
         };
-        self.launch("kwok", self.binaries.tool("kwok"), kwok_args, Some(&files))?;
+        self.launch("kwok", self.binaries.tool("kwok"), args, Some(&files))
+    }
 
-        let access = Access {
-            kubeconfig,
-            context: None,
-        };
-        let nodes_started = Instant::now();
-        self.create_nodes(&access)?;
+    /// Creates the nodes and waits until kwok has them Ready (failing at once if kwok
+    /// dies) and the controller-manager has made the `default` service account: like
+    /// kind, the cluster is ready when a pod can be made in `default`.
+    fn make_nodes_ready(
+        &mut self,
+        access: &Access,
+        interrupt: &Interrupt,
+    ) -> Result<(), LocalError> {
+        let started = Instant::now();
+        self.create_nodes(access)?;
         let expected = self.opts.nodes;
         let timeout = self.opts.ready_timeout;
         let rt = access::runtime().map_err(cluster_error)?;
-        let ready = rt.block_on(async {
-            let wait = access::wait_nodes_ready(&access, Some(expected), timeout, interrupt);
+        let kwok = self
+            .running
+            .as_mut()
+            .and_then(|r| r.components.last_mut())
+            .expect("kwok was started last");
+        rt.block_on(async {
+            let wait = access::wait_nodes_ready(access, Some(expected), timeout, interrupt);
             let watch_kwok = async {
                 loop {
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    if let Some(kwok) = self.running.as_mut().and_then(|r| r.components.last_mut())
-                    {
-                        // The borrow of `self` here is shared with nothing else running.
-                        if let Err(e) = kwok.check_alive() {
-                            return e;
-                        }
+                    if let Err(e) = kwok.check_alive() {
+                        return e;
                     }
                 }
             };
             tokio::select! {
-                r = wait => r.map_err(cluster_error),
+                r = wait => r.map(|_| ()).map_err(cluster_error),
                 e = watch_kwok => Err(e),
             }
-        });
-        ready?;
+        })?;
+        self.timings.push(("nodes Ready".into(), started.elapsed()));
+        let started = Instant::now();
+        rt.block_on(wait_default_service_account(access, timeout, interrupt))?;
         self.timings
-            .push(("nodes Ready".into(), nodes_started.elapsed()));
-        // Like kind, call the cluster ready once pods can be made in `default`: the
-        // controller-manager makes its service account a few seconds after start.
-        let sa_started = Instant::now();
-        rt.block_on(wait_default_service_account(&access, timeout, interrupt))?;
-        self.timings
-            .push(("default service account".into(), sa_started.elapsed()));
-        Ok(access)
+            .push(("default service account".into(), started.elapsed()));
+        Ok(())
     }
 
     fn launch(
