@@ -350,25 +350,32 @@ fn running_build(out: &Path, job: &str) -> PathBuf {
     panic!("no build directory appeared");
 }
 
-#[test]
-fn sigterm_mid_suite_tears_the_local_cluster_down() {
-    if !available() {
-        return;
-    }
-    let run = Run::new();
-    let mut child = run
-        .command(&["smoke", "--cluster", "local", "--job", "term"])
+/// `trellis run smoke --cluster local` in the background, once its suite has started:
+/// the process, its build directory and the cluster's name.
+fn started_smoke_run(run: &Run, job: &str) -> (std::process::Child, PathBuf, String) {
+    let child = run
+        .command(&["smoke", "--cluster", "local", "--job", job])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let build = running_build(&run.path("out"), "term");
+    let build = running_build(&run.path("out"), job);
     wait_for_line(
         &build.join("build-log.txt"),
         "suite smoke",
         Duration::from_secs(120),
     );
     let name = cluster_name(&build);
+    (child, build, name)
+}
+
+#[test]
+fn sigterm_mid_suite_tears_the_local_cluster_down() {
+    if !available() {
+        return;
+    }
+    let run = Run::new();
+    let (mut child, build, name) = started_smoke_run(&run, "term");
     assert!(Path::new("/run/netns").join(&name).exists());
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
@@ -385,19 +392,7 @@ fn kill_9_takes_the_components_along_and_the_janitor_removes_the_rest() {
         return;
     }
     let run = Run::new();
-    let mut child = run
-        .command(&["smoke", "--cluster", "local", "--job", "kill"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let build = running_build(&run.path("out"), "kill");
-    wait_for_line(
-        &build.join("build-log.txt"),
-        "suite smoke",
-        Duration::from_secs(120),
-    );
-    let name = cluster_name(&build);
+    let (mut child, _build, name) = started_smoke_run(&run, "kill");
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = child.wait();
     // The components die with trellis (parent-death signal); the namespace's name

@@ -134,12 +134,9 @@ pub fn up(args: UpArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let interrupt = match crate::interrupt::Interrupt::install() {
+    let interrupt = match install_interrupt() {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: cannot handle signals: {e}");
-            return exit::FAILURE;
-        }
+        Err(code) => return code,
     };
     let image = args
         .image
@@ -171,12 +168,9 @@ fn up_local(
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let interrupt = match crate::interrupt::Interrupt::install() {
+    let interrupt = match install_interrupt() {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: cannot handle signals: {e}");
-            return exit::FAILURE;
-        }
+        Err(code) => return code,
     };
     eprintln!("creating {}", cluster.describe());
     let started = std::time::Instant::now();
@@ -414,6 +408,14 @@ pub fn preflight(args: PreflightArgs) -> i32 {
     } else {
         exit::FAILURE
     }
+}
+
+/// Ctrl-C and SIGTERM handlers, or the exit code for not having them.
+fn install_interrupt() -> Result<crate::interrupt::Interrupt, i32> {
+    crate::interrupt::Interrupt::install().map_err(|e| {
+        eprintln!("error: cannot handle signals: {e}");
+        exit::FAILURE
+    })
 }
 
 fn fail(e: &crate::cluster::ClusterError) -> i32 {
