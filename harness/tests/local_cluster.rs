@@ -48,13 +48,41 @@ fn available() -> bool {
 
 struct Run {
     dir: tempfile::TempDir,
+    /// TRELLIS_LOCAL_DIR for this run's clusters, when not the default.
+    state_root: Option<tempfile::TempDir>,
 }
 
 impl Run {
     fn new() -> Run {
         Run {
             dir: tempfile::tempdir().unwrap(),
+            state_root: None,
         }
+    }
+
+    /// A run whose clusters keep their state under a root of their own (not under
+    /// /tmp: kwok's exec'd commands get a private /tmp).
+    fn with_state_root() -> Run {
+        std::fs::create_dir_all("/run/trellis-test").unwrap();
+        Run {
+            state_root: Some(tempfile::tempdir_in("/run/trellis-test").unwrap()),
+            ..Run::new()
+        }
+    }
+
+    fn state_root(&self) -> PathBuf {
+        self.state_root
+            .as_ref()
+            .map_or_else(|| PathBuf::from("/run/trellis"), |d| d.path().to_path_buf())
+    }
+
+    /// trellis with this run's store and state root.
+    fn trellis(&self) -> Command {
+        let mut c = trellis_cmd(&self.path("db.sqlite"));
+        if let Some(root) = &self.state_root {
+            c.env("TRELLIS_LOCAL_DIR", root.path());
+        }
+        c
     }
 
     fn path(&self, p: &str) -> PathBuf {
@@ -62,7 +90,7 @@ impl Run {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = trellis_cmd(&self.path("db.sqlite"));
+        let mut c = self.trellis();
         c.arg("run")
             .args(args)
             .arg("--out")
@@ -92,7 +120,11 @@ fn cluster_name(build: &Path) -> String {
 /// Nothing of the cluster is left: no namespace, no state directory, no process
 /// started from its state directory (every component's command line names it).
 fn assert_nothing_left(name: &str) {
-    let state = Path::new("/run/trellis").join(name);
+    assert_nothing_left_in(Path::new("/run/trellis"), name)
+}
+
+fn assert_nothing_left_in(root: &Path, name: &str) {
+    let state = root.join(name);
     // Zombies of reparented processes may take a moment to be reaped by init.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -384,21 +416,22 @@ fn sigterm_mid_suite_tears_the_local_cluster_down() {
     assert_nothing_left(&name);
 }
 
-/// Careful on a workstation: the janitor here (`--older-than 0`) also removes any local
-/// cluster you made with `trellis up`; clusters of runs still going are left alone.
+/// The run and the janitor use a state root of their own, so the janitor's
+/// `--older-than 0` leaves every other cluster on the machine alone.
 #[test]
 fn kill_9_takes_the_components_along_and_the_janitor_removes_the_rest() {
     if !available() {
         return;
     }
-    let run = Run::new();
+    let run = Run::with_state_root();
     let (mut child, _build, name) = started_smoke_run(&run, "kill");
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = child.wait();
     // The components die with trellis (parent-death signal); the namespace's name
     // and the state directory stay until the janitor finds them.
     assert!(Path::new("/run/netns").join(&name).exists());
-    let o = trellis_cmd(&run.path("db.sqlite"))
+    let o = run
+        .trellis()
         .args([
             "janitor",
             "--older-than",
@@ -414,7 +447,75 @@ fn kill_9_takes_the_components_along_and_the_janitor_removes_the_rest() {
         common::stdout(&o),
         stderr(&o)
     );
+    assert_nothing_left_in(&run.state_root(), &name);
+}
+
+#[test]
+fn up_starts_two_api_servers_that_outlive_it_and_down_removes_them() {
+    if !available() {
+        return;
+    }
+    let run = Run::new();
+    let kubeconfig = run.path("kubeconfig");
+    let o = run
+        .trellis()
+        .args([
+            "up",
+            "--cluster",
+            "local",
+            "--control-planes",
+            "2",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let name = common::stdout(&o).trim().to_string();
+    assert!(stderr(&o).contains("kube-apiserver-2"), "{}", stderr(&o));
+    // Both API servers serve, from inside the cluster's namespace, after `up` ended;
+    // each writes its address into the `kubernetes` Service's endpoints.
+    let kubectl = cache_root().join(VERSION).join("bin/kubectl");
+    let endpoints = Command::new("ip")
+        .args(["netns", "exec", &name])
+        .arg(&kubectl)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "get",
+            "endpointslices",
+            "-n",
+            "default",
+            "-l",
+            "kubernetes.io/service-name=kubernetes",
+        ])
+        .args(["-o", "jsonpath={.items[*].endpoints[*].addresses[*]}"])
+        .output()
+        .unwrap();
+    let text = common::stdout(&endpoints);
+    assert!(
+        text.contains("10.250.0.1") && text.contains("10.250.0.2"),
+        "{text}{}",
+        stderr(&endpoints)
+    );
+    let o = run
+        .trellis()
+        .args(["down", "--cluster", "local", &name])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_nothing_left(&name);
+    let o = run
+        .trellis()
+        .args(["down", "--cluster", "local", &name])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "a second down finds nothing: {}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -805,7 +805,8 @@ fn owner_alive(dir: &Path) -> bool {
 /// Removes local clusters (network namespaces named `trellis-<time>-<hex>`, with
 /// their processes and state directories) older than `max_age` whose `trellis run`
 /// has ended (clusters from `trellis up` have none and go by age alone). A namespace
-/// whose name carries no time is not ours to judge and is left alone.
+/// whose name carries no time is not ours to judge and is left alone, and so is one
+/// whose processes run under another state root.
 pub fn janitor(
     state_root: &Path,
     now: i64,
@@ -821,7 +822,9 @@ pub fn janitor(
             continue;
         }
         let dir = state_root.join(&name);
-        if owner_alive(&dir) {
+        // A namespace with processes but no state directory here belongs to a trellis
+        // with another TRELLIS_LOCAL_DIR; one whose run is alive is not leaked.
+        if (!dir.exists() && !netns::pids(&name).is_empty()) || owner_alive(&dir) {
             continue;
         }
         if !dry_run {
