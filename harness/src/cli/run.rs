@@ -366,10 +366,7 @@ fn provider(args: &Args) -> Result<ChosenProvider, crate::cluster::ClusterError>
         return Ok((Box::new(provider), None));
     }
     let Some(config) = kind_config_path(args) else {
-        return Err(crate::cluster::ClusterError::Config {
-            path: PathBuf::from(spec),
-            reason: "--cluster must be `kind`, `kind:CONFIG`, `local` or `local:VERSION`".into(),
-        });
+        return Err(crate::cluster::ClusterError::UnknownCluster { spec: spec.into() });
     };
     let config = kind_config::load(&config)?;
     let image = args

@@ -35,6 +35,8 @@ pub enum ClusterError {
         /// kind's `ERROR:` line and the `Command Output:` that follows it.
         summary: String,
     },
+    #[error("--cluster {spec}: not a cluster trellis can make")]
+    UnknownCluster { spec: String },
     #[error("`kind {stage}` did not finish within {seconds} s")]
     Timeout { stage: &'static str, seconds: u64 },
     #[error("{path}: cannot use this kubeconfig: {reason}")]
@@ -62,6 +64,7 @@ impl ClusterError {
         }
         let text = match self {
             ClusterError::Config { .. } => "fix the named field; configs are kind.x-k8s.io/v1alpha4 (see kind-configs/)",
+            ClusterError::UnknownCluster { .. } => "use --cluster kind, kind:CONFIG, local or local:VERSION (e.g. local:v1.37.2), or --kubeconfig PATH for an existing cluster",
             ClusterError::Spawn { .. } => "install kind (go install sigs.k8s.io/kind@latest) or pass --kind PATH",
             ClusterError::Kind { .. } => "read kind's output above; `trellis preflight` checks docker, inotify limits and ports",
             ClusterError::Timeout { .. } => "raise --kind-timeout, or check that docker can pull the node image",
