@@ -124,3 +124,61 @@ pub fn write_junit(report: &RunReport, path: &Path) -> std::io::Result<()> {
     }
     std::fs::write(path, out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::{TestCase, TestRun};
+    use std::time::Duration;
+
+    fn run(name: &str, outcome: TestOutcome, skip_reason: Option<&str>) -> TestRun {
+        TestRun {
+            case: TestCase {
+                binary: "/bin/trellis-smoke".into(),
+                name: name.into(),
+                ignored: false,
+            },
+            outcome,
+            attempts: vec![Attempt {
+                passed: true,
+                timed_out: false,
+                duration: Duration::from_millis(1500),
+                output: String::new(),
+            }],
+            skip_reason: skip_reason.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_skip_carries_its_reason_and_counts_as_skipped_not_passed() {
+        let report = RunReport {
+            tests: vec![
+                run("api::version", TestOutcome::Passed, None),
+                run(
+                    "dns::resolve",
+                    TestOutcome::Skipped,
+                    Some("needs a real kubelet & <DNS>"),
+                ),
+            ],
+            elapsed: Duration::from_secs(3),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junit.xml");
+        write_junit(&report, &path).unwrap();
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            xml,
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="trellis-run" tests="2" failures="0" errors="0" time="3.000">
+  <testsuite name="trellis-smoke" tests="2" failures="0" skipped="1" errors="0">
+    <testcase name="api::version" classname="trellis-smoke" time="1.500">
+    </testcase>
+    <testcase name="dns::resolve" classname="trellis-smoke" time="1.500">
+      <skipped message="needs a real kubelet &amp; &lt;DNS&gt;"/>
+    </testcase>
+  </testsuite>
+</testsuites>
+"#
+        );
+    }
+}

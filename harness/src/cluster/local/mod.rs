@@ -932,3 +932,68 @@ pub fn preflight(opts: &LocalOptions) -> Vec<super::preflight::Check> {
     ));
     checks
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_specs_name_a_version_or_take_the_default() {
+        let parse = |s| LocalOptions::parse_spec(s).map(|r| r.map_err(|e| e.to_string()));
+        assert_eq!(
+            parse("local"),
+            Some(Ok(binaries::DEFAULT_VERSION.to_string()))
+        );
+        assert_eq!(parse("local:v1.36.3"), Some(Ok("v1.36.3".to_string())));
+        assert!(
+            matches!(parse("local:1.36"), Some(Err(e)) if e.contains("not a Kubernetes version"))
+        );
+        assert!(matches!(parse("local:v1.36"), Some(Err(_))));
+        assert_eq!(parse("kind"), None);
+        assert_eq!(parse("locale"), None);
+    }
+
+    #[test]
+    fn options_out_of_range_are_refused_before_anything_starts() {
+        let with = |control_planes, nodes| LocalOptions {
+            control_planes,
+            nodes,
+            ..LocalOptions::new("v1.37.2".into())
+        };
+        assert!(with(1, 2).check().is_ok());
+        assert!(with(0, 2).check().is_err());
+        assert!(with(MAX_CONTROL_PLANES + 1, 2).check().is_err());
+        assert!(with(1, 0).check().is_err());
+    }
+
+    #[test]
+    fn a_version_that_is_not_built_lists_the_built_ones() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("v1.36.3/bin")).unwrap();
+        std::fs::write(root.path().join("v1.36.3/bin/kube-apiserver"), "").unwrap();
+        let e = Binaries::locate(root.path(), "v1.37.2").unwrap_err();
+        assert!(
+            e.to_string().starts_with("Kubernetes v1.37.2 is not built"),
+            "{e}"
+        );
+        assert_eq!(
+            e.hint(),
+            "run `k8s/build.sh v1.37.2` (built so far: v1.36.3)"
+        );
+    }
+
+    #[test]
+    fn the_owner_of_a_run_is_this_process_until_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!owner_alive(dir.path()), "no owner file: not alive");
+        std::fs::write(dir.path().join("owner"), owner_stamp(std::process::id())).unwrap();
+        assert!(owner_alive(dir.path()));
+        // The same pid with another start time is a different process.
+        std::fs::write(
+            dir.path().join("owner"),
+            format!("{} 1", std::process::id()),
+        )
+        .unwrap();
+        assert!(!owner_alive(dir.path()));
+    }
+}
