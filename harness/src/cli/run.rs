@@ -91,6 +91,10 @@ pub struct Args {
     /// Conformance and e2e: list the specs without running them.
     #[arg(long)]
     dry_run: bool,
+    /// Upgrade suite: the version the control plane is upgraded to (one minor up from
+    /// the cluster's, built by k8s/build.sh).
+    #[arg(long, value_name = "vX.Y.Z")]
+    upgrade_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -119,6 +123,10 @@ pub fn run(args: Args, db: &Path) -> i32 {
             return exit::INPUT_REJECTED;
         }
     };
+    if let Err(e) = check_upgrade(&args, &manifests) {
+        eprintln!("error: {e}\n  hint: {}", e.hint());
+        return exit::INPUT_REJECTED;
+    }
     let (mut provider, scratch_kubeconfig) = match provider(&args) {
         Ok(p) => p,
         Err(e) => {
@@ -288,6 +296,7 @@ impl RunState<'_> {
             parallel: self.args.parallel,
             certified: matches!(self.args.mode, Some(Mode::Certified)),
             dry_run: self.args.dry_run,
+            upgrade_to: self.args.upgrade_to.clone(),
         };
         let mut bin_dirs = self.args.bin_dir.clone();
         bin_dirs.extend(provider.program_dirs());
@@ -313,7 +322,7 @@ impl RunState<'_> {
                 break;
             }
             log(&format!("suite {} ({:?})", m.name, m.kind));
-            match suite::run(m, &ctx) {
+            match suite::run(m, &ctx, provider.upgradable()) {
                 Ok(o) => {
                     log(&format!(
                         "suite {}: {} — {}",
@@ -335,6 +344,38 @@ fn load_manifests(args: &Args) -> Result<Vec<Manifest>, suite::SuiteError> {
         .iter()
         .map(|s| suite::manifest::load(&suite::manifest::resolve(s, &args.suites_dir)))
         .collect()
+}
+
+/// An upgrade suite needs a local cluster, `--upgrade-to` a version one minor up
+/// that is built: all checked before anything starts.
+fn check_upgrade(args: &Args, manifests: &[Manifest]) -> Result<(), suite::SuiteError> {
+    let Some(m) = manifests
+        .iter()
+        .find(|m| m.kind == suite::SuiteKind::Upgrade)
+    else {
+        return Ok(());
+    };
+    let bad = |reason: String| suite::SuiteError::Manifest {
+        path: m.path.clone(),
+        reason,
+    };
+    let Some(to) = &args.upgrade_to else {
+        return Err(bad("the upgrade suite needs --upgrade-to VERSION".into()));
+    };
+    let spec = args.cluster.as_deref().unwrap_or("");
+    let Some(Ok(from)) = crate::cluster::local::LocalOptions::parse_spec(spec) else {
+        return Err(bad(format!(
+            "the upgrade suite runs on a control plane trellis runs: --cluster local:VERSION (got {})",
+            if spec.is_empty() { "--kubeconfig" } else { spec }
+        )));
+    };
+    suite::upgrade::check_skew(&from, to).map_err(bad)?;
+    crate::cluster::local::binaries::Binaries::locate(
+        &crate::cluster::local::binaries::cache_root(),
+        to,
+    )
+    .map_err(|e| suite::SuiteError::Cluster(e.into()))?;
+    Ok(())
 }
 
 fn kind_config_path(args: &Args) -> Option<PathBuf> {

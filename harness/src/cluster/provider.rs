@@ -25,6 +25,50 @@ pub trait Provider {
     fn program_dirs(&self) -> Vec<PathBuf> {
         Vec::new()
     }
+    /// The control plane, when trellis runs it and can upgrade it.
+    fn upgradable(&mut self) -> Option<&mut dyn Upgradable> {
+        None
+    }
+}
+
+/// A control plane whose components trellis can replace one by one.
+pub trait Upgradable {
+    /// The Kubernetes version it runs now.
+    fn version(&self) -> String;
+    /// Its components, in the order the version-skew policy upgrades them: every
+    /// kube-apiserver, then kube-controller-manager, then kube-scheduler.
+    fn upgrade_order(&self) -> Vec<String>;
+    /// Stops `component` (SIGTERM, SIGKILL at the deadline), starts `version`'s
+    /// binary with the same flags and waits until it is ready.
+    fn upgrade(
+        &mut self,
+        component: &str,
+        version: &str,
+        interrupt: &Interrupt,
+    ) -> Result<UpgradeStep, ClusterError>;
+    /// How a monitor outside kube-rs reaches the API: server URL and PEM credentials.
+    fn endpoint(&self) -> Result<Endpoint, ClusterError>;
+}
+
+/// One component's upgrade.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UpgradeStep {
+    pub component: String,
+    pub from: String,
+    pub to: String,
+    /// Seconds from SIGTERM to the old process's exit.
+    pub stopped_after: f64,
+    /// Seconds from the new process's start to ready.
+    pub ready_after: f64,
+}
+
+/// A server and the admin's credentials, in PEM.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub server: String,
+    pub ca: Vec<u8>,
+    pub client_cert: Vec<u8>,
+    pub client_key: Vec<u8>,
 }
 
 /// A kind cluster made for this run.

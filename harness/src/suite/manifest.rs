@@ -27,6 +27,8 @@ pub enum SuiteKind {
     Conformance,
     /// A local `e2e.test` binary (optionally through `ginkgo` for parallelism).
     E2e,
+    /// A control-plane upgrade (`--upgrade-to`) with availability measured throughout.
+    Upgrade,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,8 +78,82 @@ pub struct Manifest {
     /// conformance: E2E_EXTRA_GINKGO_ARGS.
     #[serde(default)]
     pub extra_ginkgo_args: Vec<String>,
+    /// upgrade: soaks, sampling and disruption budgets.
+    #[serde(default)]
+    pub upgrade: UpgradeSettings,
     #[serde(skip)]
     pub path: PathBuf,
+}
+
+/// The `upgrade:` block of an upgrade suite, durations as written (`20s`, `1m`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeSettings {
+    /// Monitoring before the first step (default 20s).
+    pub baseline_soak: Option<String>,
+    /// Monitoring after each component's upgrade (default 15s).
+    pub step_soak: Option<String>,
+    /// How often each backend is sampled (default 1s).
+    pub sample_interval: Option<String>,
+    /// How long one sample may take (default 5s).
+    pub sample_timeout: Option<String>,
+    /// Allowed disruption per backend (`default` for the rest; default 0s).
+    #[serde(default)]
+    pub budgets: std::collections::BTreeMap<String, String>,
+}
+
+/// [`UpgradeSettings`] with every duration parsed and defaulted.
+#[derive(Debug, Clone)]
+pub struct UpgradeTimes {
+    pub baseline_soak: Duration,
+    pub step_soak: Duration,
+    pub sample_interval: Duration,
+    pub sample_timeout: Duration,
+    pub budgets: std::collections::BTreeMap<String, Duration>,
+}
+
+impl UpgradeTimes {
+    /// The budget of `backend`: its own, else `default`, else zero.
+    pub fn budget(&self, backend: &str) -> Duration {
+        self.budgets
+            .get(backend)
+            .or_else(|| self.budgets.get("default"))
+            .copied()
+            .unwrap_or(Duration::ZERO)
+    }
+}
+
+impl UpgradeSettings {
+    /// Parses the durations; the error names the field.
+    pub fn times(&self) -> Result<UpgradeTimes, String> {
+        let parse = |field: &str, text: &Option<String>, default: u64| match text {
+            None => Ok(Duration::from_secs(default)),
+            Some(t) => parse_duration(t).ok_or_else(|| {
+                format!("upgrade.{field}: `{t}` is not a duration like 1s, 20s or 2m")
+            }),
+        };
+        let mut budgets = std::collections::BTreeMap::new();
+        for (backend, text) in &self.budgets {
+            let d = match text.trim() {
+                "0" | "0s" => Duration::ZERO,
+                t => parse_duration(t).ok_or_else(|| {
+                    format!("upgrade.budgets.{backend}: `{t}` is not a duration like 0s or 1s")
+                })?,
+            };
+            budgets.insert(backend.clone(), d);
+        }
+        let times = UpgradeTimes {
+            baseline_soak: parse("baseline_soak", &self.baseline_soak, 20)?,
+            step_soak: parse("step_soak", &self.step_soak, 15)?,
+            sample_interval: parse("sample_interval", &self.sample_interval, 1)?,
+            sample_timeout: parse("sample_timeout", &self.sample_timeout, 5)?,
+            budgets,
+        };
+        if times.sample_interval.is_zero() {
+            return Err("upgrade.sample_interval: must be more than 0".into());
+        }
+        Ok(times)
+    }
 }
 
 fn one() -> usize {
@@ -150,6 +226,9 @@ pub fn load(path: &Path) -> Result<Manifest, SuiteError> {
             m.kind
         )
         .to_lowercase()));
+    }
+    if m.kind == SuiteKind::Upgrade {
+        m.upgrade.times().map_err(bad)?;
     }
     if m.parallel == 0 {
         return Err(bad("`parallel` must be at least 1".into()));

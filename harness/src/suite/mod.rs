@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod e2e;
 pub mod libtest;
 pub mod manifest;
+pub mod upgrade;
 
 use crate::cluster::access::Access;
 use crate::interrupt::Interrupt;
@@ -82,6 +83,8 @@ pub struct Overrides {
     pub certified: bool,
     /// Conformance and e2e: list what would run without running it.
     pub dry_run: bool,
+    /// Upgrade: the version to upgrade the control plane to.
+    pub upgrade_to: Option<String>,
 }
 
 impl Overrides {
@@ -136,12 +139,18 @@ pub struct SuiteOutcome {
     pub summary: String,
 }
 
-/// Runs one suite.
-pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError> {
+/// Runs one suite. The upgrade suite also gets the control plane, when trellis runs
+/// it.
+pub fn run(
+    m: &Manifest,
+    ctx: &SuiteContext,
+    control_plane: Option<&mut dyn crate::cluster::provider::Upgradable>,
+) -> Result<SuiteOutcome, SuiteError> {
     match m.kind {
         SuiteKind::Libtest => libtest::run(m, ctx),
         SuiteKind::Conformance => conformance::run(m, ctx),
         SuiteKind::E2e => e2e::run(m, ctx),
+        SuiteKind::Upgrade => upgrade::run(m, ctx, control_plane),
     }
 }
 

@@ -16,13 +16,14 @@
 //! `pods/results/` what containers see at `/tmp/results`.
 
 pub mod binaries;
+pub mod front;
 pub mod kwok;
 pub mod netns;
 pub mod pki;
 pub mod process;
 
 use super::access::{self, Access};
-use super::provider::Provider;
+use super::provider::{Endpoint, Provider, Upgradable, UpgradeStep};
 use super::ClusterError;
 use crate::interrupt::Interrupt;
 use binaries::Binaries;
@@ -40,6 +41,11 @@ pub const FRONT_IP: &str = "10.250.0.10";
 pub const SERVICE_CIDR: &str = "10.96.0.0/16";
 /// At most this many API servers (10.250.0.1 to .9).
 pub const MAX_CONTROL_PLANES: usize = 9;
+/// How often the front checks each API server's /readyz.
+const FRONT_CHECK_EVERY: Duration = Duration::from_millis(500);
+/// With a front, how long an API server told to stop keeps serving while /readyz
+/// fails: longer than the front's two failed checks, so it leaves rotation first.
+const SHUTDOWN_DELAY: &str = "3s";
 
 /// Where clusters' state directories go unless `TRELLIS_LOCAL_DIR` says otherwise.
 /// Not under /tmp: kwok's exec'd commands get a private /tmp of their own.
@@ -201,6 +207,7 @@ struct Running {
     netns: netns::Netns,
     dir: PathBuf,
     components: Vec<Component>,
+    front: Option<front::Front>,
 }
 
 pub struct LocalProvider {
@@ -239,6 +246,54 @@ impl LocalProvider {
         format!("{SUBNET}.{k}")
     }
 
+    /// Several API servers sit behind a front, unless the cluster outlives trellis
+    /// (`trellis up`): the front runs inside trellis.
+    fn has_front(&self) -> bool {
+        self.opts.control_planes > 1 && !self.opts.detached
+    }
+
+    /// Where clients dial: the front, else the first API server.
+    fn server(&self) -> String {
+        if self.has_front() {
+            format!("https://{FRONT_IP}:6443")
+        } else {
+            format!("https://{}:6443", Self::apiserver_ip(1))
+        }
+    }
+
+    fn start_front(&mut self, pki: &pki::Pki) -> Result<(), LocalError> {
+        let ca = std::fs::read(&pki.ca_cert).map_err(|source| LocalError::Io {
+            path: pki.ca_cert.clone(),
+            source,
+        })?;
+        let backends: Vec<std::net::SocketAddr> = (1..=self.opts.control_planes)
+            .filter_map(|k| format!("{}:6443", Self::apiserver_ip(k)).parse().ok())
+            .collect();
+        let address = format!("{FRONT_IP}:6443")
+            .parse()
+            .expect("a literal address");
+        let front = front::Front::start(address, &backends, &ca, FRONT_CHECK_EVERY)?;
+        if let Some(r) = self.running.as_mut() {
+            r.front = Some(front);
+        }
+        // Ready when a check has put a backend in rotation.
+        let http = https_client(Some(&pki.ca_cert))?;
+        let url = format!("https://{FRONT_IP}:6443/readyz");
+        let started = Instant::now();
+        let deadline = self.opts.ready_timeout;
+        while !http_ok(&http, &url).unwrap_or(false) {
+            if started.elapsed() > deadline {
+                return Err(LocalError::Deadline {
+                    what: format!("the front {FRONT_IP}:6443 passing to a ready API server"),
+                    seconds: deadline.as_secs(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.timings.push(("front".into(), started.elapsed()));
+        Ok(())
+    }
+
     /// Starts the cluster, one step after another; each step records how long it
     /// took. On error, what was started stays in `self.running` for teardown.
     fn start(&mut self, interrupt: &Interrupt) -> Result<Access, LocalError> {
@@ -246,6 +301,9 @@ impl LocalProvider {
         let pki = self.make_pki(&addresses)?;
         self.start_etcd(interrupt)?;
         self.start_apiservers(&pki, interrupt)?;
+        if self.has_front() {
+            self.start_front(&pki)?;
+        }
         self.start_controllers(&pki, interrupt)?;
         self.start_kwok(&pki)?;
         let access = Access {
@@ -290,6 +348,7 @@ impl LocalProvider {
             netns: ns,
             dir,
             components: Vec::new(),
+            front: None,
         });
         entered?;
         Ok(addresses)
@@ -301,10 +360,9 @@ impl LocalProvider {
         let mut ips: Vec<IpAddr> = addresses.iter().filter_map(|a| a.parse().ok()).collect();
         ips.push(IpAddr::from([10, 96, 0, 1]));
         let pki = pki::create(&dir.join("pki"), &ips)?;
-        let server = format!("https://{}:6443", Self::apiserver_ip(1));
         pki::write_private(
             &self.kubeconfig(),
-            &pki::admin_kubeconfig(&pki, &server, &self.name)?,
+            &pki::admin_kubeconfig(&pki, &self.server(), &self.name)?,
         )?;
         self.write_container_files(&dir)?;
         Ok(pki)
@@ -512,9 +570,21 @@ impl LocalProvider {
             // kwok's kubelet endpoint is each node's InternalIP; "Hostname" (the
             // default's first choice) would resolve nowhere in the namespace.
             "--kubelet-preferred-address-types=InternalIP".into(),
-            // Graceful shutdown as production runs it: /readyz fails first, then
-            // requests drain (the upgrade suite relies on this).
-            "--shutdown-delay-duration=0s".into(),
+            // Graceful shutdown as production runs it behind a load balancer:
+            // /readyz fails first, the front takes the server out of rotation, then
+            // requests drain. A lone server has nobody to tell: it stops at once.
+            format!(
+                "--shutdown-delay-duration={}",
+                if self.has_front() {
+                    SHUTDOWN_DELAY
+                } else {
+                    "0s"
+                }
+            ),
+            format!("--shutdown-send-retry-after={}", self.has_front()),
+            // Watches are ended, not waited for: without this, Go's server shutdown
+            // waits a minute for the connections that carry them.
+            "--shutdown-watch-termination-grace-period=2s".into(),
             format!("--cert-dir={}", dir.join("pki").display()),
             "--v=2".into(),
         ]
@@ -744,10 +814,17 @@ impl Provider for LocalProvider {
         vec![self.binaries.version_dir.clone()]
     }
 
+    fn upgradable(&mut self) -> Option<&mut dyn Upgradable> {
+        Some(self)
+    }
+
     fn teardown(&mut self) -> Result<(), ClusterError> {
         let Some(mut running) = self.running.take() else {
             return Ok(());
         };
+        if let Some(front) = running.front.as_mut() {
+            front.stop();
+        }
         // Last started, first stopped: kwok and the controllers before the API
         // servers, etcd last, so nothing logs a storm of connection errors.
         for c in running.components.iter_mut().rev() {
@@ -766,7 +843,138 @@ impl Provider for LocalProvider {
     }
 }
 
+impl Upgradable for LocalProvider {
+    fn version(&self) -> String {
+        self.opts.version.clone()
+    }
+
+    fn upgrade_order(&self) -> Vec<String> {
+        let Some(running) = &self.running else {
+            return Vec::new();
+        };
+        let names = |prefix: &str| -> Vec<String> {
+            running
+                .components
+                .iter()
+                .map(|c| c.name.clone())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        };
+        let mut order = names("kube-apiserver");
+        order.extend(names("kube-controller-manager"));
+        order.extend(names("kube-scheduler"));
+        order
+    }
+
+    fn upgrade(
+        &mut self,
+        component: &str,
+        version: &str,
+        interrupt: &Interrupt,
+    ) -> Result<UpgradeStep, ClusterError> {
+        self.replace_component(component, version, interrupt)
+            .map_err(Into::into)
+    }
+
+    fn endpoint(&self) -> Result<Endpoint, ClusterError> {
+        let pki = self.dir().join("pki");
+        let read = |name: &str| {
+            let path = pki.join(name);
+            std::fs::read(&path)
+                .map_err(|source| ClusterError::from(LocalError::Io { path, source }))
+        };
+        Ok(Endpoint {
+            server: self.server(),
+            ca: read("ca.crt")?,
+            client_cert: read("admin.crt")?,
+            client_key: read("admin.key")?,
+        })
+    }
+}
+
 impl LocalProvider {
+    /// One component to `version`: SIGTERM and wait for the exit (SIGKILL after a
+    /// minute), the new binary with the same flags, then its readiness check.
+    fn replace_component(
+        &mut self,
+        component: &str,
+        version: &str,
+        interrupt: &Interrupt,
+    ) -> Result<UpgradeStep, LocalError> {
+        let target = Binaries::locate(&self.opts.cache_root, version)?;
+        let from = self.opts.version.clone();
+        let ca = self.dir().join("pki/ca.crt");
+        let detached = self.opts.detached;
+        let deadline = self.opts.ready_timeout;
+        let running = self
+            .running
+            .as_mut()
+            .ok_or_else(|| LocalError::Spec("the cluster is not running".into()))?;
+        let index = running
+            .components
+            .iter()
+            .position(|c| c.name == component)
+            .ok_or_else(|| LocalError::Spec(format!("no component {component}")))?;
+        let stopping = Instant::now();
+        let old = &mut running.components[index];
+        process::stop_all(&[old.child.id() as i32], Duration::from_secs(60));
+        let _ = old.child.wait();
+        let stopped_after = stopping.elapsed();
+        let program_name = if component.starts_with("kube-apiserver") {
+            "kube-apiserver"
+        } else {
+            component
+        };
+        let args = old.args.clone();
+        let log = running
+            .dir
+            .join("logs")
+            .join(format!("{component}-{version}.log"));
+        let new = process::spawn(Launch {
+            name: component,
+            program: &target.program(program_name),
+            args,
+            log,
+            detached,
+            container_files: None,
+        })?;
+        running.components[index] = new;
+        let url = if component.starts_with("kube-apiserver") {
+            let k = component
+                .rsplit('-')
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(1);
+            format!("https://{}:6443/readyz", Self::apiserver_ip(k))
+        } else if component == "kube-controller-manager" {
+            "https://127.0.0.1:10257/healthz".into()
+        } else {
+            "https://127.0.0.1:10259/healthz".into()
+        };
+        let client = https_client(
+            component
+                .starts_with("kube-apiserver")
+                .then_some(ca.as_path()),
+        )?;
+        let ready_after = process::wait_until(
+            &mut running.components[index],
+            "ready after the upgrade",
+            deadline,
+            interrupt,
+            || http_ok(&client, &url),
+        )?;
+        if self.upgrade_order().last().map(String::as_str) == Some(component) {
+            self.opts.version = version.to_string();
+        }
+        Ok(UpgradeStep {
+            component: component.to_string(),
+            from,
+            to: version.to_string(),
+            stopped_after: stopped_after.as_secs_f64(),
+            ready_after: ready_after.as_secs_f64(),
+        })
+    }
+
     /// Leaves the cluster running (`trellis up`): forgets the processes without
     /// stopping them and returns trellis to its own network namespace.
     pub fn detach(&mut self) -> Result<(), LocalError> {

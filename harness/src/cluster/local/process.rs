@@ -26,6 +26,8 @@ pub struct Component {
     pub name: String,
     pub child: Child,
     pub log: PathBuf,
+    /// What it was started with, so an upgrade can start it again the same way.
+    pub args: Vec<String>,
 }
 
 /// How a component is started.
@@ -124,6 +126,7 @@ pub fn spawn(launch: Launch<'_>) -> Result<Component, LocalError> {
         name: launch.name.to_string(),
         child,
         log: launch.log,
+        args: launch.args,
     })
 }
 
