@@ -93,11 +93,26 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
         ctx.artifacts,
         ctx.overrides,
     );
+    // An allowlist's focus is kilobytes of escaped names: the log names the file.
+    let shown: Vec<String> = match &m.allowlist {
+        Some(list) if ctx.overrides.focus.is_none() => args
+            .iter()
+            .map(|a| match a.split_once("focus=") {
+                Some((flag, _)) => format!(
+                    "{flag}focus=<the {} specs of {}>",
+                    m.allowlisted,
+                    list.display()
+                ),
+                None => a.clone(),
+            })
+            .collect(),
+        _ => args.clone(),
+    };
     (ctx.log)(&format!(
         "{}: {} {}",
         m.name,
         program.display(),
-        args.join(" ")
+        shown.join(" ")
     ));
     let log_path = ctx.artifacts.join("e2e.log");
     let out = std::fs::File::create(&log_path).map_err(io_error(&log_path))?;

@@ -53,6 +53,9 @@ pub struct Manifest {
     /// e2e: a file of exact spec names, one a line (relative to the manifest); the
     /// focus becomes exactly those specs.
     pub allowlist: Option<PathBuf>,
+    /// How many specs the allowlist names (set by [`load`]).
+    #[serde(skip)]
+    pub allowlisted: usize,
     /// e2e: ginkgo's --label-filter.
     #[serde(default)]
     pub label_filter: String,
@@ -247,6 +250,7 @@ pub fn load(path: &Path) -> Result<Manifest, SuiteError> {
             return Err(bad(format!("allowlist {} names no spec", list.display())));
         }
         m.focus = allowlist_focus(&names);
+        m.allowlisted = names.len();
     }
     for (field, re) in [("focus", &m.focus), ("skip", &m.skip)] {
         if let Err(e) = regex::Regex::new(re) {
@@ -265,11 +269,12 @@ pub fn allowlist_names(text: &str) -> Vec<&str> {
 }
 
 /// A ginkgo focus matching exactly these specs: each name escaped (what Rust's regex
-/// escapes, Go's RE2 also reads as literals) and anchored at both ends, so a name
-/// that is a prefix of another does not pull the other in.
+/// escapes, Go's RE2 also reads as literals) and anchored, so a name that is a prefix
+/// of another does not pull the other in. Ginkgo matches the focus against the suite's
+/// description, a space, then the spec's text, so the start is a space, not `^`.
 pub fn allowlist_focus(names: &[&str]) -> String {
     let alternatives: Vec<String> = names.iter().map(|n| regex::escape(n)).collect();
-    format!("^(?:{})$", alternatives.join("|"))
+    format!("(?:^|\\s)(?:{})$", alternatives.join("|"))
 }
 
 /// A suite binary: a path as given, else a file of that name in `dirs`, else on PATH.
@@ -323,8 +328,12 @@ mod tests {
         let names = allowlist_names(text);
         assert_eq!(names.len(), 2);
         let re = regex::Regex::new(&allowlist_focus(&names)).unwrap();
-        assert!(re.is_match("[sig-apps] Job should adopt [Conformance]"));
-        assert!(re.is_match("[sig-apps] Job should adopt"));
-        assert!(!re.is_match("[sig-apps] Job should adopt matching orphans [Conformance]"));
+        // What Ginkgo matches: the suite's description, a space, the spec's text.
+        let text = |spec: &str| format!("Kubernetes e2e suite {spec}");
+        assert!(re.is_match(&text("[sig-apps] Job should adopt [Conformance]")));
+        assert!(re.is_match(&text("[sig-apps] Job should adopt")));
+        assert!(!re.is_match(&text(
+            "[sig-apps] Job should adopt matching orphans [Conformance]"
+        )));
     }
 }
