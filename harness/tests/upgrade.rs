@@ -118,7 +118,7 @@ fn a_lone_api_server_shows_real_disruption_and_fails_a_zero_budget() {
     let new = summary(&monitor, "kube-api-new");
     let seconds = new["disruption"].as_f64().unwrap();
     assert!(
-        seconds >= 1.0,
+        seconds > 0.5 && new["failures"].as_u64().unwrap() >= 1,
         "no disruption recorded while the only API server restarted: {new}"
     );
     assert!(new["intervals"][0]["error"].is_string(), "{new}");
@@ -168,7 +168,7 @@ fn three_api_servers_behind_the_front_stay_available() {
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(
         dir.path(),
-        "    default: 0s\n    kube-api-reused: 3s\n    cache-kube-api-reused: 3s\n",
+        "    default: 0s\n    kube-api-reused: 3s\n    cache-kube-api-reused: 3s\n    readyz: 3s\n    writes: 3s\n",
     );
     let o = run(
         dir.path(),
@@ -197,7 +197,7 @@ fn three_api_servers_behind_the_front_stay_available() {
         "3 API servers, kcm, scheduler"
     );
     // Every reused-connection failure, if any, is of a retryable kind.
-    for backend in ["kube-api-reused", "cache-kube-api-reused"] {
+    for backend in ["kube-api-reused", "cache-kube-api-reused", "writes"] {
         for i in summary(&monitor, backend)["intervals"].as_array().unwrap() {
             let e = i["error"].as_str().unwrap();
             assert!(
