@@ -221,15 +221,17 @@ async fn deploy(client: &Client, plan: &Plan) -> Result<(), SuiteError> {
     let labels = json!({"app.kubernetes.io/managed-by": "trellis"});
     let namespaces: Api<Namespace> = Api::all(client.clone());
     match namespaces
-        .create(&pp, &object(json!({"metadata": {"name": plan.namespace, "labels": labels}})))
+        .create(
+            &pp,
+            &object(json!({"metadata": {"name": plan.namespace, "labels": labels}})),
+        )
         .await
     {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 409 => {
-            return Err(SuiteError::Pod(format!(
-                "namespace {} already exists: a previous run left it (or is still running); delete it with `kubectl delete namespace {}` and retry",
-                plan.namespace, plan.namespace
-            )))
+            return Err(SuiteError::NamespaceExists {
+                namespace: plan.namespace.clone(),
+            })
         }
         Err(e) => return Err(api_err("creating the conformance namespace")(e)),
     }

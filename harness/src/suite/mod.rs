@@ -47,6 +47,8 @@ pub enum SuiteError {
     },
     #[error("{0}")]
     Pod(String),
+    #[error("namespace {namespace} already exists: an earlier run left it, or is still running")]
+    NamespaceExists { namespace: String },
     #[error("{what} did not finish within {seconds} s")]
     Deadline { what: String, seconds: u64 },
     #[error("interrupted")]
@@ -65,6 +67,7 @@ impl SuiteError {
             SuiteError::Cluster(_) => unreachable!("handled above"),
             SuiteError::Api { .. } => "check the cluster is reachable and the kubeconfig user may create namespaces, RBAC and pods",
             SuiteError::Io { .. } => "check that the run's output directory is writable",
+            SuiteError::NamespaceExists { .. } => "delete it (kubectl delete namespace NAME) once no run uses it, then retry",
             SuiteError::Pod(_) => "look at the pod's log in artifacts/ and `kubectl describe pod` while it runs",
             SuiteError::Deadline { .. } => "raise the manifest's `timeout`",
             SuiteError::Interrupted => "the run was stopped by Ctrl-C or SIGTERM",

@@ -269,14 +269,12 @@ async fn create_objects(client: &Client) -> Result<(), SuiteError> {
     match Api::<Namespace>::all(client.clone()).create(&pp, &ns).await {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 409 => {
-            return Err(SuiteError::Pod(format!(
-                "namespace {} already exists: an earlier upgrade run left it; delete it and retry",
-                monitor::NAMESPACE
-            )))
+            return Err(SuiteError::NamespaceExists {
+                namespace: monitor::NAMESPACE.into(),
+            })
         }
         Err(e) => return Err(api_err("creating the upgrade namespace")(e)),
     }
-    // Pods (none here) and service accounts aside, a fresh namespace takes writes at once.
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), monitor::NAMESPACE);
     for (name, data) in [
         (monitor::PROBE_CONFIGMAP, json!({"n": "0"})),
