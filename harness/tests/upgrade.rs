@@ -20,13 +20,7 @@ const FROM: &str = "v1.36.3";
 const TO: &str = "v1.37.2";
 
 fn cache_root() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TRELLIS_K8S_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap()).join(".cache"));
-    base.join("trellis/k8s")
+    common::k8s_cache_root()
 }
 
 fn available() -> bool {

@@ -150,3 +150,23 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, ClusterError> {
             source,
         })
 }
+
+/// Runs `fut` to completion on a two-worker runtime in a thread of its own (the
+/// front, the upgrade monitor). The thread is started from the calling thread, so it
+/// is in whatever network namespace the caller is in — a local cluster's, for those.
+pub fn spawn_runtime_thread<F>(name: &str, fut: F) -> std::io::Result<std::thread::JoinHandle<()>>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                rt.block_on(fut);
+            }
+        })
+}

@@ -149,3 +149,14 @@ pub fn build_dir(out: &Path, job: &str) -> PathBuf {
     assert_eq!(builds.len(), 1, "{builds:?}");
     builds[0].clone()
 }
+
+/// Where `k8s/build.sh` puts the Kubernetes programs (as trellis finds them).
+pub fn k8s_cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TRELLIS_K8S_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap()).join(".cache"));
+    base.join("trellis/k8s")
+}

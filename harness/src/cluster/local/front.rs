@@ -73,24 +73,14 @@ impl Front {
                 .collect(),
         );
         let (stop, stopped) = tokio::sync::oneshot::channel();
-        // Started from the thread that is in the cluster's network namespace, so its
-        // threads are in it too.
-        let thread = std::thread::Builder::new()
-            .name("trellis-front".into())
-            .spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(serve(listener, backends, client, check_every, stopped));
-            })
-            .map_err(|source| LocalError::Io {
-                path: "front thread".into(),
-                source,
-            })?;
+        let thread = crate::cluster::access::spawn_runtime_thread(
+            "trellis-front",
+            serve(listener, backends, client, check_every, stopped),
+        )
+        .map_err(|source| LocalError::Io {
+            path: "front thread".into(),
+            source,
+        })?;
         Ok(Front {
             address,
             stop: Some(stop),

@@ -142,28 +142,18 @@ impl Monitor {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         let state = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("trellis-upgrade-monitor".into())
-            .spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async move {
-                    let watch = tokio::spawn(watch_probe(
-                        watcher,
-                        server.clone(),
-                        state.clone(),
-                        stopped.clone(),
-                    ));
-                    sample_loop(fresh, reused, server, state, interval, started, stopped).await;
-                    // Let the watch catch the writer's last values before it ends.
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    watch.abort();
-                });
+        let thread =
+            crate::cluster::access::spawn_runtime_thread("trellis-upgrade-monitor", async move {
+                let watch = tokio::spawn(watch_probe(
+                    watcher,
+                    server.clone(),
+                    state.clone(),
+                    stopped.clone(),
+                ));
+                sample_loop(fresh, reused, server, state, interval, started, stopped).await;
+                // Let the watch catch the writer's last values before it ends.
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                watch.abort();
             })
             .map_err(MonitorError::Thread)?;
         Ok(Monitor {
