@@ -55,7 +55,29 @@ pub fn spawn(launch: Launch<'_>) -> Result<Component, LocalError> {
     };
     let out = std::fs::File::create(&launch.log).map_err(io)?;
     let err = out.try_clone().map_err(io)?;
-    let mut cmd = Command::new(launch.program);
+    // With a private /tmp the program itself may be hidden (a cache under /tmp): run it
+    // through a descriptor opened now, which the mount cannot hide. Kept open until
+    // the spawn returns; the exec resolves it before closing it (it is close-on-exec).
+    let program_file = match launch.container_files {
+        Some(_) => {
+            Some(
+                std::fs::File::open(launch.program).map_err(|source| LocalError::Spawn {
+                    program: launch.program.display().to_string(),
+                    source,
+                })?,
+            )
+        }
+        None => None,
+    };
+    let mut cmd = match &program_file {
+        Some(f) => {
+            use std::os::fd::AsRawFd;
+            let mut c = Command::new(format!("/proc/self/fd/{}", f.as_raw_fd()));
+            c.arg0(launch.program);
+            c
+        }
+        None => Command::new(launch.program),
+    };
     cmd.args(&launch.args)
         .stdin(Stdio::null())
         .stdout(out)
@@ -122,6 +144,7 @@ pub fn spawn(launch: Launch<'_>) -> Result<Component, LocalError> {
         program: launch.program.display().to_string(),
         source,
     })?;
+    drop(program_file);
     Ok(Component {
         name: launch.name.to_string(),
         child,
