@@ -329,7 +329,18 @@ fn e2e_test_runs_the_pinned_conformance_allowlist_for_real() {
     let build = build_dir(&run.path("out"), "e2e-local");
     let junit = build.join("artifacts/junit_01.xml");
     let (passed, failed, _skipped) = junit_counts(&junit);
-    assert_eq!(o.status.code(), Some(0), "{failed} failed\n{}", stderr(&o));
+    let xml = std::fs::read_to_string(&junit).unwrap_or_default();
+    let failures: Vec<&str> = xml
+        .split("<testcase")
+        .filter(|c| c.contains("<failure"))
+        .filter_map(|c| c.split('"').nth(1))
+        .collect();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{failed} failed: {failures:#?}\n{}",
+        stderr(&o)
+    );
     let pinned = std::fs::read_to_string(common::repo_root().join("suites/e2e-allowlist.txt"))
         .unwrap()
         .lines()
