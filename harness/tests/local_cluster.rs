@@ -287,22 +287,12 @@ fn the_conformance_pod_runs_on_a_kwok_node_and_its_results_pass_certify() {
         "{log}"
     );
 
-    let o = trellis_cmd(&run.path("db.sqlite"))
-        .args([
-            "certify",
-            "--k8s-version",
-            "v1.33",
-            "--stable",
-            "v1.35",
-            "--results",
-        ])
-        .arg(&build)
-        .arg("--product")
-        .arg(submission.join("PRODUCT.yaml"))
-        .arg("--out")
-        .arg(run.path("submission"))
-        .output()
-        .unwrap();
+    let o = common::certify_v133(
+        &run.path("db.sqlite"),
+        &build,
+        &submission,
+        &run.path("submission"),
+    );
     assert_eq!(
         o.status.code(),
         Some(0),

@@ -146,23 +146,12 @@ fn certified_conformance_run_copies_real_results_out_and_cleans_up() {
 
     // The run feeds `trellis certify`: the packaged submission passes verification
     // (reviewed as when v1.35 was the newest release, so v1.33 is still accepted).
-    let o = output({
-        let mut c = trellis_cmd(&env.path("db.sqlite"));
-        c.args([
-            "certify",
-            "--k8s-version",
-            "v1.33",
-            "--stable",
-            "v1.35",
-            "--results",
-        ])
-        .arg(&build)
-        .arg("--product")
-        .arg(submission.join("PRODUCT.yaml"))
-        .arg("--out")
-        .arg(env.path("submission"));
-        c
-    });
+    let o = common::certify_v133(
+        &env.path("db.sqlite"),
+        &build,
+        &submission,
+        &env.path("submission"),
+    );
     assert_eq!(
         o.status.code(),
         Some(0),

@@ -160,3 +160,24 @@ pub fn k8s_cache_root() -> PathBuf {
         .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap()).join(".cache"));
     base.join("trellis/k8s")
 }
+
+/// `trellis certify` on a run's build directory with a CNCF submission's PRODUCT.yaml,
+/// reviewed as when v1.35 was the newest release (so v1.33 results are still accepted).
+pub fn certify_v133(db: &Path, build: &Path, submission: &Path, out: &Path) -> Output {
+    trellis_cmd(db)
+        .args([
+            "certify",
+            "--k8s-version",
+            "v1.33",
+            "--stable",
+            "v1.35",
+            "--results",
+        ])
+        .arg(build)
+        .arg("--product")
+        .arg(submission.join("PRODUCT.yaml"))
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("trellis runs")
+}
