@@ -39,11 +39,7 @@ impl Binaries {
     /// The binaries for `version`, checked to exist: a version that is not built is
     /// named with the ones that are.
     pub fn locate(root: &Path, version: &str) -> Result<Binaries, LocalError> {
-        let b = Binaries {
-            version: version.to_string(),
-            version_dir: root.join(version).join("bin"),
-            tools_dir: root.join("tools/bin"),
-        };
+        let b = Binaries::at(root, version);
         let missing: Vec<String> = CONTROL_PLANE
             .iter()
             .map(|p| b.program(p))
@@ -59,6 +55,15 @@ impl Binaries {
             missing,
             built: built_versions(root),
         })
+    }
+
+    /// Where the binaries of `version` are, whether built or not.
+    pub fn at(root: &Path, version: &str) -> Binaries {
+        Binaries {
+            version: version.to_string(),
+            version_dir: root.join(version).join("bin"),
+            tools_dir: root.join("tools/bin"),
+        }
     }
 
     /// A per-version program (kube-apiserver, kubectl, e2e.test, ginkgo…).

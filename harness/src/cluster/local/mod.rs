@@ -371,9 +371,7 @@ impl LocalProvider {
     fn start_etcd(&mut self, interrupt: &Interrupt) -> Result<(), LocalError> {
         let args = self.etcd_args(&self.dir());
         self.launch("etcd", self.binaries.tool("etcd"), args, None)?;
-        let took = self.wait_last("etcd /health", interrupt, etcd_healthy)?;
-        self.timings.push(("etcd".into(), took));
-        Ok(())
+        self.wait_last("etcd /health", interrupt, etcd_healthy)
     }
 
     fn start_apiservers(
@@ -390,9 +388,8 @@ impl LocalProvider {
             };
             let args = self.apiserver_args(pki, &self.dir(), k);
             self.launch(&name, self.binaries.program("kube-apiserver"), args, None)?;
-            let url = format!("https://{}:6443/readyz", Self::apiserver_ip(k));
-            let took = self.wait_last("/readyz", interrupt, || http_ok(&http, &url))?;
-            self.timings.push((name, took));
+            let url = Self::health_url(&name);
+            self.wait_last("/readyz", interrupt, || http_ok(&http, &url))?;
         }
         Ok(())
     }
@@ -413,18 +410,13 @@ impl LocalProvider {
             "--leader-elect=false".into(),
             "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics".into(),
         ];
-        for (name, args, port) in [
-            (
-                "kube-controller-manager",
-                self.kcm_args(pki, &kubeconfig),
-                10257,
-            ),
-            ("kube-scheduler", scheduler_args, 10259),
+        for (name, args) in [
+            ("kube-controller-manager", self.kcm_args(pki, &kubeconfig)),
+            ("kube-scheduler", scheduler_args),
         ] {
             self.launch(name, self.binaries.program(name), args, None)?;
-            let url = format!("https://127.0.0.1:{port}/healthz");
-            let took = self.wait_last("/healthz", interrupt, || http_ok(&insecure, &url))?;
-            self.timings.push((name.into(), took));
+            let url = Self::health_url(name);
+            self.wait_last("/healthz", interrupt, || http_ok(&insecure, &url))?;
         }
         Ok(())
     }
@@ -516,20 +508,39 @@ impl LocalProvider {
         Ok(())
     }
 
-    /// Waits for the component started last.
+    /// Waits for the component started last and records how long it took.
     fn wait_last(
         &mut self,
         what: &str,
         interrupt: &Interrupt,
         ready: impl FnMut() -> Result<bool, String>,
-    ) -> Result<Duration, LocalError> {
+    ) -> Result<(), LocalError> {
         let deadline = self.opts.ready_timeout;
         let running = self.running.as_mut().expect("a component was started");
         let component = running
             .components
             .last_mut()
             .expect("a component was started");
-        process::wait_until(component, what, deadline, interrupt, ready)
+        let took = process::wait_until(component, what, deadline, interrupt, ready)?;
+        self.timings.push((component.name.clone(), took));
+        Ok(())
+    }
+
+    /// Where a control-plane component says it is ready: each API server's /readyz on
+    /// its own address; the controller-manager's and scheduler's /healthz.
+    fn health_url(component: &str) -> String {
+        match component {
+            "kube-controller-manager" => "https://127.0.0.1:10257/healthz".into(),
+            "kube-scheduler" => "https://127.0.0.1:10259/healthz".into(),
+            apiserver => {
+                let k = apiserver
+                    .rsplit('-')
+                    .next()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(1);
+                format!("https://{}:6443/readyz", Self::apiserver_ip(k))
+            }
+        }
     }
 
     fn etcd_args(&self, dir: &Path) -> Vec<String> {
@@ -939,18 +950,7 @@ impl LocalProvider {
             container_files: None,
         })?;
         running.components[index] = new;
-        let url = if component.starts_with("kube-apiserver") {
-            let k = component
-                .rsplit('-')
-                .next()
-                .and_then(|n| n.parse::<usize>().ok())
-                .unwrap_or(1);
-            format!("https://{}:6443/readyz", Self::apiserver_ip(k))
-        } else if component == "kube-controller-manager" {
-            "https://127.0.0.1:10257/healthz".into()
-        } else {
-            "https://127.0.0.1:10259/healthz".into()
-        };
+        let url = Self::health_url(component);
         let client = https_client(
             component
                 .starts_with("kube-apiserver")
@@ -1050,11 +1050,7 @@ pub fn preflight(opts: &LocalOptions) -> Vec<super::preflight::Check> {
     let mut checks = Vec::new();
     let root = &opts.cache_root;
     let built = binaries::built_versions(root);
-    let b = Binaries {
-        version: opts.version.clone(),
-        version_dir: root.join(&opts.version).join("bin"),
-        tools_dir: root.join("tools/bin"),
-    };
+    let b = Binaries::at(root, &opts.version);
     let build_fix = format!("run `k8s/build.sh {}`", opts.version);
     for program in binaries::CONTROL_PLANE {
         let path = b.program(program);
