@@ -198,7 +198,7 @@ pub fn analysis(
 ) -> Result<AnalysisFigures, StoreError> {
     let jobs = Store::open(db)?.jobs()?;
     let start = Instant::now();
-    let grids = crate::analysis::load_grids(db, &jobs, None, threads)?;
+    let grids = crate::store::load_grids(db, &jobs, None, threads)?;
     let load = start.elapsed();
     let cells = grids
         .iter()
@@ -206,7 +206,7 @@ pub fn analysis(
         .sum();
     let start = Instant::now();
     let flakes = crate::analysis::flake_table(config, &grids, threads);
-    let by_job: std::collections::HashMap<String, crate::analysis::Grid> =
+    let by_job: std::collections::HashMap<String, crate::model::Grid> =
         grids.into_iter().map(|g| (g.job.clone(), g)).collect();
     let report = crate::analysis::status(config, &by_job, &flakes, now);
     let flakes: Vec<_> = flakes.into_values().flatten().collect();

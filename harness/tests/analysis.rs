@@ -24,7 +24,7 @@ fn classes_recover_the_injected_truth() {
     let truth = simulate::simulate(&opts, |b| store.insert_build(&b).map(|_| ())).unwrap();
     drop(store);
 
-    let grids = analysis::load_grids(&db, &jobs, None, 2).unwrap();
+    let grids = trellis::store::load_grids(&db, &jobs, None, 2).unwrap();
     let table: Vec<_> = analysis::flake_table(&Default::default(), &grids, 2)
         .into_values()
         .flatten()

@@ -2,9 +2,10 @@
 //! TestGrid's flip flakiness, same-commit disagreements, and a class — failing (an open
 //! alert: broken, not flaky, with the range to bisect), flaky, or passing.
 
+use super::stats;
 use super::testgrid::{alert, coalesce, flip_flakiness, Flip, IGNORE_FAILURES_IN_A_ROW};
-use super::{stats, Grid};
 use crate::model::CellStatus;
+use crate::model::{BuildRef, Grid};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -44,12 +45,6 @@ impl Priority {
             None
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BuildRef {
-    pub build: String,
-    pub commit: Option<String>,
 }
 
 /// One row of `trellis flakes --json`.
@@ -315,7 +310,7 @@ pub fn grid_stats(grid: &Grid, rule: AlertRule) -> Vec<FlakeStats> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::Column;
+    use crate::model::Column;
     use CellStatus::{Fail as F, Flaky as K, Pass as P};
 
     fn grid(rows: &[&[CellStatus]], commits: &[&str]) -> Grid {

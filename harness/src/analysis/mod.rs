@@ -2,71 +2,26 @@
 //! flake rates with their uncertainty, the release-blocking verdict, regressions
 //! between windows, and failure clusters.
 //!
-//! Grids are loaded from the store per job ([`load_grids`], in parallel, one read
-//! connection per thread); everything after that is pure computation on them.
+//! Pure computation on grids the store loaded (`store::load_grids`): nothing here
+//! reads a file or opens the store (a test holds that line). [`Snapshot`] is the one
+//! recipe every reader of the whole picture (`trellis status`, the report) computes.
 
 pub mod flakes;
-mod grid;
 pub mod regressions;
 pub mod release;
+mod snapshot;
 pub mod stats;
 pub mod testgrid;
 pub mod triage;
 
-pub use grid::{Column, Grid};
+pub use snapshot::Snapshot;
 
 use crate::config::{DashboardConfig, Tab};
-use crate::store::{Store, StoreError};
-use flakes::{AlertRule, BuildRef, Class, FlakeStats, Priority};
+use crate::model::{BuildRef, Grid};
+use flakes::{AlertRule, Class, FlakeStats, Priority};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::Path;
 use testgrid::TabStatus;
-
-/// Loads the grids of `jobs` (builds started at or after `since`) using up to
-/// `threads` read connections.
-pub fn load_grids(
-    db: &Path,
-    jobs: &[String],
-    since: Option<i64>,
-    threads: usize,
-) -> Result<Vec<Grid>, StoreError> {
-    let threads = threads.clamp(1, jobs.len().max(1));
-    let names = Store::open(db)?.test_names()?;
-    let chunks: Vec<Vec<(usize, &String)>> = (0..threads)
-        .map(|t| {
-            jobs.iter()
-                .enumerate()
-                .filter(|(i, _)| i % threads == t)
-                .collect()
-        })
-        .collect();
-    let results: Vec<Result<Vec<(usize, Grid)>, StoreError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .iter()
-            .map(|chunk| {
-                let names = &names;
-                s.spawn(move || {
-                    let store = Store::open(db)?;
-                    chunk
-                        .iter()
-                        .map(|(i, job)| Ok((*i, store.grid(job, since, names)?)))
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new())))
-            .collect()
-    });
-    let mut grids: Vec<(usize, Grid)> = Vec::new();
-    for r in results {
-        grids.extend(r?);
-    }
-    grids.sort_by_key(|g| g.0);
-    Ok(grids.into_iter().map(|g| g.1).collect())
-}
 
 /// The stored job a tab reads: its test group matched by name or gcs_prefix.
 pub fn job_for_tab<'a>(
@@ -355,7 +310,7 @@ pub fn flake_table(
 }
 
 /// Every failing cell's message in the grids, for triage.
-pub fn failures(grids: &[Grid]) -> Vec<triage::Failure<'_>> {
+pub fn failures<'a>(grids: impl IntoIterator<Item = &'a Grid>) -> Vec<triage::Failure<'a>> {
     let mut out = Vec::new();
     for g in grids {
         for (row, col, text) in g.messages() {

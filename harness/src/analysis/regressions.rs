@@ -6,8 +6,8 @@
 use super::flakes::{is_infra_message, outage_columns};
 use super::stats::fisher_greater;
 use super::testgrid::coalesce;
-use super::Grid;
 use crate::model::CellStatus;
+use crate::model::Grid;
 use serde::Serialize;
 
 pub const SIGNIFICANCE: f64 = 0.05;
@@ -107,7 +107,7 @@ fn counts((runs, failures): (u64, u64)) -> Option<WindowCounts> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::Column;
+    use crate::model::Column;
 
     fn grid(cells: &[CellStatus]) -> Grid {
         // Newest first, one run per hour; the newest 20 are the sample.

@@ -5,8 +5,7 @@
 //! consecutive failures, running less often than every 3 hours, and a weekly mean of
 //! the daily p75 duration over 120 minutes.
 
-use super::flakes::BuildRef;
-use super::Grid;
+use crate::model::{BuildRef, Grid};
 use serde::Serialize;
 
 pub const GREEN_RUNS_REQUIRED: usize = 3;
@@ -188,7 +187,7 @@ fn weekly_mean_p75_duration(grid: &Grid, week: &[usize], now: i64) -> Option<f64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::Column;
+    use crate::model::Column;
 
     fn grid(passed: &[bool], every: i64, duration: i64, now: i64) -> Grid {
         let columns = passed

@@ -1,9 +1,9 @@
 //! TestGrid's semantics, exactly: coalescing, alerts, tab status and its message,
 //! latest green, and flip flakiness (TestGrid's healthiness "flip analyzer").
 
-use super::Grid;
 use crate::config::Tab;
 use crate::model::CellStatus;
+use crate::model::Grid;
 use serde::Serialize;
 
 /// TestGrid's `result.Coalesce`: every state becomes NO_RESULT, PASS, FAIL or FLAKY.
@@ -356,7 +356,7 @@ pub fn flip_flakiness(results: &[Flip]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::Column;
+    use crate::model::Column;
     use CellStatus::{Fail as F, Flaky as K, NoResult as N, Pass as P};
 
     fn flips(text: &str) -> f64 {

@@ -342,13 +342,14 @@ fn report(store: &std::path::Path, out: &std::path::Path) -> i32 {
         }
     };
     let cells: usize = site
+        .snapshot
         .grids
         .values()
         .map(|g| g.rows.len() * g.columns.len())
         .sum();
     println!(
         "report: {} tabs, {:.1} M cells",
-        site.grids.len(),
+        site.snapshot.grids.len(),
         cells as f64 / 1e6
     );
     println!("  store + analysis:   {:>6.2} s", gathered.as_secs_f64());

@@ -3,7 +3,6 @@
 use super::window::{self, WindowArgs};
 use crate::analysis;
 use crate::exit;
-use std::collections::HashMap;
 use std::path::Path;
 
 /// Is the release blocked? Every dashboard's tabs with TestGrid's status, alerting
@@ -33,25 +32,18 @@ pub fn run(args: Args, db: &Path) -> i32 {
         );
         return exit::FAILURE;
     }
-    let stored = match crate::store::Store::open(db).and_then(|s| s.jobs()) {
-        Ok(j) => j,
-        Err(e) => return super::report_store_error(&e),
-    };
-    let wanted = config.jobs_shown(&stored);
     let days = config
         .test_groups
         .iter()
         .map(|g| g.days_of_results)
         .max()
         .unwrap_or(15);
-    let grids = match window::grids(db, Some(wanted), args.window.since(days)) {
-        Ok(g) => g,
-        Err(code) => return code,
+    let since = Some(args.window.since(days));
+    let snapshot = match crate::report::snapshot(db, &config, since, args.window.now()) {
+        Ok(s) => s,
+        Err(e) => return super::report_store_error(&e),
     };
-    let flakes = analysis::flake_table(&config, &grids, 2);
-    let by_job: HashMap<String, analysis::Grid> =
-        grids.into_iter().map(|g| (g.job.clone(), g)).collect();
-    let report = analysis::status(&config, &by_job, &flakes, args.window.now());
+    let report = snapshot.status;
     if args.window.json {
         let code = super::print_json(&report);
         if code != exit::OK {

@@ -1,8 +1,8 @@
 //! Options shared by the analysis commands: where the dashboards are, the time window,
 //! and the decision time.
 
-use crate::analysis::{self, Grid};
 use crate::config::{self, DashboardConfig};
+use crate::model::Grid;
 use crate::store::Store;
 use std::path::{Path, PathBuf};
 
@@ -57,14 +57,14 @@ pub fn grids(db: &Path, jobs: Option<Vec<String>>, since: i64) -> Result<Vec<Gri
             .and_then(|s| s.jobs())
             .map_err(|e| super::report_store_error(&e))?,
     };
-    analysis::load_grids(db, &jobs, Some(since), 2).map_err(|e| super::report_store_error(&e))
+    crate::store::load_grids(db, &jobs, Some(since), 2).map_err(|e| super::report_store_error(&e))
 }
 
 pub fn percent(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-pub fn at(build: &crate::analysis::flakes::BuildRef) -> String {
+pub fn at(build: &crate::model::BuildRef) -> String {
     match &build.commit {
         Some(c) => format!("build {} (commit {c})", build.build),
         None => format!("build {}", build.build),

@@ -3,10 +3,12 @@
 
 mod build;
 mod cell;
+mod grid;
 mod status;
 
 pub use build::{Build, Counts};
 pub use cell::{clip_message, Cell, CellMerge, Observation, MAX_MESSAGE_BYTES};
+pub use grid::{BuildRef, Column, Grid};
 pub use status::{CellStatus, CountBucket};
 
 /// Row name of the synthetic per-build result row (TestGrid's `Overall`).

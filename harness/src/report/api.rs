@@ -45,7 +45,7 @@ fn segment(name: &str) -> String {
 }
 
 pub fn write(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
-    for d in &site.status.dashboards {
+    for d in &site.snapshot.status.dashboards {
         let tabs: Vec<TabSummary> = d
             .tabs
             .iter()
@@ -55,7 +55,7 @@ pub fn write(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
                 overall_status: t.status.name(),
                 detailed_status_message: &t.message,
                 last_run_timestamp: t.last_run.map(rfc3339),
-                last_update_timestamp: rfc3339(site.now),
+                last_update_timestamp: rfc3339(site.snapshot.now),
                 latest_passing_build: t.latest_green.as_deref().unwrap_or(""),
             })
             .collect();

@@ -5,9 +5,10 @@
 use super::escape::{self, html};
 use super::pages::{build_href, tab_href};
 use super::{page, ReportError, Site, Writer};
-use crate::analysis::{testgrid, Grid};
+use crate::analysis::testgrid;
 use crate::config::Tab;
 use crate::model::CellStatus;
+use crate::model::Grid;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -57,13 +58,14 @@ pub fn tabs(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
     for d in &site.config.dashboards {
         for tab in &d.tabs {
             let report = site
+                .snapshot
                 .status
                 .dashboards
                 .iter()
                 .find(|x| x.name == d.name)
                 .and_then(|x| x.tabs.iter().find(|t| t.name == tab.name));
             let Some(report) = report else { continue };
-            let grid = report.job.as_ref().and_then(|j| site.grids.get(j));
+            let grid = report.job.as_ref().and_then(|j| site.snapshot.grids.get(j));
             let body = match grid {
                 Some(g) => grid_body(site, &d.name, tab, g, report.status.name(), &report.message),
                 None => format!(
@@ -89,7 +91,7 @@ fn grid_body(
     status: &str,
     message: &str,
 ) -> String {
-    let stats = site.flakes.get(&g.job);
+    let stats = site.snapshot.flakes.get(&g.job);
     let rows: Vec<usize> = testgrid::visible_rows_all(g, tab);
     let mut data = GridData {
         prefix: common_prefix(

@@ -18,7 +18,7 @@ fn cell(text: &str) -> String {
 }
 
 pub fn markdown(site: &Site) -> String {
-    let r = &site.status.release;
+    let r = &site.snapshot.status.release;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -44,6 +44,7 @@ pub fn markdown(site: &Site) -> String {
         );
     }
     let failing: Vec<_> = site
+        .snapshot
         .status
         .dashboards
         .iter()
@@ -76,12 +77,14 @@ pub fn markdown(site: &Site) -> String {
         }
     }
     let mut new_flakes: Vec<_> = site
+        .snapshot
         .flakes
         .values()
         .flatten()
         .filter(|s| {
             s.class == Class::Flaky
                 && !site
+                    .snapshot
                     .previous
                     .get(&(s.job.clone(), s.test.clone()))
                     .is_some_and(|p| *p > 0.0)

@@ -3,8 +3,9 @@
 use super::escape::{self, html};
 use super::plots::{self, Series};
 use super::{page, ReportError, Site, Writer};
-use crate::analysis::{flakes::Class, testgrid::coalesce, DashboardReport, Grid, TabReport};
+use crate::analysis::{flakes::Class, testgrid::coalesce, DashboardReport, TabReport};
 use crate::model::CellStatus;
+use crate::model::Grid;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -39,7 +40,7 @@ fn pct(x: f64) -> String {
 }
 
 fn verdict_banner(site: &Site) -> String {
-    let r = &site.status.release;
+    let r = &site.snapshot.status.release;
     let mut out = String::new();
     let (cls, text) = if r.blocked {
         ("blocked", "Release BLOCKED")
@@ -81,6 +82,7 @@ pub fn index(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
     let mut body = String::from("<h1>CI signal</h1>");
     body.push_str(&verdict_banner(site));
     let by_name: BTreeMap<&str, &DashboardReport> = site
+        .snapshot
         .status
         .dashboards
         .iter()
@@ -137,7 +139,7 @@ pub fn index(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
 }
 
 pub fn dashboards(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
-    for d in &site.status.dashboards {
+    for d in &site.snapshot.status.dashboards {
         let mut body = format!("<h1>{} {}</h1>", html(&d.name), chip(d.status.name()));
         if d.release_blocking {
             body.push_str("<p class=\"muted\">release-blocking dashboard</p>");
@@ -148,7 +150,7 @@ pub fn dashboards(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
         let grids: Vec<(&str, &Grid)> = d
             .tabs
             .iter()
-            .filter_map(|t| Some((t.name.as_str(), site.grids.get(t.job.as_deref()?)?)))
+            .filter_map(|t| Some((t.name.as_str(), site.snapshot.grids.get(t.job.as_deref()?)?)))
             .collect();
         body.push_str("<h2>Trends</h2><div class=\"plots\">");
         body.push_str(&plots::line_chart(
@@ -228,7 +230,7 @@ fn tab_section(body: &mut String, dashboard: &str, t: &TabReport) {
     }
 }
 
-fn build_ref(b: &crate::analysis::flakes::BuildRef) -> String {
+fn build_ref(b: &crate::model::BuildRef) -> String {
     match &b.commit {
         Some(c) => format!(
             "{} <span class=\"muted\">{}</span>",
@@ -310,6 +312,7 @@ pub fn flakiness(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
          with its Wilson 95% interval; trend compares the newer half of the window with the older half.</p>",
     );
     let mut rows: Vec<_> = site
+        .snapshot
         .flakes
         .values()
         .flatten()
@@ -322,13 +325,14 @@ pub fn flakiness(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
     });
     body.push_str("<table class=\"list\"><tr><th>job</th><th>test</th><th>flake rate</th><th>95% CI</th><th>runs</th><th>trend</th><th>recent results</th></tr>");
     for s in rows.iter().take(500) {
-        let trend = match site.previous.get(&(s.job.clone(), s.test.clone())) {
+        let trend = match site.snapshot.previous.get(&(s.job.clone(), s.test.clone())) {
             Some(p) if s.flake_rate > p + 0.02 => format!("▲ from {}", pct(*p)),
             Some(p) if s.flake_rate + 0.02 < *p => format!("▼ from {}", pct(*p)),
             Some(p) => format!("≈ {}", pct(*p)),
             None => "new".to_string(),
         };
         let spark = site
+            .snapshot
             .grids
             .get(&s.job)
             .and_then(|g| {
@@ -358,7 +362,12 @@ pub fn flakiness(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
             rows.len() - 500
         );
     }
-    let grids: Vec<(&str, &Grid)> = site.grids.iter().map(|(j, g)| (j.as_str(), g)).collect();
+    let grids: Vec<(&str, &Grid)> = site
+        .snapshot
+        .grids
+        .iter()
+        .map(|(j, g)| (j.as_str(), g))
+        .collect();
     body.push_str("<h2>Flake rate over time</h2><div class=\"plots\">");
     body.push_str(&plots::line_chart(
         "FLAKY results per day",
@@ -415,7 +424,7 @@ pub fn triage(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
 }
 
 pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
-    for (job, g) in &site.grids {
+    for (job, g) in &site.snapshot.grids {
         let infos = site.builds.get(job);
         for (c, col) in g.columns.iter().enumerate() {
             let info = infos.and_then(|i| i.get(&col.build));

@@ -1,8 +1,8 @@
 //! Reading a job's builds and cells back as a grid, for analysis.
 
 use super::{Store, StoreError};
-use crate::analysis::{Column, Grid};
 use crate::model::{CellStatus, CountBucket};
+use crate::model::{Column, Grid};
 use rusqlite::params;
 
 impl Store {

@@ -5,11 +5,13 @@
 //! processes may ingest at once (they queue on the write lock, within a deadline).
 
 mod grid;
+mod load;
 mod read;
 mod schema;
 mod write;
 
 pub use grid::BuildInfo;
+pub use load::load_grids;
 pub use read::{BuildDetail, RunRow, StoredCell};
 pub use write::InsertOutcome;
 

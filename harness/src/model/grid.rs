@@ -1,7 +1,7 @@
 //! One job's results as TestGrid draws them: columns are builds (newest first), rows
 //! are tests, each cell one state.
 
-use crate::model::CellStatus;
+use super::CellStatus;
 use std::collections::HashMap;
 
 /// A build, as a grid column.
@@ -118,4 +118,11 @@ impl Grid {
         self.statuses = statuses;
         self.rows = rows;
     }
+}
+
+/// A build, as something a person can look up: its id, and its commit when known.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BuildRef {
+    pub build: String,
+    pub commit: Option<String>,
 }

@@ -1,0 +1,50 @@
+//! Loading many jobs' grids at once: one read connection per thread.
+
+use super::{Store, StoreError};
+use crate::model::Grid;
+use std::path::Path;
+
+/// Loads the grids of `jobs` (builds started at or after `since`) using up to
+/// `threads` read connections.
+pub fn load_grids(
+    db: &Path,
+    jobs: &[String],
+    since: Option<i64>,
+    threads: usize,
+) -> Result<Vec<Grid>, StoreError> {
+    let threads = threads.clamp(1, jobs.len().max(1));
+    let names = Store::open(db)?.test_names()?;
+    let chunks: Vec<Vec<(usize, &String)>> = (0..threads)
+        .map(|t| {
+            jobs.iter()
+                .enumerate()
+                .filter(|(i, _)| i % threads == t)
+                .collect()
+        })
+        .collect();
+    let results: Vec<Result<Vec<(usize, Grid)>, StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                let names = &names;
+                s.spawn(move || {
+                    let store = Store::open(db)?;
+                    chunk
+                        .iter()
+                        .map(|(i, job)| Ok((*i, store.grid(job, since, names)?)))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new())))
+            .collect()
+    });
+    let mut grids: Vec<(usize, Grid)> = Vec::new();
+    for r in results {
+        grids.extend(r?);
+    }
+    grids.sort_by_key(|g| g.0);
+    Ok(grids.into_iter().map(|g| g.1).collect())
+}
