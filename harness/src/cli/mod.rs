@@ -4,6 +4,7 @@
 mod bench;
 mod certify;
 mod cluster;
+mod failure;
 mod flakes;
 mod ingest;
 mod regressions;
@@ -84,22 +85,36 @@ pub fn main() -> i32 {
     };
     init_tracing(cli.verbose);
     let db = cli.db.clone().unwrap_or_else(crate::store::default_path);
-    match cli.command {
-        Command::Ingest(args) => ingest::run(args, &db),
-        Command::Runs(args) => runs::run(args, &db),
-        Command::Show(args) => show::run(args, &db),
-        Command::Status(args) => status::run(args, &db),
-        Command::Flakes(args) => flakes::run(args, &db),
-        Command::Regressions(args) => regressions::run(args, &db),
-        Command::Triage(args) => triage::run(args, &db),
-        Command::Report(args) => report::run(args, &db),
-        Command::Test(args) => test::run(args, &db),
+    let result = match cli.command {
         Command::Run(args) => run::run(*args, &db),
+        Command::Test(args) => test::run(args, &db),
+        command => Ok(dispatch(command, &db)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("{}", failure.render());
+            failure.code
+        }
+    }
+}
+
+fn dispatch(command: Command, db: &std::path::Path) -> i32 {
+    match command {
+        Command::Ingest(args) => ingest::run(args, db),
+        Command::Runs(args) => runs::run(args, db),
+        Command::Show(args) => show::run(args, db),
+        Command::Status(args) => status::run(args, db),
+        Command::Flakes(args) => flakes::run(args, db),
+        Command::Regressions(args) => regressions::run(args, db),
+        Command::Triage(args) => triage::run(args, db),
+        Command::Report(args) => report::run(args, db),
+        Command::Test(_) | Command::Run(_) => unreachable!("dispatched above"),
         Command::Up(args) => cluster::up(args),
         Command::Down(args) => cluster::down(args),
         Command::Janitor(args) => cluster::janitor(args),
         Command::Preflight(args) => cluster::preflight(args),
-        Command::Simulate(args) => simulate::run(args, &db),
+        Command::Simulate(args) => simulate::run(args, db),
         Command::VerifySubmission(args) => verify_submission::run(args),
         Command::Certify(args) => certify::run(args),
         Command::Bench(args) => bench::run(args),
@@ -130,36 +145,6 @@ fn open_store(db: &std::path::Path) -> Result<Store, i32> {
 fn report_store_error(e: &StoreError) -> i32 {
     eprintln!("error: {e}\n  hint: {}", e.hint());
     exit::FAILURE
-}
-
-/// Ingests one Prow build directory trellis wrote into the store under `job`.
-fn store_build_dir(
-    build: &std::path::Path,
-    job: &str,
-    now: i64,
-    db: &std::path::Path,
-) -> Result<(), i32> {
-    let opts = crate::ingest::IngestOptions {
-        job: Some(job.to_string()),
-        ..Default::default()
-    };
-    let builds =
-        crate::ingest::read_all(&build.display().to_string(), &opts, now).map_err(|e| {
-            eprintln!("error: {e}\n  hint: {}", e.hint());
-            exit::FAILURE
-        })?;
-    let mut store = open_store(db)?;
-    for b in &builds {
-        store.insert_build(b).map_err(|e| report_store_error(&e))?;
-        eprintln!(
-            "stored {}/{} ({} cells) from {}",
-            b.job,
-            b.build,
-            b.cells.len(),
-            build.display()
-        );
-    }
-    Ok(())
 }
 
 /// Prints `value` as pretty JSON on stdout.

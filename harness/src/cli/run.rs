@@ -1,16 +1,17 @@
-//! `trellis run`: provision → run suites → export logs → tear down → store.
+//! `trellis run`: arguments → a validated [`Plan`] and provider → [`run::execute`] →
+//! exit code.
 
 use super::cluster::{KindArgs, LocalArgs};
+use super::failure::{code, Failure};
 use crate::cluster::access::Access;
 use crate::cluster::local::LocalProvider;
 use crate::cluster::provider::{KindProvider, KubeconfigProvider, Provider};
 use crate::cluster::{kind, kind_config};
 use crate::exit;
 use crate::interrupt::Interrupt;
-use crate::suite::{self, Manifest, Overrides, SuiteContext, SuiteOutcome};
-use std::io::Write;
+use crate::run::{self, Plan};
+use crate::suite::{self, Manifest, Overrides};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// Run suites on a cluster: a kind cluster made for the run (`--cluster
@@ -102,240 +103,52 @@ enum Mode {
     Certified,
 }
 
-/// The build log: each line to build-log.txt and to stderr.
-struct BuildLog(Mutex<std::fs::File>);
-
-impl BuildLog {
-    fn line(&self, text: &str) {
-        let stamp = chrono::Utc::now().format("%H:%M:%S");
-        eprintln!("{stamp} {text}");
-        if let Ok(mut f) = self.0.lock() {
-            let _ = writeln!(f, "{stamp} {text}");
-        }
-    }
-}
-
-pub fn run(args: Args, db: &Path) -> i32 {
-    let manifests = match load_manifests(&args) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}\n  hint: {}", e.hint());
-            return exit::INPUT_REJECTED;
-        }
+pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    let manifests = load_manifests(&args).map_err(code(exit::INPUT_REJECTED))?;
+    check_upgrade(&args, &manifests).map_err(code(exit::INPUT_REJECTED))?;
+    let (mut provider, scratch_kubeconfig) = provider(&args).map_err(code(exit::INPUT_REJECTED))?;
+    let interrupt = Interrupt::install().map_err(|e| {
+        Failure::message(
+            exit::FAILURE,
+            format!("cannot handle signals: {e}"),
+            "trellis needs SIGINT and SIGTERM handlers to tear clusters down",
+        )
+    })?;
+    let plan = Plan {
+        job: args.job.clone(),
+        out: args.out.clone(),
+        manifests,
+        overrides: Overrides {
+            focus: args.focus.clone(),
+            skip: args.skip.clone(),
+            parallel: args.parallel,
+            certified: matches!(args.mode, Some(Mode::Certified)),
+            dry_run: args.dry_run,
+            upgrade_to: args.upgrade_to.clone(),
+        },
+        bin_dirs: args.bin_dir.clone(),
+        kind_config: kind_config_path(&args),
+        scratch_kubeconfig,
     };
-    if let Err(e) = check_upgrade(&args, &manifests) {
-        eprintln!("error: {e}\n  hint: {}", e.hint());
-        return exit::INPUT_REJECTED;
-    }
-    let (mut provider, scratch_kubeconfig) = match provider(&args) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}\n  hint: {}", e.hint());
-            return exit::INPUT_REJECTED;
-        }
-    };
-    let interrupt = match Interrupt::install() {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: cannot handle signals: {e}");
-            return exit::FAILURE;
-        }
-    };
-    let started = chrono::Utc::now().timestamp();
-    let build = match new_build_dir(&args.out.join(&args.job), started) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!(
-                "error: {}: {e}\n  hint: check that --out is writable",
-                args.out.display()
-            );
-            return exit::FAILURE;
-        }
-    };
-    let artifacts = build.join("artifacts");
-    let log = match std::fs::create_dir_all(&artifacts)
-        .and_then(|_| std::fs::File::create(build.join("build-log.txt")))
-    {
-        Ok(f) => BuildLog(Mutex::new(f)),
-        Err(e) => {
-            eprintln!(
-                "error: {}: {e}\n  hint: check that --out is writable",
-                build.display()
-            );
-            return exit::FAILURE;
-        }
-    };
-    let line = |t: &str| log.line(t);
-    line(&format!("build {} of job {}", build.display(), args.job));
-    line(&format!("cluster: {}", provider.describe()));
-    if let Some(config) = kind_config_path(&args) {
-        let _ = std::fs::copy(&config, artifacts.join("kind-config.yaml"));
-    }
-    let _ = write_json(
-        &build.join("started.json"),
-        &serde_json::json!({
-            "timestamp": started,
-            "metadata": {"cluster": provider.describe(), "suites": manifests.iter().map(|m| &m.name).collect::<Vec<_>>()},
-        }),
-    );
-
-    let run = RunState {
-        args: &args,
-        manifests: &manifests,
-        artifacts: &artifacts,
-        interrupt: &interrupt,
-        log: &line,
-    };
-    let (outcomes, error, version) = run.provision_and_run(provider.as_mut());
-
-    line("exporting cluster logs");
-    if let Err(e) = provider.export_logs(&artifacts.join("logs")) {
-        line(&format!("warning: could not export logs: {e}"));
-    }
-    line("tearing down");
-    let teardown = provider.teardown();
-    if let Err(e) = &teardown {
-        line(&format!(
-            "error: teardown failed: {e}\n  hint: {}",
-            e.hint()
-        ));
-    }
-    if let Some(path) = scratch_kubeconfig {
-        // Credentials of a deleted cluster: nothing may use them, nobody should find them.
-        let _ = std::fs::remove_file(path);
-    }
-
-    let all_passed = error.is_none() && !outcomes.is_empty() && outcomes.iter().all(|o| o.passed);
-    let result = if interrupt.is_set() {
-        "ABORTED"
-    } else if all_passed {
-        "SUCCESS"
-    } else {
-        "FAILURE"
-    };
-    let finished = chrono::Utc::now().timestamp();
-    let _ = write_json(
-        &build.join("finished.json"),
-        &serde_json::json!({
-            "timestamp": finished,
-            "passed": all_passed && !interrupt.is_set(),
-            "result": result,
-            "metadata": {
-                "job-version": version,
-                "suites": outcomes.iter().map(|o| serde_json::json!({"name": o.name, "passed": o.passed, "summary": o.summary})).collect::<Vec<_>>(),
-                "error": error.as_ref().map(|e| e.to_string()),
-            },
-        }),
-    );
-    line(&format!("{result}: {}", build.display()));
-    drop(log);
-    if let Err(code) = super::store_build_dir(&build, &args.job, finished, db) {
-        return code;
+    let (reporter, stored) = run::standard_reporter(db, &args.job);
+    let summary = run::execute(&plan, provider.as_mut(), &reporter, &interrupt)?;
+    for s in stored.lock().map(|s| s.clone()).unwrap_or_default() {
+        eprintln!(
+            "stored {}/{} ({} cells) from {}",
+            s.job,
+            s.build,
+            s.cells,
+            summary.result.build_dir.display()
+        );
     }
     if let Some(code) = interrupt.exit_code() {
-        return code;
+        return Ok(code);
     }
-    match (&error, all_passed, teardown) {
-        (Some(e), _, _) => {
-            eprintln!("error: {e}\n  hint: {}", e.hint());
-            exit::FAILURE
-        }
-        (None, _, Err(_)) => exit::FAILURE,
-        (None, true, Ok(())) => exit::OK,
-        (None, false, Ok(())) => exit::TESTS_FAILED,
-    }
-}
-
-struct RunState<'a> {
-    args: &'a Args,
-    manifests: &'a [Manifest],
-    artifacts: &'a Path,
-    interrupt: &'a Interrupt,
-    log: &'a (dyn Fn(&str) + Sync),
-}
-
-impl RunState<'_> {
-    /// Provisions and runs every suite; stops at the first error or interrupt.
-    fn provision_and_run(
-        &self,
-        provider: &mut dyn Provider,
-    ) -> (Vec<SuiteOutcome>, Option<suite::SuiteError>, Option<String>) {
-        let log = self.log;
-        log("provisioning");
-        let access = match provider.provision(self.interrupt) {
-            Ok(a) => a,
-            Err(e) => return (Vec::new(), Some(e.into()), None),
-        };
-        let version = crate::cluster::access::runtime()
-            .ok()
-            .and_then(|rt| rt.block_on(access.server_version()).ok());
-        log(&format!(
-            "cluster ready: server {}",
-            version.as_deref().unwrap_or("(unknown)")
-        ));
-        let scratch = match tempfile::tempdir() {
-            Ok(d) => d,
-            Err(e) => {
-                return (
-                    Vec::new(),
-                    Some(suite::SuiteError::Io {
-                        path: std::env::temp_dir(),
-                        source: e,
-                    }),
-                    version,
-                )
-            }
-        };
-        let kubeconfig = match child_kubeconfig(&access, scratch.path()) {
-            Ok(k) => k,
-            Err(e) => return (Vec::new(), Some(e), version),
-        };
-        let overrides = Overrides {
-            focus: self.args.focus.clone(),
-            skip: self.args.skip.clone(),
-            parallel: self.args.parallel,
-            certified: matches!(self.args.mode, Some(Mode::Certified)),
-            dry_run: self.args.dry_run,
-            upgrade_to: self.args.upgrade_to.clone(),
-        };
-        let mut bin_dirs = self.args.bin_dir.clone();
-        bin_dirs.extend(provider.program_dirs());
-        if let Some(dir) = std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent().map(Path::to_path_buf))
-        {
-            bin_dirs.push(dir);
-        }
-        let ctx = SuiteContext {
-            access: &access,
-            server_version: version.as_deref(),
-            kubeconfig: &kubeconfig,
-            artifacts: self.artifacts,
-            interrupt: self.interrupt,
-            bin_dirs: &bin_dirs,
-            overrides: &overrides,
-            log,
-        };
-        let mut outcomes = Vec::new();
-        for m in self.manifests {
-            if self.interrupt.is_set() {
-                break;
-            }
-            log(&format!("suite {} ({:?})", m.name, m.kind));
-            match suite::run(m, &ctx, provider.upgradable()) {
-                Ok(o) => {
-                    log(&format!(
-                        "suite {}: {} — {}",
-                        o.name,
-                        if o.passed { "PASSED" } else { "FAILED" },
-                        o.summary
-                    ));
-                    outcomes.push(o);
-                }
-                Err(e) => return (outcomes, Some(e), version),
-            }
-        }
-        (outcomes, None, version)
+    match (summary.error, summary.result.passed, summary.teardown) {
+        (Some(e), _, _) => Err(Failure::new(exit::FAILURE, e)),
+        (None, _, Err(_)) => Ok(exit::FAILURE),
+        (None, true, Ok(())) => Ok(exit::OK),
+        (None, false, Ok(())) => Ok(exit::TESTS_FAILED),
     }
 }
 
@@ -419,51 +232,4 @@ fn provider(args: &Args) -> Result<ChosenProvider, crate::cluster::ClusterError>
         std::env::temp_dir().join(format!("trellis-kubeconfig-{}", std::process::id()));
     let provider = KindProvider::new(args.kind.cli(), config, image, kubeconfig.clone(), ready);
     Ok((Box::new(provider), Some(kubeconfig)))
-}
-
-/// A kubeconfig for suite processes: the given one, or a copy whose current context
-/// is --context (so tools that only read the current context use the right cluster).
-fn child_kubeconfig(access: &Access, scratch: &Path) -> Result<PathBuf, suite::SuiteError> {
-    let Some(context) = &access.context else {
-        return Ok(access.kubeconfig.clone());
-    };
-    let bad = |reason: String| {
-        suite::SuiteError::Cluster(crate::cluster::ClusterError::Kubeconfig {
-            path: access.kubeconfig.clone(),
-            reason,
-        })
-    };
-    let text = std::fs::read_to_string(&access.kubeconfig).map_err(|e| bad(e.to_string()))?;
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    doc["current-context"] = serde_yaml::Value::String(context.clone());
-    let path = scratch.join("kubeconfig");
-    let text = serde_yaml::to_string(&doc).map_err(|e| bad(e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| bad(e.to_string()))?;
-    Ok(path)
-}
-
-/// OUT/JOB/<start time>, with a suffix if a run started in the same second.
-fn new_build_dir(job_dir: &Path, started: i64) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(job_dir)?;
-    for n in 0..100 {
-        let name = if n == 0 {
-            started.to_string()
-        } else {
-            format!("{started}-{n}")
-        };
-        let dir = job_dir.join(name);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("too many runs in one second"))
-}
-
-fn write_json(path: &Path, value: &serde_json::Value) -> std::io::Result<()> {
-    std::fs::write(
-        path,
-        serde_json::to_string_pretty(value).unwrap_or_default(),
-    )
 }

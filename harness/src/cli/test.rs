@@ -1,8 +1,13 @@
 //! `trellis test`: run libtest-compatible binaries the way cargo-nextest does.
 
+use super::failure::{code, Failure};
 use crate::exit;
-use crate::runner::{self, Event, Partition, RunOptions, TestOutcome};
-use std::io::{IsTerminal, Write};
+use crate::prow;
+use crate::reporter::junit::Junit;
+use crate::reporter::store::store_build_dir;
+use crate::reporter::terminal::Terminal;
+use crate::reporter::{self, EventKind, Reporter};
+use crate::runner::{self, Partition, RunOptions, TestOutcome};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -51,29 +56,19 @@ pub struct Args {
     job: String,
 }
 
-pub fn run(args: Args, db: &std::path::Path) -> i32 {
+pub fn run(args: Args, db: &std::path::Path) -> Result<i32, Failure> {
     let started = chrono::Utc::now().timestamp();
     let mut cases = Vec::new();
     for b in &args.binaries {
-        match runner::list_tests(b, args.ignored) {
-            Ok(mut t) => cases.append(&mut t),
-            Err(e) => {
-                eprintln!("error: {e}\n  hint: {}", e.hint());
-                return exit::FAILURE;
-            }
-        }
+        cases.append(&mut runner::list_tests(b, args.ignored)?);
     }
     if let Some(f) = &args.filter {
         cases.retain(|c| c.name.contains(f.as_str()));
     }
     if let Some(p) = &args.partition {
-        match Partition::parse(p) {
-            Ok(p) => cases = p.select(cases),
-            Err(e) => {
-                eprintln!("error: {e}\n  hint: {}", e.hint());
-                return exit::USAGE;
-            }
-        }
+        cases = Partition::parse(p)
+            .map_err(code(exit::USAGE))?
+            .select(cases);
     }
     let opts = RunOptions {
         jobs: args
@@ -86,28 +81,25 @@ pub fn run(args: Args, db: &std::path::Path) -> i32 {
         env: Vec::new(),
         interrupt: None,
     };
-    let mut progress = Progress::new();
-    let report = match runner::run(cases, &opts, |e| progress.on(e)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}\n  hint: {}", e.hint());
-            return exit::FAILURE;
+    let mut sinks: Vec<Box<dyn reporter::Sink>> = vec![Box::new(Terminal::progress())];
+    if let Some(path) = &args.junit {
+        sinks.push(Box::new(Junit::to_file(path.clone())));
+    }
+    let build = args.build_dir.as_ref().map(|d| d.join(started.to_string()));
+    if let Some(build) = &build {
+        sinks.push(Box::new(Junit::to_file(
+            build.join("artifacts/junit_01.xml"),
+        )));
+    }
+    let reporter = Reporter::new(sinks);
+    let mut sink_error = None;
+    let report = runner::run(cases, &opts, |e| {
+        if let Err(e) = reporter.report(EventKind::Test(e)) {
+            sink_error.get_or_insert(e);
         }
-    };
-    progress.finish();
-    for t in report
-        .tests
-        .iter()
-        .filter(|t| t.outcome == TestOutcome::Failed)
-    {
-        if let Some(last) = t.attempts.last() {
-            eprintln!(
-                "--- {} ({} attempt(s)) ---\n{}",
-                t.case.name,
-                t.attempts.len(),
-                last.output.trim_end()
-            );
-        }
+    })?;
+    if let Some(e) = sink_error {
+        return Err(e.into());
     }
     let (p, k, f, s) = (
         report.count(TestOutcome::Passed),
@@ -120,114 +112,56 @@ pub fn run(args: Args, db: &std::path::Path) -> i32 {
         p + k + f,
         report.elapsed.as_secs_f64()
     );
-    if let Some(path) = &args.junit {
-        if let Err(e) = runner::write_junit(&report, path) {
-            eprintln!(
-                "error: {}: {e}\n  hint: check that the JUnit path is writable",
-                path.display()
-            );
-            return exit::FAILURE;
-        }
+    if let Some(build) = &build {
+        let finished = started + report.elapsed.as_secs() as i64;
+        store_run(build, &args.job, started, finished, f == 0, db)?;
     }
-    if let Some(dir) = &args.build_dir {
-        if let Err(code) = store_run(&report, dir, &args.job, started, f == 0, db) {
-            return code;
-        }
-    }
-    if f > 0 {
-        exit::TESTS_FAILED
-    } else {
-        exit::OK
-    }
+    Ok(if f > 0 { exit::TESTS_FAILED } else { exit::OK })
 }
 
-/// Writes the run in Prow layout under `dir/<build id>` and ingests it.
+/// Completes the Prow build directory (its JUnit is written) and ingests it.
 fn store_run(
-    report: &runner::RunReport,
-    dir: &std::path::Path,
+    build: &std::path::Path,
     job: &str,
     started: i64,
+    finished: i64,
     passed: bool,
     db: &std::path::Path,
-) -> Result<(), i32> {
-    let build = dir.join(started.to_string());
-    let fail = |what: &str, e: &dyn std::fmt::Display| {
-        eprintln!("error: {what}: {e}\n  hint: check that --build-dir is writable");
-        exit::FAILURE
+) -> Result<(), Failure> {
+    let started = prow::Started {
+        timestamp: started,
+        ..Default::default()
     };
-    runner::write_junit(report, &build.join("artifacts/junit_01.xml"))
-        .map_err(|e| fail("writing JUnit", &e))?;
-    let finished = started + report.elapsed.as_secs() as i64;
-    let write = |name: &str, value: serde_json::Value| {
-        std::fs::write(build.join(name), value.to_string()).map_err(|e| fail(name, &e))
+    let finished = prow::Finished {
+        timestamp: Some(finished),
+        passed: Some(passed),
+        result: Some(if passed {
+            prow::ProwResult::Success
+        } else {
+            prow::ProwResult::Failure
+        }),
+        ..Default::default()
     };
-    write("started.json", serde_json::json!({ "timestamp": started }))?;
-    write(
-        "finished.json",
-        serde_json::json!({ "timestamp": finished, "passed": passed, "result": if passed { "SUCCESS" } else { "FAILURE" } }),
-    )?;
-    super::store_build_dir(&build, job, finished, db)
+    write_metadata(&build.join("started.json"), &started)?;
+    write_metadata(&build.join("finished.json"), &finished)?;
+    for s in store_build_dir(build, job, finished.timestamp.unwrap_or_default(), db)? {
+        eprintln!(
+            "stored {}/{} ({} cells) from {}",
+            s.job,
+            s.build,
+            s.cells,
+            build.display()
+        );
+    }
+    Ok(())
 }
 
-/// A progress bar on a terminal, one line per finished test otherwise.
-struct Progress {
-    tty: bool,
-    total: usize,
-}
-
-impl Progress {
-    fn new() -> Progress {
-        Progress {
-            tty: std::io::stderr().is_terminal(),
-            total: 0,
-        }
-    }
-
-    fn on(&mut self, e: &Event) {
-        let mut err = std::io::stderr().lock();
-        match e {
-            Event::Started { total } => {
-                self.total = *total;
-                let _ = writeln!(err, "running {total} tests");
-            }
-            Event::AttemptFailed {
-                name,
-                attempt,
-                will_retry: true,
-            } => {
-                if !self.tty {
-                    let _ = writeln!(err, "RETRY  attempt {attempt} of {name} failed");
-                }
-            }
-            Event::AttemptFailed { .. } => {}
-            Event::TestFinished {
-                name,
-                outcome,
-                duration,
-                done,
-                total,
-            } => {
-                let word = outcome.word();
-                if self.tty {
-                    let width = 30;
-                    let filled = done * width / (*total).max(1);
-                    let _ = write!(
-                        err,
-                        "\r[{}{}] {done}/{total} {word:<5} {}\x1b[K",
-                        "=".repeat(filled),
-                        " ".repeat(width - filled),
-                        name.chars().take(60).collect::<String>()
-                    );
-                } else if *outcome != TestOutcome::Passed {
-                    let _ = writeln!(err, "{word:<5} [{:>8.3}s] {name}", duration.as_secs_f64());
-                }
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if self.tty && self.total > 0 {
-            eprintln!();
-        }
-    }
+fn write_metadata(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), Failure> {
+    prow::write(path, value).map_err(|e| {
+        Failure::message(
+            exit::FAILURE,
+            format!("{}: {e}", path.display()),
+            "check that --build-dir is writable",
+        )
+    })
 }

@@ -1,7 +1,8 @@
 //! Turns one discovered unit (a build's files) into a [`Build`] with merged cells.
 
 use super::layout::{self, Unit, UnitKind};
-use super::{e2e_log, junit, prow, IngestError};
+use super::prow::{self, ProwResult};
+use super::{e2e_log, junit, IngestError};
 use crate::model::{Build, Cell, CellMerge, CellStatus, Observation, OVERALL_ROW};
 use e2e_log::E2eSummary;
 use junit::JunitTally;
@@ -104,10 +105,10 @@ fn read_prow(
     let overall = match &finished {
         Some(f) => {
             build.finished = f.timestamp;
-            build.result = f.result.clone();
+            build.result = f.result.as_ref().map(|r| r.as_str().to_string());
             build.passed = f
                 .passed
-                .or_else(|| f.result.as_deref().map(|r| r == "SUCCESS"));
+                .or_else(|| f.result.as_ref().map(ProwResult::passed));
             build.metadata.extend(f.metadata.clone());
             if let Some(v) = &f.job_version {
                 build
@@ -122,7 +123,7 @@ fn read_prow(
                     duration,
                     Some(format!(
                         "Build failed: {}",
-                        f.result.as_deref().unwrap_or("FAILURE")
+                        f.result.as_ref().map_or("FAILURE", ProwResult::as_str)
                     )),
                 ),
                 None => overall(CellStatus::Unknown, duration, None),

@@ -1,31 +1,11 @@
-//! Prow's per-build metadata: `started.json`, `finished.json`, `podinfo.json`, and the
+//! Reading Prow's per-build metadata (`started.json`, `finished.json`, `podinfo.json`;
+//! the types are [`crate::prow`]'s), and the
 //! GCS path conventions `logs/<job>/<build>/` and `pr-logs/pull/<org_repo>/<pr>/<job>/<build>/`.
 
 use super::IngestError;
+pub use crate::prow::{Finished, ProwResult, Started};
 use serde_json::{Map, Value};
 use std::path::{Component, Path};
-
-/// started.json: written when the pod starts.
-#[derive(Debug, Clone, Default)]
-pub struct Started {
-    pub timestamp: i64,
-    pub pull: Option<String>,
-    pub repo_version: Option<String>,
-    /// `repos: {"org/repo": "master:sha,123:sha"}`
-    pub repos: Map<String, Value>,
-    pub metadata: Map<String, Value>,
-}
-
-/// finished.json: written when the job ends.
-#[derive(Debug, Clone, Default)]
-pub struct Finished {
-    pub timestamp: Option<i64>,
-    pub passed: Option<bool>,
-    pub result: Option<String>,
-    pub revision: Option<String>,
-    pub job_version: Option<String>,
-    pub metadata: Map<String, Value>,
-}
 
 pub fn read_started(path: &Path) -> Result<Started, IngestError> {
     let obj = read_object(path)?;
@@ -77,7 +57,7 @@ pub fn read_finished(path: &Path) -> Result<Finished, IngestError> {
     Ok(Finished {
         timestamp,
         passed,
-        result: string_field(&obj, "result"),
+        result: string_field(&obj, "result").map(|r| ProwResult::parse(&r)),
         revision: string_field(&obj, "revision"),
         job_version,
         metadata,

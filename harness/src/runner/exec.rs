@@ -105,24 +105,48 @@ mod tests {
     }
 }
 
-/// Lifecycle steps, for reporters.
+/// A test run's lifecycle, as it happens: workers send these while tests run, and the
+/// caller's reporter sees them in the order they occurred.
 #[derive(Debug, Clone)]
-pub enum Event {
-    Started {
-        total: usize,
-    },
+pub enum TestEvent {
+    /// The run is about to start `total` tests.
+    RunStarted { total: usize },
+    /// A worker started the test's first attempt.
+    TestStarted { name: String },
+    /// An attempt failed; another follows when `will_retry`.
     AttemptFailed {
         name: String,
         attempt: u32,
         will_retry: bool,
     },
+    /// The test is done for good (run, or skipped without running). `index` is its
+    /// place in the list the run was given; `done` counts finished tests.
     TestFinished {
-        name: String,
-        outcome: TestOutcome,
-        duration: Duration,
+        index: usize,
+        run: TestRun,
         done: usize,
         total: usize,
     },
+    /// Every test is done.
+    RunFinished { elapsed: Duration },
+}
+
+impl TestRun {
+    /// Time spent in all attempts.
+    pub fn duration(&self) -> Duration {
+        self.attempts.iter().map(|a| a.duration).sum()
+    }
+
+    /// Skipped without a single attempt (`--fail-fast`, an interrupt).
+    pub fn never_ran(&self) -> bool {
+        self.attempts.is_empty()
+    }
+}
+
+/// What a worker tells the collecting thread.
+enum WorkerMessage {
+    Event(TestEvent),
+    Done(usize, Result<TestRun, RunnerError>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -137,11 +161,12 @@ impl RunReport {
     }
 }
 
-/// Runs `cases` and reports each step to `on_event` (called from this thread).
+/// Runs `cases` and reports each step to `on_event` as it happens (called from this
+/// thread).
 pub fn run(
     cases: Vec<TestCase>,
     opts: &RunOptions,
-    mut on_event: impl FnMut(&Event),
+    mut on_event: impl FnMut(TestEvent),
 ) -> Result<RunReport, RunnerError> {
     let start = Instant::now();
     let scratch = tempfile::Builder::new()
@@ -160,11 +185,11 @@ pub fn run(
         source,
     })?;
     let total = cases.len();
-    on_event(&Event::Started { total });
+    on_event(TestEvent::RunStarted { total });
     let queue: Arc<Mutex<VecDeque<(usize, TestCase)>>> =
         Arc::new(Mutex::new(cases.into_iter().enumerate().collect()));
     let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::channel::<(usize, Result<TestRun, RunnerError>, Vec<Event>)>();
+    let (tx, rx) = mpsc::channel::<WorkerMessage>();
     let workers: Vec<_> = (0..opts.jobs.max(1))
         .map(|w| {
             let (queue, stop, tx, opts, out_dir) = (
@@ -188,15 +213,17 @@ pub fn run(
                             "not run: --fail-fast stopped the run".into()
                         }),
                     };
-                    let _ = tx.send((index, Ok(skipped), Vec::new()));
+                    let _ = tx.send(WorkerMessage::Done(index, Ok(skipped)));
                     continue;
                 }
-                let mut events = Vec::new();
-                let result = run_test(&case, &opts, &out_dir.join(format!("{w}")), &mut events);
+                let _ = tx.send(WorkerMessage::Event(TestEvent::TestStarted {
+                    name: case.name.clone(),
+                }));
+                let result = run_test(&case, &opts, &out_dir.join(format!("{w}")), &tx);
                 if opts.fail_fast && matches!(&result, Ok(r) if r.outcome == TestOutcome::Failed) {
                     stop.store(true, Ordering::SeqCst);
                 }
-                let _ = tx.send((index, result, events));
+                let _ = tx.send(WorkerMessage::Done(index, result));
             })
         })
         .collect();
@@ -204,24 +231,24 @@ pub fn run(
     let mut results: Vec<Option<TestRun>> = vec![None; total];
     let mut done = 0;
     let mut first_error = None;
-    for (index, result, events) in rx {
-        for e in &events {
-            on_event(e);
-        }
+    for message in rx {
+        let (index, result) = match message {
+            WorkerMessage::Event(e) => {
+                on_event(e);
+                continue;
+            }
+            WorkerMessage::Done(index, result) => (index, result),
+        };
         match result {
             Ok(run) => {
                 done += 1;
-                if run.outcome != TestOutcome::Skipped {
-                    let duration = run.attempts.iter().map(|a| a.duration).sum();
-                    on_event(&Event::TestFinished {
-                        name: run.case.name.clone(),
-                        outcome: run.outcome,
-                        duration,
-                        done,
-                        total,
-                    });
-                }
-                results[index] = Some(run);
+                results[index] = Some(run.clone());
+                on_event(TestEvent::TestFinished {
+                    index,
+                    run,
+                    done,
+                    total,
+                });
             }
             Err(e) => {
                 stop.store(true, Ordering::SeqCst);
@@ -235,9 +262,11 @@ pub fn run(
     if let Some(e) = first_error {
         return Err(e);
     }
+    let elapsed = start.elapsed();
+    on_event(TestEvent::RunFinished { elapsed });
     Ok(RunReport {
         tests: results.into_iter().flatten().collect(),
-        elapsed: start.elapsed(),
+        elapsed,
     })
 }
 
@@ -245,7 +274,7 @@ fn run_test(
     case: &TestCase,
     opts: &RunOptions,
     out_dir: &std::path::Path,
-    events: &mut Vec<Event>,
+    events: &mpsc::Sender<WorkerMessage>,
 ) -> Result<TestRun, RunnerError> {
     std::fs::create_dir_all(out_dir).map_err(|source| RunnerError::Io {
         path: out_dir.to_path_buf(),
@@ -259,11 +288,11 @@ fn run_test(
         if passed || opts.interrupted() {
             break;
         }
-        events.push(Event::AttemptFailed {
+        let _ = events.send(WorkerMessage::Event(TestEvent::AttemptFailed {
             name: case.name.clone(),
             attempt,
             will_retry: attempt <= opts.retries,
-        });
+        }));
     }
     let last_passed = attempts.last().is_some_and(|a| a.passed);
     let skip_reason = attempts

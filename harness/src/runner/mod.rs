@@ -4,15 +4,15 @@
 //! `--partition`, stop early with `--fail-fast`, and write JUnit with Surefire's
 //! `flakyFailure`/`rerunFailure` elements.
 //!
-//! Lifecycle steps are [`Event`]s; the terminal reporter and the JUnit writer consume
-//! them (or the final [`RunReport`]) separately.
+//! Lifecycle steps are [`TestEvent`]s, sent as they happen; the reporter's sinks
+//! (terminal, build log, JUnit) consume them.
 
 mod exec;
 mod junit;
 mod list;
 
 pub use exec::{
-    run, skip_reason, Attempt, Event, RunOptions, RunReport, TestOutcome, TestRun, SKIP_MARKER,
+    run, skip_reason, Attempt, RunOptions, RunReport, TestEvent, TestOutcome, TestRun, SKIP_MARKER,
 };
 pub use junit::write_junit;
 pub use list::{list_tests, Partition, TestCase};

@@ -9,18 +9,27 @@ use std::path::Path;
 pub fn write_build(root: &Path, build: &Build) -> std::io::Result<()> {
     let dir = root.join("logs").join(&build.job).join(&build.build);
     std::fs::create_dir_all(dir.join("artifacts"))?;
-    let started = serde_json::json!({
-        "timestamp": build.started,
-        "repos": {"kubernetes/kubernetes": format!("master:{}", build.commit.as_deref().unwrap_or(""))},
-    });
-    std::fs::write(dir.join("started.json"), started.to_string())?;
-    let finished = serde_json::json!({
-        "timestamp": build.finished,
-        "passed": build.passed,
-        "result": build.result,
-        "metadata": {"repo-commit": build.commit},
-    });
-    std::fs::write(dir.join("finished.json"), finished.to_string())?;
+    let mut repos = serde_json::Map::new();
+    repos.insert(
+        "kubernetes/kubernetes".into(),
+        format!("master:{}", build.commit.as_deref().unwrap_or("")).into(),
+    );
+    let started = crate::prow::Started {
+        timestamp: build.started.unwrap_or_default(),
+        repos,
+        ..Default::default()
+    };
+    crate::prow::write(&dir.join("started.json"), &started)?;
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("repo-commit".into(), build.commit.clone().into());
+    let finished = crate::prow::Finished {
+        timestamp: build.finished,
+        passed: build.passed,
+        result: build.result.as_deref().map(crate::prow::ProwResult::parse),
+        metadata,
+        ..Default::default()
+    };
+    crate::prow::write(&dir.join("finished.json"), &finished)?;
     let mut out =
         std::io::BufWriter::new(std::fs::File::create(dir.join("artifacts/junit_01.xml"))?);
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;

@@ -6,7 +6,7 @@
 //! copied out of the helper by exec, the exit code taken from the test container,
 //! and everything it created deleted and waited for.
 
-use super::{io_error, Manifest, SuiteContext, SuiteError, SuiteOutcome};
+use super::{io_error, Manifest, SuiteContext, SuiteError, SuiteSummary};
 use crate::interrupt::Interrupt;
 use futures_util::{AsyncBufReadExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
@@ -45,7 +45,7 @@ pub fn image_for(server_version: &str) -> String {
     format!("registry.k8s.io/conformance:{v}")
 }
 
-pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError> {
+pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError> {
     let rt = crate::cluster::access::runtime()?;
     rt.block_on(async {
         let client = ctx.access.client().await?;
@@ -72,7 +72,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
             dry_run: o.dry_run,
             deadline: m.timeout,
         };
-        (ctx.log)(&format!(
+        ctx.reporter.note(format!(
             "{}: {} in namespace {}, focus {:?}, skip {:?}, parallel {}{}",
             m.name,
             plan.image,
@@ -82,10 +82,10 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
             plan.parallel,
             if plan.dry_run { ", dry run" } else { "" }
         ));
-        let code = execute(&client, &plan, ctx.artifacts, ctx.interrupt, ctx.log).await?;
+        let code = execute(&client, &plan, ctx.artifacts, ctx.interrupt, ctx.reporter).await?;
         let counts = super::junit_counts(&ctx.artifacts.join("junit_01.xml"));
         let summary = format!("{counts}; exit code {code}");
-        Ok(SuiteOutcome {
+        Ok(SuiteSummary {
             name: m.name.clone(),
             passed: code == 0,
             summary,
@@ -100,20 +100,20 @@ pub async fn execute(
     plan: &Plan,
     artifacts: &Path,
     interrupt: &Interrupt,
-    log: &(dyn Fn(&str) + Sync),
+    reporter: &crate::reporter::Reporter,
 ) -> Result<i32, SuiteError> {
     std::fs::create_dir_all(artifacts).map_err(io_error(artifacts))?;
     let until = Instant::now() + plan.deadline;
     let result = async {
         deploy(client, plan).await?;
-        log(&format!(
+        reporter.note(format!(
             "created namespace {}, RBAC and pod {POD}",
             plan.namespace
         ));
         let pods: Api<Pod> = Api::namespaced(client.clone(), &plan.namespace);
         let pod_log = artifacts.join("conformance-pod.log");
         guarded(
-            follow_log(&pods, &pod_log, log),
+            follow_log(&pods, &pod_log, reporter),
             until,
             interrupt,
             "following the conformance log",
@@ -126,7 +126,7 @@ pub async fn execute(
             "waiting for the test container",
         )
         .await??;
-        log(&format!("{TEST_CONTAINER} exited with code {code}"));
+        reporter.note(format!("{TEST_CONTAINER} exited with code {code}"));
         for file in ["e2e.log", "junit_01.xml"] {
             let bytes = guarded(
                 copy_out(&pods, &format!("{RESULTS_DIR}/{file}")),
@@ -137,7 +137,7 @@ pub async fn execute(
             .await??;
             let dest = artifacts.join(file);
             std::fs::write(&dest, &bytes).map_err(io_error(&dest))?;
-            log(&format!(
+            reporter.note(format!(
                 "copied {RESULTS_DIR}/{file} ({} bytes)",
                 bytes.len()
             ));
@@ -148,12 +148,12 @@ pub async fn execute(
     // Cleanup gets its own deadline: an interrupted or timed-out run must still clean up.
     let cleaned = cleanup(client, plan, Duration::from_secs(300)).await;
     match (&result, cleaned) {
-        (_, Ok(())) => log(&format!(
+        (_, Ok(())) => reporter.note(format!(
             "deleted namespace {} and the conformance RBAC",
             plan.namespace
         )),
         (Ok(_), Err(e)) => return Err(e),
-        (Err(_), Err(e)) => log(&format!("cleanup also failed: {e}")),
+        (Err(_), Err(e)) => reporter.note(format!("cleanup also failed: {e}")),
     }
     result
 }
@@ -319,7 +319,7 @@ async fn terminated(pods: &Api<Pod>) -> Result<Option<i32>, SuiteError> {
 async fn follow_log(
     pods: &Api<Pod>,
     path: &Path,
-    log: &(dyn Fn(&str) + Sync),
+    reporter: &crate::reporter::Reporter,
 ) -> Result<(), SuiteError> {
     let mut file = std::fs::File::create(path).map_err(io_error(path))?;
     let mut received: usize = 0;
@@ -356,7 +356,7 @@ async fn follow_log(
                                     .and_then(|_| file.write_all(b"\n"))
                                     .map_err(io_error(path))?;
                                 if is_milestone(&line) {
-                                    log(&format!("  {line}"));
+                                    reporter.note(format!("  {line}"));
                                 }
                                 received = position + len;
                             }
@@ -377,7 +377,7 @@ async fn follow_log(
             reconnects += 1;
         }
         if opened && reconnects % 10 == 1 {
-            log(&format!(
+            reporter.note(format!(
                 "log stream ended early after {received} bytes; reconnecting"
             ));
         }

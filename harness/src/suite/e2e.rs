@@ -4,7 +4,7 @@
 //! is the run's `artifacts/e2e.log`; e2e.test writes `junit_01.xml` to the report dir.
 
 use super::manifest::find_binary;
-use super::{io_error, Manifest, SuiteContext, SuiteError, SuiteOutcome};
+use super::{io_error, Manifest, SuiteContext, SuiteError, SuiteSummary};
 use crate::process::Waited;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -70,7 +70,7 @@ pub fn command_line(
     }
 }
 
-pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError> {
+pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError> {
     let e2e = find_binary(m.binary.as_deref().unwrap_or_default(), ctx.bin_dirs)?;
     let ginkgo = m
         .ginkgo
@@ -108,7 +108,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
             .collect(),
         _ => args.clone(),
     };
-    (ctx.log)(&format!(
+    ctx.reporter.note(format!(
         "{}: {} {}",
         m.name,
         program.display(),
@@ -143,7 +143,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
         }
     };
     let counts = super::junit_counts(&ctx.artifacts.join("junit_01.xml"));
-    Ok(SuiteOutcome {
+    Ok(SuiteSummary {
         name: m.name.clone(),
         passed: status.success(),
         summary: format!("{counts}; exit code {}", status.code().unwrap_or(-1)),

@@ -1,11 +1,12 @@
 //! libtest suites: trellis's own runner runs the binary test by test, the cluster
-//! given by KUBECONFIG; the JUnit goes to `artifacts/junit_<suite>.xml`.
+//! given by KUBECONFIG; its test events go to the run's reporter.
 
 use super::manifest::find_binary;
-use super::{io_error, Manifest, SuiteContext, SuiteError, SuiteOutcome};
-use crate::runner::{self, Event, RunOptions, TestOutcome};
+use super::{Manifest, SuiteContext, SuiteError, SuiteSummary};
+use crate::reporter::EventKind;
+use crate::runner::{self, RunOptions, TestOutcome};
 
-pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError> {
+pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError> {
     let binary = find_binary(m.binary.as_deref().unwrap_or_default(), ctx.bin_dirs)?;
     let mut cases = runner::list_tests(&binary, false)?;
     let (focus, skip) = (ctx.overrides.focus(m), ctx.overrides.skip(m));
@@ -19,7 +20,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
     cases.retain(|c| {
         focus.is_match(&c.name) && (skip.as_str().is_empty() || !skip.is_match(&c.name))
     });
-    (ctx.log)(&format!(
+    ctx.reporter.note(format!(
         "{}: {} test(s) from {}",
         m.name,
         cases.len(),
@@ -34,36 +35,17 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
         env: vec![("KUBECONFIG".into(), ctx.kubeconfig.display().to_string())],
         interrupt: Some(ctx.interrupt.clone()),
     };
+    // Test events go to the run's sinks as they happen (the JUnit sink writes
+    // artifacts/junit_<suite>.xml when the tests are done).
+    let mut sink_error = None;
     let report = runner::run(cases, &opts, |e| {
-        if let Event::TestFinished {
-            name,
-            outcome,
-            duration,
-            ..
-        } = e
-        {
-            (ctx.log)(&format!(
-                "  {:<5} [{:>7.2}s] {name}",
-                outcome.word(),
-                duration.as_secs_f64()
-            ));
+        if let Err(e) = ctx.reporter.report(EventKind::Test(e)) {
+            sink_error.get_or_insert(e);
         }
     })?;
-    for t in report
-        .tests
-        .iter()
-        .filter(|t| t.outcome == TestOutcome::Failed)
-    {
-        if let Some(last) = t.attempts.last() {
-            (ctx.log)(&format!(
-                "--- {} ---\n{}",
-                t.case.name,
-                last.output.trim_end()
-            ));
-        }
+    if let Some(e) = sink_error {
+        return Err(e.into());
     }
-    let junit = ctx.artifacts.join(format!("junit_{}.xml", m.name));
-    runner::write_junit(&report, &junit).map_err(io_error(&junit))?;
     let count = |o| report.count(o);
     let failed = count(TestOutcome::Failed);
     let summary = format!(
@@ -73,7 +55,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteOutcome, SuiteError>
         count(TestOutcome::Skipped),
         report.elapsed.as_secs_f64()
     );
-    Ok(SuiteOutcome {
+    Ok(SuiteSummary {
         name: m.name.clone(),
         passed: failed == 0 && !ctx.interrupt.is_set(),
         summary,

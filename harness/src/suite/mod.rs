@@ -16,6 +16,8 @@ pub mod upgrade;
 
 use crate::cluster::access::Access;
 use crate::interrupt::Interrupt;
+use crate::reporter::Reporter;
+pub use crate::reporter::SuiteSummary;
 use std::path::{Path, PathBuf};
 
 pub use manifest::{Manifest, SuiteKind};
@@ -53,6 +55,8 @@ pub enum SuiteError {
     Deadline { what: String, seconds: u64 },
     #[error("interrupted")]
     Interrupted,
+    #[error(transparent)]
+    Sink(#[from] crate::reporter::SinkError),
 }
 
 impl SuiteError {
@@ -71,6 +75,7 @@ impl SuiteError {
             SuiteError::Pod(_) => "look at the pod's log in artifacts/ and `kubectl describe pod` while it runs",
             SuiteError::Deadline { .. } => "raise the manifest's `timeout`",
             SuiteError::Interrupted => "the run was stopped by Ctrl-C or SIGTERM",
+            SuiteError::Sink(e) => e.hint(),
         };
         text.into()
     }
@@ -129,17 +134,8 @@ pub struct SuiteContext<'a> {
     /// Where suite binaries named without a path are looked for first.
     pub bin_dirs: &'a [PathBuf],
     pub overrides: &'a Overrides,
-    /// Appends a line to the build log.
-    pub log: &'a (dyn Fn(&str) + Sync),
-}
-
-/// How a suite ended.
-#[derive(Debug, Clone)]
-pub struct SuiteOutcome {
-    pub name: String,
-    pub passed: bool,
-    /// One line: counts or the reason.
-    pub summary: String,
+    /// Where the suite's progress and test events go.
+    pub reporter: &'a Reporter,
 }
 
 /// Runs one suite. The upgrade suite also gets the control plane, when trellis runs
@@ -148,7 +144,7 @@ pub fn run(
     m: &Manifest,
     ctx: &SuiteContext,
     control_plane: Option<&mut dyn crate::cluster::provider::Upgradable>,
-) -> Result<SuiteOutcome, SuiteError> {
+) -> Result<SuiteSummary, SuiteError> {
     match m.kind {
         SuiteKind::Libtest => libtest::run(m, ctx),
         SuiteKind::Conformance => conformance::run(m, ctx),

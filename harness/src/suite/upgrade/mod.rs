@@ -11,7 +11,7 @@
 pub mod disruption;
 pub mod monitor;
 
-use super::{Manifest, SuiteContext, SuiteError, SuiteOutcome};
+use super::{Manifest, SuiteContext, SuiteError, SuiteSummary};
 use crate::cluster::provider::{Upgradable, UpgradeStep};
 use crate::interrupt::Interrupt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret};
@@ -76,7 +76,7 @@ pub fn run(
     m: &Manifest,
     ctx: &SuiteContext,
     control_plane: Option<&mut dyn Upgradable>,
-) -> Result<SuiteOutcome, SuiteError> {
+) -> Result<SuiteSummary, SuiteError> {
     let bad = |reason: String| SuiteError::Manifest {
         path: m.path.clone(),
         reason,
@@ -95,7 +95,7 @@ pub fn run(
     let rt = crate::cluster::access::runtime()?;
     let client = rt.block_on(ctx.access.client())?;
     rt.block_on(create_objects(&client))?;
-    (ctx.log)(&format!(
+    ctx.reporter.note(format!(
         "{}: {from} → {to}, sampling every {:?}; baseline {:?}, {:?} after each step",
         m.name, times.sample_interval, times.baseline_soak, times.step_soak
     ));
@@ -109,7 +109,7 @@ pub fn run(
         for component in cp.upgrade_order() {
             let at = started.elapsed().as_secs_f64();
             let step = cp.upgrade(&component, &to, ctx.interrupt)?;
-            (ctx.log)(&format!(
+            ctx.reporter.note(format!(
                 "  upgraded {component} {} → {} at {at:.1} s: old process gone after {:.1} s, new one ready after {:.1} s",
                 step.from, step.to, step.stopped_after, step.ready_after
             ));
@@ -177,19 +177,19 @@ pub fn run(
     write_junit(&junit, &m.name, &cases, started.elapsed())?;
     let failed = cases.iter().filter(|c| c.failure.is_some()).count();
     for (backend, s) in &summaries {
-        (ctx.log)(&format!(
+        ctx.reporter.note(format!(
             "  {backend:<22} disruption {:>5.1} s  availability {:>6.2}%  longest unavailable {:>4.1} s  p99 {:>4.0} ms  ({} samples, {} failed)",
             s.disruption, s.availability, s.longest_unavailable, s.p99_latency * 1000.0, s.samples, s.failures
         ));
     }
     for c in cases.iter().filter(|c| c.failure.is_some()) {
-        (ctx.log)(&format!(
+        ctx.reporter.note(format!(
             "  FAIL {}: {}",
             c.name,
             c.failure.as_deref().unwrap_or_default()
         ));
     }
-    Ok(SuiteOutcome {
+    Ok(SuiteSummary {
         name: m.name.clone(),
         passed: failed == 0,
         summary: format!(

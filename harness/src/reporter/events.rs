@@ -1,0 +1,85 @@
+//! What happens during a run, as typed, timestamped events. Every output about a run
+//! (terminal, build log, Prow metadata, JUnit, the store) is a sink that matches on
+//! these, so no two outputs can tell different stories.
+
+use crate::prow::ProwResult;
+use crate::runner::TestEvent;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One step of a run.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Wall-clock time the step happened.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Time since the reporter was made (the run's start).
+    pub elapsed: Duration,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    /// A build directory was made for the run.
+    RunStarted {
+        job: String,
+        build_dir: PathBuf,
+        /// What cluster the run uses, in words.
+        cluster: String,
+        suites: Vec<String>,
+        /// Unix seconds.
+        started: i64,
+    },
+    /// The provider is making (or checking) the cluster.
+    Provisioning,
+    /// The cluster answers; `version` is the server's, when it could be read.
+    ClusterReady {
+        version: Option<String>,
+    },
+    SuiteStarted {
+        name: String,
+        kind: String,
+    },
+    /// A suite's own progress: a pod's phase, a followed log line, an upgrade step.
+    Note {
+        text: String,
+    },
+    /// A test of a libtest suite (or of `trellis test`).
+    Test(TestEvent),
+    SuiteFinished(SuiteSummary),
+    /// The suites are over: logs are exported, then the cluster torn down.
+    TeardownStarted,
+    /// Cluster logs were exported (`warning` says why not, when they were not).
+    LogsExported {
+        warning: Option<String>,
+    },
+    /// The cluster is gone (or was handed to the run and left alone).
+    TeardownFinished {
+        error: Option<String>,
+    },
+    /// The run is over; this is what finished.json records.
+    RunFinished(RunResult),
+}
+
+/// How a suite ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteSummary {
+    pub name: String,
+    pub passed: bool,
+    /// One line: counts or the reason.
+    pub summary: String,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub build_dir: PathBuf,
+    pub result: ProwResult,
+    pub passed: bool,
+    /// Unix seconds.
+    pub finished: i64,
+    /// The server's version (finished.json's job-version).
+    pub version: Option<String>,
+    pub suites: Vec<SuiteSummary>,
+    /// Why the run stopped early, with its hint.
+    pub error: Option<String>,
+}
