@@ -56,7 +56,9 @@ fn workload_tests_fail_when_no_node_becomes_ready() {
     let (ok, out) = run_smoke(opts, "2", &["pods::logs_and_exec"]);
     assert!(!ok, "{out}");
     assert!(
-        out.contains("timed out after 2s waiting for pod chatty to reach [\"Running\"]"),
+        out.contains(
+            "timed out waiting for pod chatty to reach [\"Running\"]: not done after 2.0 s"
+        ),
         "{out}"
     );
 }

@@ -1,5 +1,6 @@
 //! `trellis bench`: print performance figures (never fails on a slow machine).
 
+use super::failure::Failure;
 use crate::exit;
 use std::path::PathBuf;
 
@@ -92,7 +93,7 @@ enum What {
     },
 }
 
-pub fn run(args: Args) -> i32 {
+pub fn run(args: Args) -> Result<i32, Failure> {
     match args.what {
         What::Parse {
             files,
@@ -120,7 +121,12 @@ pub fn run(args: Args) -> i32 {
     }
 }
 
-fn local(version: String, rounds: usize, nodes: usize, control_planes: usize) -> i32 {
+fn local(
+    version: String,
+    rounds: usize,
+    nodes: usize,
+    control_planes: usize,
+) -> Result<i32, Failure> {
     use crate::cluster::local::LocalOptions;
     let opts = LocalOptions {
         nodes,
@@ -130,13 +136,7 @@ fn local(version: String, rounds: usize, nodes: usize, control_planes: usize) ->
     println!(
         "local cluster {version}: {control_planes} API server(s), {nodes} kwok node(s), {rounds} round(s)"
     );
-    let figures = match crate::bench::local(&opts, rounds) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}\n  hint: {}", e.hint());
-            return exit::FAILURE;
-        }
-    };
+    let figures = crate::bench::local(&opts, rounds)?;
     for (i, r) in figures.iter().enumerate() {
         let steps: Vec<String> = r
             .steps
@@ -160,27 +160,21 @@ fn local(version: String, rounds: usize, nodes: usize, control_planes: usize) ->
         median(figures.iter().map(|r| r.ready.as_secs_f64()).collect()),
         median(figures.iter().map(|r| r.teardown.as_secs_f64()).collect())
     );
-    exit::OK
+    Ok(exit::OK)
 }
 
-fn parse(mut files: Vec<PathBuf>, data: PathBuf, rounds: usize) -> i32 {
+fn parse(mut files: Vec<PathBuf>, data: PathBuf, rounds: usize) -> Result<i32, Failure> {
     if files.is_empty() {
         files = submission_junits(&data.join("conformance/submissions"));
         if files.is_empty() {
-            eprintln!(
-                "error: no junit_01.xml under {}\n  hint: pass FILES or --data",
-                data.display()
-            );
-            return exit::FAILURE;
+            return Err(Failure::message(
+                exit::FAILURE,
+                format!("no junit_01.xml under {}", data.display()),
+                "pass FILES or --data",
+            ));
         }
     }
-    let f = match crate::bench::parse(&files, rounds) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}\n  hint: {}", e.hint());
-            return exit::FAILURE;
-        }
-    };
+    let f = crate::bench::parse(&files, rounds)?;
     let mb = f.bytes as f64 / 1e6;
     println!(
         "junit parse: {} files, {:.1} MB, {} testcases, {} rounds on one core",
@@ -197,21 +191,18 @@ fn parse(mut files: Vec<PathBuf>, data: PathBuf, rounds: usize) -> i32 {
         );
     }
     println!("  target: >= 500 MB/s (Python junitparser: about 25 MB/s on the same files)");
-    exit::OK
+    Ok(exit::OK)
 }
 
-fn ingest(builds: usize, cells: usize) -> i32 {
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: cannot create a temporary directory: {e}");
-            return exit::FAILURE;
-        }
-    };
-    let f = match crate::bench::ingest(&dir.path().join("bench.db"), builds, cells) {
-        Ok(f) => f,
-        Err(e) => return super::report_store_error(&e),
-    };
+fn ingest(builds: usize, cells: usize) -> Result<i32, Failure> {
+    let dir = tempfile::tempdir().map_err(|e| {
+        Failure::message(
+            exit::FAILURE,
+            format!("cannot create a temporary directory: {e}"),
+            "set TMPDIR to a writable directory",
+        )
+    })?;
+    let f = crate::bench::ingest(&dir.path().join("bench.db"), builds, cells)?;
     let secs = f.elapsed.as_secs_f64();
     println!(
         "store ingest: {} builds x {} cells = {} cells in {:.2} s: {:.0} cells/s",
@@ -222,10 +213,10 @@ fn ingest(builds: usize, cells: usize) -> i32 {
         f.cells as f64 / secs
     );
     println!("  target: >= 500,000 cells/s");
-    exit::OK
+    Ok(exit::OK)
 }
 
-fn verify(mut dirs: Vec<PathBuf>, data: PathBuf, rounds: usize) -> i32 {
+fn verify(mut dirs: Vec<PathBuf>, data: PathBuf, rounds: usize) -> Result<i32, Failure> {
     if dirs.is_empty() {
         dirs = submission_dirs(&data.join("conformance/submissions"));
     }
@@ -257,7 +248,7 @@ fn verify(mut dirs: Vec<PathBuf>, data: PathBuf, rounds: usize) -> i32 {
             if r.passed { "pass" } else { "FAIL" }
         );
     }
-    exit::OK
+    Ok(exit::OK)
 }
 
 fn analysis(
@@ -266,7 +257,7 @@ fn analysis(
     tests: usize,
     threads: usize,
     store: &std::path::Path,
-) -> i32 {
+) -> Result<i32, Failure> {
     let now = chrono::Utc::now().timestamp();
     let existing = crate::store::Store::open(store)
         .and_then(|s| s.jobs())
@@ -279,18 +270,12 @@ fn analysis(
         );
         match crate::bench::generate(store, jobs, builds, tests, now) {
             Ok(t) => println!("  generated and stored in {:.1} s", t.as_secs_f64()),
-            Err(e) => return super::report_store_error(&e),
+            Err(e) => return Err(e.into()),
         }
     }
-    let job_names = match crate::store::Store::open(store).and_then(|s| s.jobs()) {
-        Ok(j) => j,
-        Err(e) => return super::report_store_error(&e),
-    };
+    let job_names = crate::store::Store::open(store).and_then(|s| s.jobs())?;
     let config = crate::bench::dashboards_for(&job_names);
-    let f = match crate::bench::analysis(store, &config, threads, now) {
-        Ok(f) => f,
-        Err(e) => return super::report_store_error(&e),
-    };
+    let f = crate::bench::analysis(store, &config, threads, now)?;
     println!(
         "analysis: {} tabs, {:.1} M cells; {} failing and {} flaky (job, test) rows; release {}",
         f.tabs,
@@ -311,36 +296,24 @@ fn analysis(
         "  total:                {:>7.2} s  (target: <= 5 s)",
         (f.load + f.analysis).as_secs_f64()
     );
-    exit::OK
+    Ok(exit::OK)
 }
 
-fn report(store: &std::path::Path, out: &std::path::Path) -> i32 {
-    let jobs = match crate::store::Store::open(store).and_then(|s| s.jobs()) {
-        Ok(j) if !j.is_empty() => j,
-        Ok(_) => {
-            eprintln!(
-                "error: {} is empty\n  hint: run `trellis bench analysis` first",
-                store.display()
-            );
-            return exit::FAILURE;
-        }
-        Err(e) => return super::report_store_error(&e),
-    };
+fn report(store: &std::path::Path, out: &std::path::Path) -> Result<i32, Failure> {
+    let jobs = crate::store::Store::open(store).and_then(|s| s.jobs())?;
+    if jobs.is_empty() {
+        return Err(Failure::message(
+            exit::FAILURE,
+            format!("{} is empty", store.display()),
+            "run `trellis bench analysis` first",
+        ));
+    }
     let now = chrono::Utc::now().timestamp();
     let start = std::time::Instant::now();
-    let site = match crate::report::gather(store, crate::bench::dashboards_for(&jobs), None, now) {
-        Ok(s) => s,
-        Err(e) => return super::report_store_error(&e),
-    };
+    let site = crate::report::gather(store, crate::bench::dashboards_for(&jobs), None, now)?;
     let gathered = start.elapsed();
     let _ = std::fs::remove_dir_all(out);
-    let stats = match crate::report::write_site(&site, out) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}\n  hint: {}", e.hint());
-            return exit::FAILURE;
-        }
-    };
+    let stats = crate::report::write_site(&site, out)?;
     let cells: usize = site
         .snapshot
         .grids
@@ -370,7 +343,7 @@ fn report(store: &std::path::Path, out: &std::path::Path) -> i32 {
     );
     let Some(chromium) = crate::report::browser::chromium() else {
         println!("  grid render:        skipped (no chromium; apt-get install chromium)");
-        return exit::OK;
+        return Ok(exit::OK);
     };
     let largest_grid = std::fs::read_dir(out.join("tabs"))
         .map(|it| {
@@ -381,7 +354,7 @@ fn report(store: &std::path::Path, out: &std::path::Path) -> i32 {
         .ok()
         .flatten();
     let Some(page) = largest_grid else {
-        return exit::OK;
+        return Ok(exit::OK);
     };
     let size = std::fs::metadata(&page).map(|m| m.len()).unwrap_or(0);
     let mut drawn = Vec::new();
@@ -396,11 +369,11 @@ fn report(store: &std::path::Path, out: &std::path::Path) -> i32 {
             Ok(r) if r.console.is_empty() => drawn.extend(r.drawn_ms()),
             Ok(r) => {
                 println!("  grid render:        console errors {:?}", r.console);
-                return exit::FAILURE;
+                return Ok(exit::FAILURE);
             }
             Err(e) => {
                 println!("  grid render:        failed: {e}");
-                return exit::FAILURE;
+                return Ok(exit::FAILURE);
             }
         }
     }
@@ -412,10 +385,10 @@ fn report(store: &std::path::Path, out: &std::path::Path) -> i32 {
         page.display(),
         size as f64 / 1e6
     );
-    exit::OK
+    Ok(exit::OK)
 }
 
-fn runner(jobs: usize, rounds: usize) -> i32 {
+fn runner(jobs: usize, rounds: usize) -> Result<i32, Failure> {
     let built = std::process::Command::new("cargo")
         .args([
             "test",
@@ -435,10 +408,11 @@ fn runner(jobs: usize, rounds: usize) -> i32 {
             .find(|e| e.contains("trivial"))
     });
     let Some(binary) = binary else {
-        eprintln!(
-            "error: could not build the trivial test binary\n  hint: run from the repository root"
-        );
-        return exit::FAILURE;
+        return Err(Failure::message(
+            exit::FAILURE,
+            "could not build the trivial test binary",
+            "run from the repository root",
+        ));
     };
     let opts = crate::runner::RunOptions {
         jobs,
@@ -468,25 +442,25 @@ fn runner(jobs: usize, rounds: usize) -> i32 {
         match nextest {
             Ok(o) if o.status.success() => theirs.push(start.elapsed()),
             _ => {
-                eprintln!("error: cargo nextest run failed\n  hint: cargo install cargo-nextest");
-                return exit::FAILURE;
+                return Err(Failure::message(
+                    exit::FAILURE,
+                    "cargo nextest run failed",
+                    "cargo install cargo-nextest",
+                ))
             }
         }
         let start = std::time::Instant::now();
-        let cases = match crate::runner::list_tests(std::path::Path::new(&binary), false) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::FAILURE;
-            }
-        };
+        let cases = crate::runner::list_tests(std::path::Path::new(&binary), false)?;
         match crate::runner::run(cases, &opts, |_| {}) {
             Ok(r) if r.count(crate::runner::TestOutcome::Passed) == 1000 => {
                 ours.push(start.elapsed())
             }
             _ => {
-                eprintln!("error: trellis test did not pass all 1,000 tests");
-                return exit::FAILURE;
+                return Err(Failure::message(
+                    exit::FAILURE,
+                    "trellis test did not pass all 1,000 tests",
+                    "run `trellis test` on the trivial binary to see which failed",
+                ))
             }
         }
     }
@@ -503,10 +477,10 @@ fn runner(jobs: usize, rounds: usize) -> i32 {
         "  ratio:              {:.2}x nextest's time (target: <= 1.00)",
         o / t
     );
-    exit::OK
+    Ok(exit::OK)
 }
 
-fn triage(messages: usize) -> i32 {
+fn triage(messages: usize) -> Result<i32, Failure> {
     let owned = crate::bench::triage_input(messages);
     let failures = crate::bench::as_failures(&owned);
     let start = std::time::Instant::now();
@@ -518,7 +492,7 @@ fn triage(messages: usize) -> i32 {
         clusters.len(),
         t.as_secs_f64()
     );
-    exit::OK
+    Ok(exit::OK)
 }
 
 fn submission_dirs(root: &std::path::Path) -> Vec<PathBuf> {

@@ -1,5 +1,6 @@
 //! `trellis certify`: package a conformance run as a CNCF submission and verify it.
 
+use super::failure::Failure;
 use super::verify_submission::parse_minor;
 use crate::certify::{self, CertifyOptions, Minor, Verdict, VerifyOptions};
 use crate::exit;
@@ -39,7 +40,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> i32 {
+pub fn run(args: Args) -> Result<i32, Failure> {
     let mut verify = VerifyOptions::default();
     if let Some(stable) = args.stable {
         verify.stable = stable;
@@ -53,24 +54,15 @@ pub fn run(args: Args) -> i32 {
         force: args.force,
         verify,
     };
-    let done = match certify::certify(&opts) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}\n  hint: {}", e.hint());
-            return exit::FAILURE;
-        }
-    };
+    let done = certify::certify(&opts)?;
     if args.json {
-        let code = super::print_json(&done.report);
-        if code != exit::OK {
-            return code;
-        }
+        super::print_json(&done.report)?;
     } else {
         println!("wrote {}", done.dir.display());
         print!("{}", done.report.render());
     }
-    match done.report.verdict {
+    Ok(match done.report.verdict {
         Verdict::Pass => exit::OK,
         Verdict::Fail => exit::SUBMISSION_REJECTED,
-    }
+    })
 }

@@ -1,5 +1,6 @@
 //! `trellis up`, `down`, `janitor` and `preflight`: kind and local clusters by hand.
 
+use super::failure::Failure;
 use crate::cluster::local::{self, LocalOptions, LocalProvider};
 use crate::cluster::provider::{KindProvider, Provider};
 use crate::cluster::{kind, kind_config, preflight, NAME_PREFIX};
@@ -118,26 +119,20 @@ pub struct UpArgs {
     ready_timeout: u64,
 }
 
-pub fn up(args: UpArgs) -> i32 {
+pub fn up(args: UpArgs) -> Result<i32, Failure> {
     let ready = Duration::from_secs(args.ready_timeout);
     if let Some(opts) = args.local.options(&args.cluster, ready, true) {
         return up_local(opts, &args.kubeconfig);
     }
     if args.cluster != "kind" {
-        eprintln!(
-            "error: --cluster {}: must be `kind` or `local[:VERSION]`",
-            args.cluster
-        );
-        return exit::USAGE;
+        return Err(Failure::message(
+            exit::USAGE,
+            format!("--cluster {}: not a cluster trellis can make", args.cluster),
+            "use --cluster kind, local or local:VERSION",
+        ));
     }
-    let config = match args.config.load() {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    let interrupt = match install_interrupt() {
-        Ok(i) => i,
-        Err(code) => return code,
-    };
+    let config = args.config.load()?;
+    let interrupt = install_interrupt()?;
     let image = args
         .image
         .or(args.k8s_version.as_deref().map(kind::node_image_for));
@@ -152,41 +147,36 @@ pub fn up(args: UpArgs) -> i32 {
     if let Err(e) = cluster.provision(&interrupt) {
         // kind --retain keeps a failed cluster for its logs: never leave it behind.
         let _ = cluster.teardown();
-        let code = fail(&e);
-        return interrupt.exit_code().unwrap_or(code);
+        return Err(Failure::new(
+            interrupt.exit_code().unwrap_or(exit::FAILURE),
+            e,
+        ));
     }
     println!("{}", cluster.name);
     eprintln!("all nodes Ready; kubeconfig: {}", args.kubeconfig.display());
-    exit::OK
+    Ok(exit::OK)
 }
 
 fn up_local(
     opts: Result<LocalOptions, crate::cluster::ClusterError>,
     kubeconfig: &std::path::Path,
-) -> i32 {
-    let mut cluster = match opts.and_then(|o| LocalProvider::new(o).map_err(Into::into)) {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    let interrupt = match install_interrupt() {
-        Ok(i) => i,
-        Err(code) => return code,
-    };
+) -> Result<i32, Failure> {
+    let mut cluster = opts.and_then(|o| LocalProvider::new(o).map_err(Into::into))?;
+    let interrupt = install_interrupt()?;
     eprintln!("creating {}", cluster.describe());
     let started = std::time::Instant::now();
     if let Err(e) = cluster.provision(&interrupt) {
         let _ = cluster.teardown();
-        let code = fail(&e);
-        return interrupt.exit_code().unwrap_or(code);
+        return Err(Failure::new(
+            interrupt.exit_code().unwrap_or(exit::FAILURE),
+            e,
+        ));
     }
     let took = started.elapsed();
     let copied = std::fs::read_to_string(cluster.kubeconfig())
         .map_err(|e| e.to_string())
         .and_then(|text| local::pki::write_private(kubeconfig, &text).map_err(|e| e.to_string()));
-    if let Err(e) = cluster.detach() {
-        eprintln!("error: {e}\n  hint: {}", e.hint());
-        return exit::FAILURE;
-    }
+    cluster.detach()?;
     println!("{}", cluster.name);
     for (step, d) in &cluster.timings {
         eprintln!("  {step:<24} {:>6.2} s", d.as_secs_f64());
@@ -205,7 +195,7 @@ fn up_local(
         Err(e) => eprintln!("warning: could not write {}: {e}", kubeconfig.display()),
     }
     eprintln!("delete it: trellis down --cluster local {}", cluster.name);
-    exit::OK
+    Ok(exit::OK)
 }
 
 /// Delete a cluster (export its logs first with --logs DIR).
@@ -222,7 +212,7 @@ pub struct DownArgs {
     logs: Option<PathBuf>,
 }
 
-pub fn down(args: DownArgs) -> i32 {
+pub fn down(args: DownArgs) -> Result<i32, Failure> {
     if args.cluster == "local" {
         return down_local(&args.name, args.logs.as_deref());
     }
@@ -233,24 +223,25 @@ pub fn down(args: DownArgs) -> i32 {
             eprintln!("warning: {e}");
         }
     }
-    match cli.delete(&args.name) {
-        Ok(()) => exit::OK,
-        Err(e) => fail(&e),
-    }
+    cli.delete(&args.name)?;
+    Ok(exit::OK)
 }
 
-fn down_local(name: &str, logs: Option<&std::path::Path>) -> i32 {
+fn down_local(name: &str, logs: Option<&std::path::Path>) -> Result<i32, Failure> {
     let dir = local::state_root().join(name);
     if !dir.exists()
         && !std::path::Path::new(local::netns::NETNS_DIR)
             .join(name)
             .exists()
     {
-        eprintln!(
-            "error: no local cluster {name} (no {} and no network namespace {name})\n  hint: `ip netns list` shows the namespaces; names look like trellis-<time>-<hex>",
-            dir.display()
-        );
-        return exit::NOT_FOUND;
+        return Err(Failure::message(
+            exit::NOT_FOUND,
+            format!(
+                "no local cluster {name} (no {} and no network namespace {name})",
+                dir.display()
+            ),
+            "`ip netns list` shows the namespaces; names look like trellis-<time>-<hex>",
+        ));
     }
     if let Some(to) = logs {
         let from = dir.join("logs");
@@ -264,16 +255,11 @@ fn down_local(name: &str, logs: Option<&std::path::Path>) -> i32 {
             eprintln!("warning: logs from {}: {e}", from.display());
         }
     }
-    match local::destroy(name, &dir, Duration::from_secs(10)) {
-        Ok(notes) => {
-            for n in notes {
-                eprintln!("{n}");
-            }
-            eprintln!("deleted {name}");
-            exit::OK
-        }
-        Err(e) => fail(&e.into()),
+    for n in local::destroy(name, &dir, Duration::from_secs(10))? {
+        eprintln!("{n}");
     }
+    eprintln!("deleted {name}");
+    Ok(exit::OK)
 }
 
 /// Delete trellis-made kind clusters (names starting trellis-) older than --older-than.
@@ -289,7 +275,7 @@ pub struct JanitorArgs {
     dry_run: bool,
 }
 
-pub fn janitor(args: JanitorArgs) -> i32 {
+pub fn janitor(args: JanitorArgs) -> Result<i32, Failure> {
     let age = Duration::from_secs_f64(args.older_than.max(0.0) * 3600.0);
     let verb = if args.dry_run {
         "would delete"
@@ -297,38 +283,24 @@ pub fn janitor(args: JanitorArgs) -> i32 {
         "deleted"
     };
     // Local clusters first: they need nothing but this machine.
-    match local::janitor(
+    let removed = local::janitor(
         &local::state_root(),
         chrono::Utc::now().timestamp(),
         age,
         args.dry_run,
-    ) {
-        Ok(removed) => {
-            for name in &removed {
-                println!("{verb} local {name}");
-            }
-        }
-        Err(e) => return fail(&e.into()),
+    )?;
+    for name in &removed {
+        println!("{verb} local {name}");
     }
-    match args
+    let removed = args
         .kind
         .cli()
-        .janitor(chrono::Utc::now().timestamp(), age, args.dry_run)
-    {
-        Ok(removed) => {
-            let verb = if args.dry_run {
-                "would delete"
-            } else {
-                "deleted"
-            };
-            for name in &removed {
-                println!("{verb} {name}");
-            }
-            eprintln!("{} {NAME_PREFIX}* cluster(s) {verb}", removed.len());
-            exit::OK
-        }
-        Err(e) => fail(&e),
+        .janitor(chrono::Utc::now().timestamp(), age, args.dry_run)?;
+    for name in &removed {
+        println!("{verb} {name}");
     }
+    eprintln!("{} {NAME_PREFIX}* cluster(s) {verb}", removed.len());
+    Ok(exit::OK)
 }
 
 /// Check what a cluster needs from this host, each failure with its fix. kind:
@@ -363,15 +335,12 @@ pub struct PreflightArgs {
     json: bool,
 }
 
-pub fn preflight(args: PreflightArgs) -> i32 {
+pub fn preflight(args: PreflightArgs) -> Result<i32, Failure> {
     let checks = match LocalOptions::parse_spec(&args.cluster) {
         Some(Ok(version)) => local::preflight(&LocalOptions::new(version)),
-        Some(Err(e)) => return fail(&e.into()),
+        Some(Err(e)) => return Err(e.into()),
         None => {
-            let ports = match args.config.load() {
-                Ok(c) => c.host_ports,
-                Err(e) => return fail(&e),
-            };
+            let ports = args.config.load()?.host_ports;
             let tools = preflight::Tools {
                 docker: &args.docker,
                 kind: &args.kind.kind,
@@ -386,10 +355,7 @@ pub fn preflight(args: PreflightArgs) -> i32 {
         }
     };
     if args.json {
-        let code = super::print_json(&checks);
-        if code != exit::OK {
-            return code;
-        }
+        super::print_json(&checks)?;
     } else {
         for c in &checks {
             println!(
@@ -403,22 +369,20 @@ pub fn preflight(args: PreflightArgs) -> i32 {
             }
         }
     }
-    if checks.iter().all(|c| c.ok) {
+    Ok(if checks.iter().all(|c| c.ok) {
         exit::OK
     } else {
-        exit::FAILURE
-    }
-}
-
-/// Ctrl-C and SIGTERM handlers, or the exit code for not having them.
-fn install_interrupt() -> Result<crate::interrupt::Interrupt, i32> {
-    crate::interrupt::Interrupt::install().map_err(|e| {
-        eprintln!("error: cannot handle signals: {e}");
         exit::FAILURE
     })
 }
 
-fn fail(e: &crate::cluster::ClusterError) -> i32 {
-    eprintln!("error: {e}\n  hint: {}", e.hint());
-    exit::FAILURE
+/// Ctrl-C and SIGTERM handlers: what makes teardown on an interrupt possible.
+pub fn install_interrupt() -> Result<crate::interrupt::Interrupt, Failure> {
+    crate::interrupt::Interrupt::install().map_err(|e| {
+        Failure::message(
+            exit::FAILURE,
+            format!("cannot handle signals: {e}"),
+            "trellis needs SIGINT and SIGTERM handlers to tear clusters down",
+        )
+    })
 }

@@ -76,10 +76,19 @@ impl Failure {
 
     /// The text printed on stderr.
     pub fn render(&self) -> String {
-        let top = self.error.to_string();
+        render(self.error.as_ref())
+    }
+}
+
+/// An error as the user reads it: the error, each cause not already in its text, and
+/// its hint. For a command that goes on after one input fails (ingest), this is how
+/// each failed input is told; everything else is printed once by `cli::main`.
+pub fn render(error: &dyn Hinted) -> String {
+    {
+        let top = error.to_string();
         let mut out = format!("error: {top}");
         let mut seen = top;
-        let mut cause = self.error.source();
+        let mut cause = error.source();
         while let Some(c) = cause {
             let text = c.to_string();
             // Most of our errors already say their cause ("{path}: {source}").
@@ -89,7 +98,7 @@ impl Failure {
             }
             cause = c.source();
         }
-        let hint = self.error.hint();
+        let hint = error.hint();
         if !hint.is_empty() {
             out.push_str(&format!("\n  hint: {hint}"));
         }

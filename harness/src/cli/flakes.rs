@@ -1,5 +1,6 @@
 //! `trellis flakes`: per (job, test) flake statistics and classes.
 
+use super::failure::Failure;
 use super::window::{self, WindowArgs};
 use crate::analysis::{self, flakes::Class};
 use crate::exit;
@@ -25,15 +26,9 @@ pub struct Args {
     all: bool,
 }
 
-pub fn run(args: Args, db: &Path) -> i32 {
-    let config = match args.window.config() {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let grids = match window::grids(db, args.job.clone().map(|j| vec![j]), args.window.since(14)) {
-        Ok(g) => g,
-        Err(code) => return code,
-    };
+pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    let config = args.window.config()?;
+    let grids = window::grids(db, args.job.clone().map(|j| vec![j]), args.window.since(14))?;
     let mut table: Vec<_> = analysis::flake_table(&config, &grids, 2)
         .into_values()
         .flatten()
@@ -50,7 +45,7 @@ pub fn run(args: Args, db: &Path) -> i32 {
     }
     if table.is_empty() {
         println!("no failing or flaky tests in the window");
-        return exit::OK;
+        return Ok(exit::OK);
     }
     println!(
         "{:<8} {:>6} {:>8} {:>15} {:>6} {:>5}  job / test",
@@ -88,7 +83,7 @@ pub fn run(args: Args, db: &Path) -> i32 {
             println!("{:>55}priority: {}", "", super::status::priority_name(p));
         }
     }
-    exit::OK
+    Ok(exit::OK)
 }
 
 fn rank(c: Class) -> u8 {

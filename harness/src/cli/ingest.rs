@@ -1,5 +1,6 @@
 //! `trellis ingest`: read artifacts into the store.
 
+use super::failure::{self, Failure};
 use crate::exit;
 use crate::ingest::{self, HttpOptions, IngestError, IngestOptions};
 use crate::store::InsertOutcome;
@@ -43,11 +44,8 @@ pub struct Args {
     gcs_endpoint: String,
 }
 
-pub fn run(args: Args, db: &Path) -> i32 {
-    let mut store = match super::open_store(db) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    let mut store = super::open_store(db)?;
     let opts = IngestOptions {
         job: args.job,
         build: args.build,
@@ -90,7 +88,7 @@ pub fn run(args: Args, db: &Path) -> i32 {
                     tally.unchanged += 1;
                 }
                 Err(e) => {
-                    eprintln!("error: {e}\n  hint: {}", e.hint());
+                    eprintln!("{}", failure::render(&e));
                     tally.failed.push((unit.source.clone(), e.to_string()));
                 }
             }
@@ -109,11 +107,11 @@ struct Tally {
 
 impl Tally {
     fn fail(&mut self, input: &str, e: &IngestError) {
-        eprintln!("error: {e}\n  hint: {}", e.hint());
+        eprintln!("{}", failure::render(e));
         self.failed.push((input.to_string(), e.to_string()));
     }
 
-    fn report(self, db: &Path) -> i32 {
+    fn report(self, db: &Path) -> Result<i32, Failure> {
         println!(
             "ingested into {}: {} builds stored ({} cells), {} already stored, {} failed",
             db.display(),
@@ -123,12 +121,12 @@ impl Tally {
             self.failed.len()
         );
         if self.failed.is_empty() {
-            return exit::OK;
+            return Ok(exit::OK);
         }
         println!("not ingested:");
         for (input, why) in &self.failed {
             println!("  {input}: {why}");
         }
-        exit::INPUT_REJECTED
+        Ok(exit::INPUT_REJECTED)
     }
 }

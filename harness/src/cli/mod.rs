@@ -20,8 +20,9 @@ mod verify_submission;
 mod window;
 
 use crate::exit;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use clap::{Parser, Subcommand};
+use failure::Failure;
 use std::path::PathBuf;
 
 /// trellis — Kubernetes conformance, CI-signal and flake-triage harness.
@@ -86,38 +87,32 @@ pub fn main() -> i32 {
     init_tracing(cli.verbose);
     let db = cli.db.clone().unwrap_or_else(crate::store::default_path);
     let result = match cli.command {
-        Command::Run(args) => run::run(*args, &db),
+        Command::Ingest(args) => ingest::run(args, &db),
+        Command::Runs(args) => runs::run(args, &db),
+        Command::Show(args) => show::run(args, &db),
+        Command::Status(args) => status::run(args, &db),
+        Command::Flakes(args) => flakes::run(args, &db),
+        Command::Regressions(args) => regressions::run(args, &db),
+        Command::Triage(args) => triage::run(args, &db),
+        Command::Report(args) => report::run(args, &db),
         Command::Test(args) => test::run(args, &db),
-        command => Ok(dispatch(command, &db)),
-    };
-    match result {
-        Ok(code) => code,
-        Err(failure) => {
-            eprintln!("{}", failure.render());
-            failure.code
-        }
-    }
-}
-
-fn dispatch(command: Command, db: &std::path::Path) -> i32 {
-    match command {
-        Command::Ingest(args) => ingest::run(args, db),
-        Command::Runs(args) => runs::run(args, db),
-        Command::Show(args) => show::run(args, db),
-        Command::Status(args) => status::run(args, db),
-        Command::Flakes(args) => flakes::run(args, db),
-        Command::Regressions(args) => regressions::run(args, db),
-        Command::Triage(args) => triage::run(args, db),
-        Command::Report(args) => report::run(args, db),
-        Command::Test(_) | Command::Run(_) => unreachable!("dispatched above"),
+        Command::Run(args) => run::run(*args, &db),
         Command::Up(args) => cluster::up(args),
         Command::Down(args) => cluster::down(args),
         Command::Janitor(args) => cluster::janitor(args),
         Command::Preflight(args) => cluster::preflight(args),
-        Command::Simulate(args) => simulate::run(args, db),
+        Command::Simulate(args) => simulate::run(args, &db),
         Command::VerifySubmission(args) => verify_submission::run(args),
         Command::Certify(args) => certify::run(args),
         Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            // The one place an error reaches the user.
+            eprintln!("{}", failure.render());
+            failure.code
+        }
     }
 }
 
@@ -137,28 +132,22 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-/// Opens the store, or prints why not.
-fn open_store(db: &std::path::Path) -> Result<Store, i32> {
-    Store::open(db).map_err(|e| report_store_error(&e))
-}
-
-fn report_store_error(e: &StoreError) -> i32 {
-    eprintln!("error: {e}\n  hint: {}", e.hint());
-    exit::FAILURE
+/// Opens the store.
+fn open_store(db: &std::path::Path) -> Result<Store, Failure> {
+    Ok(Store::open(db)?)
 }
 
 /// Prints `value` as pretty JSON on stdout.
-fn print_json<T: serde::Serialize>(value: &T) -> i32 {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => {
-            println!("{text}");
-            exit::OK
-        }
-        Err(e) => {
-            eprintln!("error: cannot encode JSON: {e}");
-            exit::FAILURE
-        }
-    }
+fn print_json<T: serde::Serialize>(value: &T) -> Result<i32, Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| {
+        Failure::message(
+            exit::FAILURE,
+            format!("cannot encode JSON: {e}"),
+            "this is a bug in trellis; please report it with the command line",
+        )
+    })?;
+    println!("{text}");
+    Ok(exit::OK)
 }
 
 /// Unix seconds as `2024-07-01 13:11 UTC`, or `-`.
@@ -170,9 +159,79 @@ fn format_time(t: Option<i64>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
     #[test]
     fn command_line_definition_is_consistent() {
-        use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    /// Flags of other programs (cargo, kubectl, k8s/build.sh) that hints quote on
+    /// purpose.
+    const OTHER_PROGRAMS_FLAGS: &[&str] = &["kubeconfig", "no-e2e", "no-run", "workspace"];
+
+    fn long_flags(cmd: &clap::Command, flags: &mut BTreeSet<String>) {
+        flags.extend(
+            cmd.get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string)),
+        );
+        for sub in cmd.get_subcommands() {
+            long_flags(sub, flags);
+        }
+    }
+
+    /// The text of every hint: `fn hint` bodies, and the hint argument of each
+    /// `Failure::message` (its last lines).
+    fn hint_texts(dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).expect("src").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                hint_texts(&path, out);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let name = path.display().to_string();
+            for (at, _) in text.match_indices("fn hint(") {
+                let body = &text[at..];
+                let end = body.find("\n    }\n").unwrap_or(body.len());
+                out.push((name.clone(), body[..end].to_string()));
+            }
+            for (at, _) in text.match_indices("Failure::message(") {
+                let call = &text[at..];
+                let end = call.find("))").unwrap_or(call.len());
+                // The hint is the last argument.
+                let last = call[..end].rsplit(",\n").nth(1).unwrap_or_default();
+                out.push((name.clone(), last.to_string()));
+            }
+        }
+    }
+
+    /// A hint that names a flag trellis does not have sends the user nowhere.
+    #[test]
+    fn every_flag_a_hint_names_exists() {
+        let mut flags = BTreeSet::new();
+        long_flags(&super::Cli::command(), &mut flags);
+        let mut hints = Vec::new();
+        hint_texts(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut hints,
+        );
+        assert!(hints.len() > 20, "found only {} hints", hints.len());
+        let flag = regex::Regex::new(r"(?:^|[\s`(])--([a-z][a-z0-9-]+)").unwrap();
+        let mut unknown = Vec::new();
+        for (file, text) in &hints {
+            for c in flag.captures_iter(text) {
+                let f = &c[1];
+                if !flags.contains(f) && !OTHER_PROGRAMS_FLAGS.contains(&f) {
+                    unknown.push(format!("{file}: --{f}"));
+                }
+            }
+        }
+        assert!(
+            unknown.is_empty(),
+            "hints name flags trellis lacks: {unknown:#?}"
+        );
     }
 }

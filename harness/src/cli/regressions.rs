@@ -1,5 +1,6 @@
 //! `trellis regressions`: tests whose failure rate rose between two windows.
 
+use super::failure::Failure;
 use super::window::{self, WindowArgs};
 use crate::analysis::regressions;
 use crate::exit;
@@ -26,14 +27,11 @@ pub struct Args {
     job: Option<String>,
 }
 
-pub fn run(args: Args, db: &Path) -> i32 {
+pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let now = args.window.now();
     let sample_start = now - i64::from(args.sample_days) * 86_400;
     let basis_start = sample_start - i64::from(args.basis_days) * 86_400;
-    let grids = match window::grids(db, args.job.clone().map(|j| vec![j]), basis_start) {
-        Ok(g) => g,
-        Err(code) => return code,
-    };
+    let grids = window::grids(db, args.job.clone().map(|j| vec![j]), basis_start)?;
     let mut found: Vec<_> = grids
         .iter()
         .flat_map(|g| regressions::find(g, basis_start, sample_start))
@@ -51,7 +49,7 @@ pub fn run(args: Args, db: &Path) -> i32 {
             "no significant regressions (sample: last {} days, basis: {} days before)",
             args.sample_days, args.basis_days
         );
-        return exit::OK;
+        return Ok(exit::OK);
     }
     for r in &found {
         println!(
@@ -69,5 +67,5 @@ pub fn run(args: Args, db: &Path) -> i32 {
             r.test
         );
     }
-    exit::OK
+    Ok(exit::OK)
 }

@@ -1,5 +1,6 @@
 //! `trellis report`: the static site and the Markdown summary.
 
+use super::failure::Failure;
 use super::window::WindowArgs;
 use crate::exit;
 use crate::report;
@@ -25,16 +26,10 @@ pub struct Args {
     markdown: bool,
 }
 
-pub fn run(args: Args, db: &Path) -> i32 {
-    let config = match args.window.config() {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    let config = args.window.config()?;
     let since = args.window.days.map(|_| args.window.since(0));
-    let site = match report::gather(db, config, since, args.window.now()) {
-        Ok(s) => s,
-        Err(e) => return super::report_store_error(&e),
-    };
+    let site = report::gather(db, config, since, args.window.now())?;
     if let Some(out) = &args.out {
         match report::write_site(&site, out) {
             Ok(stats) => eprintln!(
@@ -47,14 +42,11 @@ pub fn run(args: Args, db: &Path) -> i32 {
                 stats.largest_page.1 as f64 / 1e6,
                 out.join("index.html").display()
             ),
-            Err(e) => {
-                eprintln!("error: {e}\n  hint: {}", e.hint());
-                return exit::FAILURE;
-            }
+            Err(e) => return Err(e.into()),
         }
     }
     if args.markdown {
         print!("{}", report::markdown(&site));
     }
-    exit::OK
+    Ok(exit::OK)
 }

@@ -8,7 +8,6 @@ use crate::cluster::local::LocalProvider;
 use crate::cluster::provider::{KindProvider, KubeconfigProvider, Provider};
 use crate::cluster::{kind, kind_config};
 use crate::exit;
-use crate::interrupt::Interrupt;
 use crate::run::{self, Plan};
 use crate::suite::{self, Manifest, Overrides};
 use std::path::{Path, PathBuf};
@@ -106,26 +105,27 @@ enum Mode {
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let manifests = load_manifests(&args).map_err(code(exit::INPUT_REJECTED))?;
     check_upgrade(&args, &manifests).map_err(code(exit::INPUT_REJECTED))?;
+    let overrides = Overrides {
+        focus: args.focus.clone(),
+        skip: args.skip.clone(),
+        parallel: args.parallel,
+        certified: matches!(args.mode, Some(Mode::Certified)),
+        dry_run: args.dry_run,
+        upgrade_to: args.upgrade_to.clone(),
+    };
+    // Resolved once, before any cluster exists: a refused combination costs nothing.
+    let manifests = manifests
+        .iter()
+        .map(|m| overrides.resolve(m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(code(exit::INPUT_REJECTED))?;
     let (mut provider, scratch_kubeconfig) = provider(&args).map_err(code(exit::INPUT_REJECTED))?;
-    let interrupt = Interrupt::install().map_err(|e| {
-        Failure::message(
-            exit::FAILURE,
-            format!("cannot handle signals: {e}"),
-            "trellis needs SIGINT and SIGTERM handlers to tear clusters down",
-        )
-    })?;
+    let interrupt = super::cluster::install_interrupt()?;
     let plan = Plan {
         job: args.job.clone(),
         out: args.out.clone(),
         manifests,
-        overrides: Overrides {
-            focus: args.focus.clone(),
-            skip: args.skip.clone(),
-            parallel: args.parallel,
-            certified: matches!(args.mode, Some(Mode::Certified)),
-            dry_run: args.dry_run,
-            upgrade_to: args.upgrade_to.clone(),
-        },
+        overrides,
         bin_dirs: args.bin_dir.clone(),
         kind_config: kind_config_path(&args),
         scratch_kubeconfig,

@@ -1,5 +1,6 @@
 //! `trellis runs`: the jobs and builds in the store.
 
+use super::failure::Failure;
 use crate::exit;
 use std::path::Path;
 
@@ -18,15 +19,9 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args, db: &Path) -> i32 {
-    let store = match super::open_store(db) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let runs = match store.runs(args.job.as_deref()) {
-        Ok(r) => r,
-        Err(e) => return super::report_store_error(&e),
-    };
+pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    let store = super::open_store(db)?;
+    let runs = store.runs(args.job.as_deref())?;
     if args.json {
         return super::print_json(&runs);
     }
@@ -35,7 +30,7 @@ pub fn run(args: Args, db: &Path) -> i32 {
             "no builds stored in {} (add some with `trellis ingest`)",
             db.display()
         );
-        return exit::OK;
+        return Ok(exit::OK);
     }
     let mut current_job = None;
     for r in &runs {
@@ -63,5 +58,5 @@ pub fn run(args: Args, db: &Path) -> i32 {
             r.commit.as_deref().unwrap_or("")
         );
     }
-    exit::OK
+    Ok(exit::OK)
 }

@@ -1,5 +1,6 @@
 //! `trellis show`: one build's cells, failures first.
 
+use super::failure::Failure;
 use crate::exit;
 use crate::model::CountBucket;
 use std::path::Path;
@@ -20,23 +21,18 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args, db: &Path) -> i32 {
-    let store = match super::open_store(db) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    let store = super::open_store(db)?;
     let detail = match store.build_detail(&args.job, &args.build) {
         Ok(Some(d)) => d,
         Ok(None) => {
-            eprintln!(
-                "error: no build {}/{} in {}\n  hint: `trellis runs` lists what is stored",
-                args.job,
-                args.build,
-                db.display()
-            );
-            return exit::NOT_FOUND;
+            return Err(Failure::message(
+                exit::NOT_FOUND,
+                format!("no build {}/{} in {}", args.job, args.build, db.display()),
+                "`trellis runs` lists what is stored",
+            ))
         }
-        Err(e) => return super::report_store_error(&e),
+        Err(e) => return Err(e.into()),
     };
     if args.json {
         return super::print_json(&detail);
@@ -90,5 +86,5 @@ pub fn run(args: Args, db: &Path) -> i32 {
     if hidden > 0 {
         println!("({hidden} passing or skipped cells not listed; --all lists them)");
     }
-    exit::OK
+    Ok(exit::OK)
 }

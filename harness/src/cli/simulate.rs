@@ -1,5 +1,6 @@
 //! `trellis simulate`: synthetic CI history with a ground-truth file.
 
+use super::failure::Failure;
 use crate::config;
 use crate::exit;
 use crate::simulate::{self, SimOptions};
@@ -50,20 +51,14 @@ pub struct Args {
     interval_hours: f64,
 }
 
-pub fn run(args: Args, db: &Path) -> i32 {
-    let jobs = match &args.jobs_from {
-        Some(dir) => match config::load_dir(dir) {
-            Ok(c) => c
-                .test_groups
-                .iter()
-                .map(|g| g.name.clone())
-                .take(args.jobs.max(1))
-                .collect(),
-            Err(e) => {
-                eprintln!("error: {e}\n  hint: {}", e.hint());
-                return exit::FAILURE;
-            }
-        },
+pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    let jobs: Vec<String> = match &args.jobs_from {
+        Some(dir) => config::load_dir(dir)?
+            .test_groups
+            .iter()
+            .map(|g| g.name.clone())
+            .take(args.jobs.max(1))
+            .collect(),
         None => (1..=args.jobs).map(|i| format!("sim-job-{i:02}")).collect(),
     };
     let mut opts = SimOptions::new(
@@ -78,10 +73,7 @@ pub fn run(args: Args, db: &Path) -> i32 {
     opts.outage_probability = args.outage_probability;
     opts.interval = (args.interval_hours * 3600.0) as i64;
     let (truth, truth_path) = if args.store {
-        let mut store = match Store::open(db) {
-            Ok(s) => s,
-            Err(e) => return super::report_store_error(&e),
-        };
+        let mut store = Store::open(db)?;
         let mut stored = 0usize;
         let truth = simulate::simulate(&opts, |b| {
             if let InsertOutcome::Inserted { .. } = store.insert_build(&b)? {
@@ -99,7 +91,7 @@ pub fn run(args: Args, db: &Path) -> i32 {
                         .unwrap_or_else(|| db.with_extension("truth.json")),
                 )
             }
-            Err(e) => return super::report_store_error(&e),
+            Err(e) => return Err(e.into()),
         }
     } else {
         let out = args.out.clone().unwrap_or_default();
@@ -114,25 +106,28 @@ pub fn run(args: Args, db: &Path) -> i32 {
                 (t, out.join("ground-truth.json"))
             }
             Err(e) => {
-                eprintln!(
-                    "error: {}: {e}\n  hint: check that --out is writable",
-                    out.display()
-                );
-                return exit::FAILURE;
+                return Err(Failure::message(
+                    exit::FAILURE,
+                    format!("{}: {e}", out.display()),
+                    "check that --out is writable",
+                ))
             }
         }
     };
-    let text = match serde_json::to_string_pretty(&truth) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot encode the ground truth: {e}");
-            return exit::FAILURE;
-        }
-    };
-    if let Err(e) = std::fs::write(&truth_path, text) {
-        eprintln!("error: {}: {e}", truth_path.display());
-        return exit::FAILURE;
-    }
+    let text = serde_json::to_string_pretty(&truth).map_err(|e| {
+        Failure::message(
+            exit::FAILURE,
+            format!("cannot encode the ground truth: {e}"),
+            "this is a bug in trellis; please report it",
+        )
+    })?;
+    std::fs::write(&truth_path, text).map_err(|e| {
+        Failure::message(
+            exit::FAILURE,
+            format!("{}: {e}", truth_path.display()),
+            "check that the ground truth's directory is writable",
+        )
+    })?;
     let count = |k: &str| truth.tests.iter().filter(|t| t.kind == k).count();
     println!(
         "ground truth in {}: {} flaky, {} broken, {} fixed tests; {} outage builds",
@@ -142,5 +137,5 @@ pub fn run(args: Args, db: &Path) -> i32 {
         count("fixed"),
         truth.outages.len()
     );
-    exit::OK
+    Ok(exit::OK)
 }

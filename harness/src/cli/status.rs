@@ -1,5 +1,6 @@
 //! `trellis status`: dashboard and tab statuses, and the release verdict.
 
+use super::failure::Failure;
 use super::window::{self, WindowArgs};
 use crate::analysis;
 use crate::exit;
@@ -20,17 +21,14 @@ pub struct Args {
     window: WindowArgs,
 }
 
-pub fn run(args: Args, db: &Path) -> i32 {
-    let config = match args.window.config() {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    let config = args.window.config()?;
     if config.dashboards.is_empty() {
-        eprintln!(
-            "error: no dashboards in {}\n  hint: pass --dashboards DIR with TestGrid-format YAML",
-            args.window.dashboards.display()
-        );
-        return exit::FAILURE;
+        return Err(Failure::message(
+            exit::FAILURE,
+            format!("no dashboards in {}", args.window.dashboards.display()),
+            "pass --dashboards DIR with TestGrid-format YAML",
+        ));
     }
     let days = config
         .test_groups
@@ -39,24 +37,18 @@ pub fn run(args: Args, db: &Path) -> i32 {
         .max()
         .unwrap_or(15);
     let since = Some(args.window.since(days));
-    let snapshot = match crate::report::snapshot(db, &config, since, args.window.now()) {
-        Ok(s) => s,
-        Err(e) => return super::report_store_error(&e),
-    };
+    let snapshot = crate::report::snapshot(db, &config, since, args.window.now())?;
     let report = snapshot.status;
     if args.window.json {
-        let code = super::print_json(&report);
-        if code != exit::OK {
-            return code;
-        }
+        super::print_json(&report)?;
     } else {
         print_report(&report);
     }
-    if report.release.blocked {
+    Ok(if report.release.blocked {
         exit::RELEASE_BLOCKED
     } else {
         exit::OK
-    }
+    })
 }
 
 fn print_report(report: &analysis::StatusReport) {

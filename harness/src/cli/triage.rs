@@ -1,5 +1,6 @@
 //! `trellis triage`: failure messages grouped into clusters.
 
+use super::failure::Failure;
 use super::window::{self, WindowArgs};
 use crate::analysis::{self, triage};
 use crate::exit;
@@ -23,11 +24,8 @@ pub struct Args {
     top: usize,
 }
 
-pub fn run(args: Args, db: &Path) -> i32 {
-    let grids = match window::grids(db, args.job.clone().map(|j| vec![j]), args.window.since(14)) {
-        Ok(g) => g,
-        Err(code) => return code,
-    };
+pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    let grids = window::grids(db, args.job.clone().map(|j| vec![j]), args.window.since(14))?;
     let failures = analysis::failures(&grids);
     let clusters = triage::cluster(&failures);
     if args.window.json {
@@ -51,5 +49,5 @@ pub fn run(args: Args, db: &Path) -> i32 {
         }
         println!("    jobs: {}", c.jobs.join(", "));
     }
-    exit::OK
+    Ok(exit::OK)
 }

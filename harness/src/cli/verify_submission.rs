@@ -1,5 +1,6 @@
 //! `trellis verify-submission`: the CNCF review checks on a submission folder.
 
+use super::failure::Failure;
 use crate::certify::{self, Minor, Verdict, VerifyOptions};
 use crate::exit;
 use std::path::PathBuf;
@@ -29,7 +30,7 @@ pub fn parse_minor(text: &str) -> Result<Minor, String> {
     Minor::parse(text).ok_or_else(|| format!("`{text}` is not a Kubernetes minor like v1.30"))
 }
 
-pub fn run(args: Args) -> i32 {
+pub fn run(args: Args) -> Result<i32, Failure> {
     let mut opts = VerifyOptions {
         conformance_yaml: args.conformance_yaml,
         ..VerifyOptions::default()
@@ -39,15 +40,12 @@ pub fn run(args: Args) -> i32 {
     }
     let report = certify::verify(&args.dir, &opts);
     if args.json {
-        let code = super::print_json(&report);
-        if code != exit::OK {
-            return code;
-        }
+        super::print_json(&report)?;
     } else {
         print!("{}", report.render());
     }
-    match report.verdict {
+    Ok(match report.verdict {
         Verdict::Pass => exit::OK,
         Verdict::Fail => exit::SUBMISSION_REJECTED,
-    }
+    })
 }

@@ -1,6 +1,7 @@
 //! Options shared by the analysis commands: where the dashboards are, the time window,
 //! and the decision time.
 
+use super::failure::Failure;
 use crate::config::{self, DashboardConfig};
 use crate::model::Grid;
 use crate::store::Store;
@@ -32,7 +33,7 @@ impl WindowArgs {
     }
 
     /// The dashboards config; a missing default directory means "no dashboards".
-    pub fn config(&self) -> Result<DashboardConfig, i32> {
+    pub fn config(&self) -> Result<DashboardConfig, Failure> {
         let is_default = self.dashboards == Path::new("dashboards");
         match config::load_dir(&self.dashboards) {
             Ok(c) => Ok(c),
@@ -41,23 +42,18 @@ impl WindowArgs {
             Err(config::ConfigError::Io { .. }) if is_default && !self.dashboards.exists() => {
                 Ok(DashboardConfig::default())
             }
-            Err(e) => {
-                eprintln!("error: {e}\n  hint: {}", e.hint());
-                Err(crate::exit::FAILURE)
-            }
+            Err(e) => Err(e.into()),
         }
     }
 }
 
 /// Loads the grids of `jobs` (all stored jobs when `None`) since `since`.
-pub fn grids(db: &Path, jobs: Option<Vec<String>>, since: i64) -> Result<Vec<Grid>, i32> {
+pub fn grids(db: &Path, jobs: Option<Vec<String>>, since: i64) -> Result<Vec<Grid>, Failure> {
     let jobs = match jobs {
         Some(j) => j,
-        None => Store::open(db)
-            .and_then(|s| s.jobs())
-            .map_err(|e| super::report_store_error(&e))?,
+        None => Store::open(db).and_then(|s| s.jobs())?,
     };
-    crate::store::load_grids(db, &jobs, Some(since), 2).map_err(|e| super::report_store_error(&e))
+    Ok(crate::store::load_grids(db, &jobs, Some(since), 2)?)
 }
 
 pub fn percent(x: f64) -> String {

@@ -9,7 +9,8 @@ use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use trellis_wait::{poll_until, Poll, Waited};
 
 /// How to reach a cluster: a kubeconfig file and, optionally, one of its contexts.
 #[derive(Debug, Clone)]
@@ -102,42 +103,46 @@ pub async fn wait_nodes_ready(
     interrupt: &Interrupt,
 ) -> Result<Vec<String>, ClusterError> {
     let nodes: Api<Node> = Api::all(access.client().await?);
-    let start = Instant::now();
-    loop {
-        if interrupt.is_set() {
-            return Err(ClusterError::Interrupted);
-        }
-        let last = match nodes.list(&ListParams::default()).await {
-            Ok(list) => {
-                let problems: Vec<String> =
-                    list.items.iter().filter_map(not_ready_reason).collect();
-                let count = list.items.len();
-                let enough = expected.map_or(count > 0, |n| count == n);
-                if enough && problems.is_empty() {
-                    return Ok(list
-                        .items
-                        .into_iter()
-                        .filter_map(|n| n.metadata.name)
-                        .collect());
-                }
-                match expected {
-                    Some(n) if count != n => {
-                        format!("{count} of {n} nodes registered; {}", problems.join("; "))
-                    }
-                    _ => problems.join("; "),
-                }
-            }
-            // The API server may still be starting: keep trying until the deadline.
-            Err(e) => format!("listing nodes: {e}"),
-        };
-        if start.elapsed() >= deadline {
-            return Err(ClusterError::NotReady {
-                seconds: deadline.as_secs(),
-                detail: last,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let stop = || interrupt.is_set();
+    let waited = poll_until(
+        "every node Ready",
+        deadline,
+        Duration::from_millis(250),
+        &stop,
+        || async {
+            Ok::<_, std::convert::Infallible>(match nodes.list(&ListParams::default()).await {
+                Ok(list) => nodes_ready(list.items, expected),
+                // The API server may still be starting: keep trying until the deadline.
+                Err(e) => Poll::Pending(format!("listing nodes: {e}")),
+            })
+        },
+    )
+    .await;
+    waited.map_err(|w| match w {
+        Waited::TimedOut { last, .. } => ClusterError::NotReady {
+            seconds: deadline.as_secs(),
+            detail: last,
+        },
+        Waited::Stopped => ClusterError::Interrupted,
+        Waited::Failed(never) => match never {},
+    })
+}
+
+/// The condition: `expected` nodes (or at least one) registered, every one Ready;
+/// ready with their names, else pending with what is missing.
+fn nodes_ready(items: Vec<Node>, expected: Option<usize>) -> Poll<Vec<String>> {
+    let problems: Vec<String> = items.iter().filter_map(not_ready_reason).collect();
+    let count = items.len();
+    let enough = expected.map_or(count > 0, |n| count == n);
+    if enough && problems.is_empty() {
+        return Poll::Ready(items.into_iter().filter_map(|n| n.metadata.name).collect());
     }
+    Poll::Pending(match expected {
+        Some(n) if count != n => {
+            format!("{count} of {n} nodes registered; {}", problems.join("; "))
+        }
+        _ => problems.join("; "),
+    })
 }
 
 /// A current-thread runtime for the async (kube-rs) steps of a synchronous command.

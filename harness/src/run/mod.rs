@@ -22,6 +22,7 @@ pub struct Plan {
     /// The job the build is stored under; the build directory is OUT/JOB/BUILD.
     pub job: String,
     pub out: PathBuf,
+    /// The suites, resolved against the overrides ([`Overrides::resolve`]).
     pub manifests: Vec<Manifest>,
     pub overrides: Overrides,
     /// Where suite binaries named without a path are looked for first.

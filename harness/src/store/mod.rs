@@ -62,7 +62,7 @@ impl StoreError {
             }
             StoreError::TooNew { .. } => "upgrade trellis, or point --db at another store",
             StoreError::Busy { .. } => {
-                "another trellis holds the store; wait for it, or raise --busy-timeout"
+                "another trellis holds the store; writes wait up to 60 s for it: let it finish, then retry"
             }
             StoreError::Sqlite { .. } => {
                 "the store may be damaged; check `sqlite3 FILE 'PRAGMA integrity_check'`"

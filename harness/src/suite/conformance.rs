@@ -18,6 +18,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
+use trellis_wait::{poll_until, within, Poll, Waited};
 
 pub const POD: &str = "e2e-conformance-test";
 pub const TEST_CONTAINER: &str = "conformance-container";
@@ -54,22 +55,15 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
             (None, Some(v)) => image_for(v),
             (None, None) => image_for(&ctx.access.server_version().await?),
         };
-        let o = ctx.overrides;
-        let (focus, skip) = if o.certified {
-            // The certified run: every conformance test, nothing skipped.
-            (r"\[Conformance\]".to_string(), String::new())
-        } else {
-            (o.focus(m).to_string(), o.skip(m).to_string())
-        };
         let plan = Plan {
             namespace: m.namespace.clone(),
             image,
-            focus,
-            skip,
-            parallel: o.parallel(m),
+            focus: m.focus.clone(),
+            skip: m.skip.clone(),
+            parallel: m.parallel,
             extra_args: m.extra_args.clone(),
             extra_ginkgo_args: m.extra_ginkgo_args.clone(),
-            dry_run: o.dry_run,
+            dry_run: ctx.overrides.dry_run,
             deadline: m.timeout,
         };
         ctx.reporter.note(format!(
@@ -103,7 +97,10 @@ pub async fn execute(
     reporter: &crate::reporter::Reporter,
 ) -> Result<i32, SuiteError> {
     std::fs::create_dir_all(artifacts).map_err(io_error(artifacts))?;
+    // One deadline for the whole suite; each step gets what is left of it.
     let until = Instant::now() + plan.deadline;
+    let left = || until.saturating_duration_since(Instant::now());
+    let stop = || interrupt.is_set();
     let result = async {
         deploy(client, plan).await?;
         reporter.note(format!(
@@ -112,29 +109,38 @@ pub async fn execute(
         ));
         let pods: Api<Pod> = Api::namespaced(client.clone(), &plan.namespace);
         let pod_log = artifacts.join("conformance-pod.log");
-        guarded(
-            follow_log(&pods, &pod_log, reporter),
-            until,
-            interrupt,
+        within(
             "following the conformance log",
+            left(),
+            &stop,
+            follow_log(&pods, &pod_log, reporter),
         )
-        .await??;
-        let code = guarded(
-            exit_code(&pods),
-            until,
-            interrupt,
-            "waiting for the test container",
+        .await
+        .map_err(waited)??;
+        let code = poll_until(
+            "the test container to exit",
+            left(),
+            Duration::from_millis(500),
+            &stop,
+            || async {
+                Ok::<_, SuiteError>(match terminated(&pods).await? {
+                    Some(code) => Poll::Ready(code),
+                    None => Poll::Pending(format!("{TEST_CONTAINER} still running")),
+                })
+            },
         )
-        .await??;
+        .await
+        .map_err(waited)?;
         reporter.note(format!("{TEST_CONTAINER} exited with code {code}"));
         for file in ["e2e.log", "junit_01.xml"] {
-            let bytes = guarded(
-                copy_out(&pods, &format!("{RESULTS_DIR}/{file}")),
-                until,
-                interrupt,
+            let bytes = within(
                 "copying results",
+                left(),
+                &stop,
+                copy_out(&pods, &format!("{RESULTS_DIR}/{file}")),
             )
-            .await??;
+            .await
+            .map_err(waited)??;
             let dest = artifacts.join(file);
             std::fs::write(&dest, &bytes).map_err(io_error(&dest))?;
             reporter.note(format!(
@@ -270,22 +276,26 @@ async fn deploy(client: &Client, plan: &Plan) -> Result<(), SuiteError> {
     Ok(())
 }
 
-/// Runs `fut` until it finishes, the deadline passes or the run is interrupted.
-async fn guarded<T>(
-    fut: impl std::future::Future<Output = T>,
-    until: Instant,
-    interrupt: &Interrupt,
-    what: &str,
-) -> Result<T, SuiteError> {
-    let watch_interrupt = async {
-        while !interrupt.is_set() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::select! {
-        v = fut => Ok(v),
-        _ = tokio::time::sleep_until(until.into()) => Err(SuiteError::Deadline { what: what.into(), seconds: 0 }),
-        _ = watch_interrupt => Err(SuiteError::Interrupted),
+/// A wait that ended without its value, as the suite's error: a timeout says what
+/// and how long it really waited.
+fn waited<E: Into<SuiteError>>(w: Waited<E>) -> SuiteError {
+    match w {
+        Waited::Failed(e) => e.into(),
+        Waited::TimedOut { what, waited, last } => SuiteError::Deadline {
+            what: if last.is_empty() {
+                what
+            } else {
+                format!("{what} ({last})")
+            },
+            seconds: waited.as_secs(),
+        },
+        Waited::Stopped => SuiteError::Interrupted,
+    }
+}
+
+impl From<std::convert::Infallible> for SuiteError {
+    fn from(never: std::convert::Infallible) -> SuiteError {
+        match never {}
     }
 }
 
@@ -399,15 +409,6 @@ fn is_milestone(line: &str) -> bool {
             || line.contains("[FAILED]"))
 }
 
-async fn exit_code(pods: &Api<Pod>) -> Result<i32, SuiteError> {
-    loop {
-        if let Some(code) = terminated(pods).await? {
-            return Ok(code);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 /// `cat FILE` in the helper container, as Hydrophone copies results out.
 async fn copy_out(pods: &Api<Pod>, file: &str) -> Result<Vec<u8>, SuiteError> {
     let params = AttachParams::default()
@@ -467,31 +468,50 @@ pub async fn cleanup(client: &Client, plan: &Plan, deadline: Duration) -> Result
         .map_err(api_err("deleting the cluster role"))?;
     gone(namespaces.delete(&plan.namespace, &dp).await.map(|_| ()))
         .map_err(api_err("deleting the namespace"))?;
-    let start = Instant::now();
-    loop {
-        let ns = namespaces
-            .get_opt(&plan.namespace)
-            .await
-            .map_err(api_err("reading the namespace"))?;
-        let role = roles
-            .get_opt(&name)
-            .await
-            .map_err(api_err("reading the cluster role"))?;
-        let binding = bindings
-            .get_opt(&name)
-            .await
-            .map_err(api_err("reading the binding"))?;
-        if ns.is_none() && role.is_none() && binding.is_none() {
-            return Ok(());
-        }
-        if start.elapsed() >= deadline {
-            return Err(SuiteError::Deadline {
-                what: format!("deleting namespace {}", plan.namespace),
-                seconds: deadline.as_secs(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    poll_until(
+        &format!(
+            "namespace {} and the conformance RBAC to be deleted",
+            plan.namespace
+        ),
+        deadline,
+        Duration::from_millis(250),
+        // An interrupted run must still clean up: no stop flag here.
+        &trellis_wait::never,
+        || async {
+            let mut left = Vec::new();
+            if namespaces
+                .get_opt(&plan.namespace)
+                .await
+                .map_err(api_err("reading the namespace"))?
+                .is_some()
+            {
+                left.push(format!("namespace {}", plan.namespace));
+            }
+            if roles
+                .get_opt(&name)
+                .await
+                .map_err(api_err("reading the cluster role"))?
+                .is_some()
+            {
+                left.push(format!("cluster role {name}"));
+            }
+            if bindings
+                .get_opt(&name)
+                .await
+                .map_err(api_err("reading the binding"))?
+                .is_some()
+            {
+                left.push(format!("cluster role binding {name}"));
+            }
+            Ok::<_, SuiteError>(if left.is_empty() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending(format!("still there: {}", left.join(", ")))
+            })
+        },
+    )
+    .await
+    .map_err(waited)
 }
 
 #[cfg(test)]

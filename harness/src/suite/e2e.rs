@@ -21,8 +21,7 @@ pub fn command_line(
     report_dir: &Path,
     overrides: &super::Overrides,
 ) -> (PathBuf, Vec<String>) {
-    let (focus, skip) = (overrides.focus(m), overrides.skip(m));
-    let parallel = overrides.parallel(m);
+    let (focus, skip, parallel) = (m.focus.as_str(), m.skip.as_str(), m.parallel);
     let mut filters: Vec<(&str, String)> = Vec::new();
     for (flag, value) in [
         ("focus", focus),
@@ -95,7 +94,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
     );
     // An allowlist's focus is kilobytes of escaped names: the log names the file.
     let shown: Vec<String> = match &m.allowlist {
-        Some(list) if ctx.overrides.focus.is_none() => args
+        Some(list) => args
             .iter()
             .map(|a| match a.split_once("focus=") {
                 Some((flag, _)) => format!(

@@ -9,7 +9,7 @@ use crate::runner::{self, RunOptions, TestOutcome};
 pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError> {
     let binary = find_binary(m.binary.as_deref().unwrap_or_default(), ctx.bin_dirs)?;
     let mut cases = runner::list_tests(&binary, false)?;
-    let (focus, skip) = (ctx.overrides.focus(m), ctx.overrides.skip(m));
+    let (focus, skip) = (m.focus.as_str(), m.skip.as_str());
     let regex = |field: &str, re: &str| {
         regex::Regex::new(re).map_err(|e| SuiteError::Manifest {
             path: m.path.clone(),
@@ -27,7 +27,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
         binary.display()
     ));
     let opts = RunOptions {
-        jobs: ctx.overrides.parallel(m),
+        jobs: m.parallel,
         timeout: m.test_timeout.unwrap_or(m.timeout),
         retries: m.retries,
         fail_fast: false,

@@ -202,12 +202,34 @@ pub fn resolve(name: &str, dir: &Path) -> PathBuf {
     }
 }
 
+/// The suite names a directory of manifests offers, sorted.
+fn available(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".yaml").map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 pub fn load(path: &Path) -> Result<Manifest, SuiteError> {
     let bad = |reason: String| SuiteError::Manifest {
         path: path.to_path_buf(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => SuiteError::NoManifest {
+            path: path.to_path_buf(),
+            available: available(path.parent().unwrap_or(Path::new("."))),
+        },
+        _ => bad(e.to_string()),
+    })?;
     let mut m: Manifest = serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
     m.path = path.to_path_buf();
     let duration = |field: &str, text: &str| {

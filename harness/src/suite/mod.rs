@@ -26,6 +26,15 @@ pub use manifest::{Manifest, SuiteKind};
 pub enum SuiteError {
     #[error("{path}: {reason}")]
     Manifest { path: PathBuf, reason: String },
+    #[error("no suite manifest {path}{}", if .available.is_empty() { String::new() } else { format!(" (suites there: {})", .available.join(", ")) })]
+    NoManifest {
+        path: PathBuf,
+        available: Vec<String>,
+    },
+    #[error(
+        "--mode certified runs the [Conformance] specs, and suite {suite} ({kind:?}) has none"
+    )]
+    NotCertifiable { suite: String, kind: SuiteKind },
     #[error("suite binary `{name}` not found (looked at {})", .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     Binary {
         name: String,
@@ -66,6 +75,8 @@ impl SuiteError {
         }
         let text = match self {
             SuiteError::Manifest { .. } => "fix the named field; suites/README.md describes the manifest",
+            SuiteError::NoManifest { .. } => "name a suite from suites/ (or --suites-dir DIR), or give a manifest's path",
+            SuiteError::NotCertifiable { .. } => "run the conformance or e2e suite with --mode certified, and this one without it",
             SuiteError::Binary { .. } => "build it (cargo build --workspace puts trellis-smoke next to trellis) or give `binary:` a path",
             SuiteError::Runner(e) => e.hint(),
             SuiteError::Cluster(_) => unreachable!("handled above"),
@@ -87,7 +98,8 @@ pub struct Overrides {
     pub focus: Option<String>,
     pub skip: Option<String>,
     pub parallel: Option<usize>,
-    /// Conformance: the certified run (focus [Conformance], no skips).
+    /// The certified run (focus [Conformance], no skips): conformance and e2e
+    /// suites; refused by the others.
     pub certified: bool,
     /// Conformance and e2e: list what would run without running it.
     pub dry_run: bool,
@@ -95,19 +107,53 @@ pub struct Overrides {
     pub upgrade_to: Option<String>,
 }
 
+/// The focus of the certified run: every conformance spec.
+pub const CONFORMANCE_FOCUS: &str = r"\[Conformance\]";
+
 impl Overrides {
-    /// The focus regex: the run's, else the manifest's.
-    pub fn focus<'a>(&'a self, m: &'a Manifest) -> &'a str {
-        self.focus.as_deref().unwrap_or(&m.focus)
-    }
-
-    /// The skip regex: the run's, else the manifest's.
-    pub fn skip<'a>(&'a self, m: &'a Manifest) -> &'a str {
-        self.skip.as_deref().unwrap_or(&m.skip)
-    }
-
-    pub fn parallel(&self, m: &Manifest) -> usize {
-        self.parallel.unwrap_or(m.parallel)
+    /// The manifest as this run runs it, resolved once for every suite kind: the
+    /// run's focus, skip and parallelism over the manifest's, then `--mode certified`
+    /// (every [Conformance] spec, nothing skipped) — which a suite kind that has no
+    /// conformance specs refuses rather than ignores.
+    pub fn resolve(&self, m: &Manifest) -> Result<Manifest, SuiteError> {
+        let mut m = m.clone();
+        if let Some(focus) = &self.focus {
+            m.focus = focus.clone();
+            m.allowlist = None;
+            m.allowlisted = 0;
+        }
+        if let Some(skip) = &self.skip {
+            m.skip = skip.clone();
+        }
+        if let Some(parallel) = self.parallel {
+            m.parallel = parallel;
+        }
+        if self.certified {
+            match m.kind {
+                SuiteKind::Conformance | SuiteKind::E2e => {
+                    m.focus = CONFORMANCE_FOCUS.into();
+                    m.skip.clear();
+                    m.label_filter.clear();
+                    m.allowlist = None;
+                    m.allowlisted = 0;
+                }
+                SuiteKind::Libtest | SuiteKind::Upgrade => {
+                    return Err(SuiteError::NotCertifiable {
+                        suite: m.name.clone(),
+                        kind: m.kind,
+                    })
+                }
+            }
+        }
+        for (field, re) in [("focus", &m.focus), ("skip", &m.skip)] {
+            if let Err(e) = regex::Regex::new(re) {
+                return Err(SuiteError::Manifest {
+                    path: m.path.clone(),
+                    reason: format!("--{field} `{re}` is not a regular expression: {e}"),
+                });
+            }
+        }
+        Ok(m)
     }
 }
 
@@ -138,8 +184,8 @@ pub struct SuiteContext<'a> {
     pub reporter: &'a Reporter,
 }
 
-/// Runs one suite. The upgrade suite also gets the control plane, when trellis runs
-/// it.
+/// Runs one suite, as [`Overrides::resolve`] made it. The upgrade suite also gets the
+/// control plane, when trellis runs it.
 pub fn run(
     m: &Manifest,
     ctx: &SuiteContext,

@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub type TestResult = Result<(), String>;
 
@@ -42,17 +42,26 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, String>>,
 {
-    let limit = deadline();
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe().await? {
-            return Ok(v);
-        }
-        if start.elapsed() >= limit {
-            return Err(format!("timed out after {limit:?} waiting for {what}"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    trellis_wait::poll_until(
+        what,
+        deadline(),
+        Duration::from_millis(100),
+        &trellis_wait::never,
+        || {
+            let look = probe();
+            async move {
+                Ok(match look.await? {
+                    Some(v) => trellis_wait::Poll::Ready(v),
+                    None => trellis_wait::Poll::Pending(String::new()),
+                })
+            }
+        },
+    )
+    .await
+    .map_err(|w| match w {
+        trellis_wait::Waited::Failed(e) => e,
+        other => format!("timed out waiting for {other}"),
+    })
 }
 
 /// A namespace for one test; `close` deletes it and waits until it is gone.
