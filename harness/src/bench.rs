@@ -353,3 +353,198 @@ pub fn local(
     }
     Ok(out)
 }
+
+/// Why a benchmark could not measure.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("could not build the trivial test binary (cargo test -p trellis-suites --test trivial --no-run)")]
+    NoTrivialBinary,
+    #[error("cargo nextest run failed")]
+    Nextest,
+    #[error("trellis's runner did not pass all 1,000 trivial tests")]
+    NotAllPassed,
+    #[error("{0} is empty")]
+    EmptyStore(PathBuf),
+    #[error("the grid page logged console errors: {0:?}")]
+    ConsoleErrors(Vec<String>),
+    #[error("chromium could not render {page}: {source}")]
+    Render {
+        page: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Runner(#[from] crate::runner::RunnerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+}
+
+impl BenchError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            BenchError::NoTrivialBinary => "run from the repository root",
+            BenchError::Nextest => "cargo install cargo-nextest --locked",
+            BenchError::NotAllPassed => {
+                "run `trellis test` on the trivial binary to see which failed"
+            }
+            BenchError::EmptyStore(_) => "run `trellis bench analysis` first",
+            BenchError::ConsoleErrors(_) => "open the page in a browser and read its console",
+            BenchError::Render { .. } => "check that chromium runs headless here",
+            BenchError::Runner(e) => e.hint(),
+            BenchError::Store(e) => e.hint(),
+            BenchError::Report(e) => e.hint(),
+        }
+    }
+}
+
+/// `bench runner`: wall times of cargo-nextest and trellis's runner on the same
+/// 1,000 trivial tests, rounds alternating so both see the same machine.
+#[derive(Debug, Clone)]
+pub struct RunnerFigures {
+    pub nextest: Rounds,
+    pub trellis: Rounds,
+}
+
+pub fn runner(jobs: usize, rounds: usize) -> Result<RunnerFigures, BenchError> {
+    let binary = trivial_binary().ok_or(BenchError::NoTrivialBinary)?;
+    let opts = crate::runner::RunOptions {
+        jobs,
+        timeout: Duration::from_secs(60),
+        retries: 0,
+        fail_fast: false,
+        output_dir: None,
+        env: Vec::new(),
+        interrupt: None,
+    };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..rounds.max(1) {
+        let start = Instant::now();
+        let nextest = std::process::Command::new("cargo")
+            .args([
+                "nextest",
+                "run",
+                "-p",
+                "trellis-suites",
+                "--test",
+                "trivial",
+            ])
+            .args(["-j", &jobs.to_string()])
+            .output();
+        match nextest {
+            Ok(o) if o.status.success() => theirs.push(start.elapsed()),
+            _ => return Err(BenchError::Nextest),
+        }
+        let start = Instant::now();
+        let cases = crate::runner::list_tests(&binary, false)?;
+        let report = crate::runner::run(cases, &opts, |_| {})?;
+        if report.count(crate::runner::TestOutcome::Passed) != 1000 {
+            return Err(BenchError::NotAllPassed);
+        }
+        ours.push(start.elapsed());
+    }
+    Ok(RunnerFigures {
+        nextest: Rounds { times: theirs },
+        trellis: Rounds { times: ours },
+    })
+}
+
+/// The trivial test binary cargo builds for `bench runner`.
+fn trivial_binary() -> Option<PathBuf> {
+    let built = std::process::Command::new("cargo")
+        .args([
+            "test",
+            "-p",
+            "trellis-suites",
+            "--test",
+            "trivial",
+            "--no-run",
+        ])
+        .arg("--message-format=json")
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&built.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .find(|e| e.to_string_lossy().contains("trivial"))
+}
+
+/// `bench report`: the whole site from a large store, and the largest grid drawn.
+#[derive(Debug)]
+pub struct ReportFigures {
+    pub tabs: usize,
+    pub cells: usize,
+    /// Store reads and analysis.
+    pub gathered: Duration,
+    pub site: crate::report::SiteStats,
+    pub render: GridRender,
+}
+
+/// How long chromium took to draw the largest grid page, when it could.
+#[derive(Debug)]
+pub enum GridRender {
+    NoChromium,
+    NoGridPage,
+    Drawn {
+        page: PathBuf,
+        bytes: u64,
+        /// Milliseconds to the grid drawn, one per round.
+        drawn_ms: Vec<f64>,
+    },
+}
+
+pub fn report(store: &Path, out: &Path) -> Result<ReportFigures, BenchError> {
+    let jobs = Store::open(store)?.jobs()?;
+    if jobs.is_empty() {
+        return Err(BenchError::EmptyStore(store.to_path_buf()));
+    }
+    let now = chrono::Utc::now().timestamp();
+    let start = Instant::now();
+    let site = crate::report::gather(store, dashboards_for(&jobs), None, now)?;
+    let gathered = start.elapsed();
+    let _ = std::fs::remove_dir_all(out);
+    let stats = crate::report::write_site(&site, out)?;
+    let grids = &site.snapshot.grids;
+    Ok(ReportFigures {
+        tabs: grids.len(),
+        cells: grids.values().map(|g| g.rows.len() * g.columns.len()).sum(),
+        gathered,
+        site: stats,
+        render: render_largest_grid(out)?,
+    })
+}
+
+fn render_largest_grid(out: &Path) -> Result<GridRender, BenchError> {
+    let Some(chromium) = crate::report::browser::chromium() else {
+        return Ok(GridRender::NoChromium);
+    };
+    let largest = std::fs::read_dir(out.join("tabs")).ok().and_then(|it| {
+        it.filter_map(Result::ok)
+            .max_by_key(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+            .map(|e| e.path())
+    });
+    let Some(page) = largest else {
+        return Ok(GridRender::NoGridPage);
+    };
+    let bytes = std::fs::metadata(&page).map(|m| m.len()).unwrap_or(0);
+    let mut drawn_ms = Vec::new();
+    for _ in 0..3 {
+        let r =
+            crate::report::browser::render(&chromium, &page, None, true, Duration::from_secs(60))
+                .map_err(|source| BenchError::Render {
+                page: page.clone(),
+                source,
+            })?;
+        if !r.console.is_empty() {
+            return Err(BenchError::ConsoleErrors(r.console));
+        }
+        drawn_ms.extend(r.drawn_ms());
+    }
+    Ok(GridRender::Drawn {
+        page,
+        bytes,
+        drawn_ms,
+    })
+}

@@ -222,7 +222,7 @@ fn an_api_server_killed_mid_run_is_disruption_from_the_moment_it_died() {
         ],
     )
     .stdout(Stdio::null())
-    .stderr(Stdio::null())
+    .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
     .spawn()
     .unwrap();
     // Into the baseline soak: find the API server by its state directory and kill it.
@@ -274,6 +274,11 @@ fn an_api_server_killed_mid_run_is_disruption_from_the_moment_it_died() {
         .as_secs_f64();
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let _ = child.wait();
+    assert!(
+        build.join("artifacts/upgrade-monitor.json").is_file(),
+        "no monitor record; the run said:\n{}",
+        std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default()
+    );
     let (monitor, _, _) = results(dir.path(), "killed");
     let since_start = killed_at - monitor["started_at"].as_f64().unwrap();
     let first = &summary(&monitor, "kube-api-new")["intervals"][0];

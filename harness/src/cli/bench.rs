@@ -1,6 +1,7 @@
 //! `trellis bench`: print performance figures (never fails on a slow machine).
 
 use super::failure::Failure;
+use crate::bench::GridRender;
 use crate::exit;
 use std::path::PathBuf;
 
@@ -300,175 +301,58 @@ fn analysis(
 }
 
 fn report(store: &std::path::Path, out: &std::path::Path) -> Result<i32, Failure> {
-    let jobs = crate::store::Store::open(store).and_then(|s| s.jobs())?;
-    if jobs.is_empty() {
-        return Err(Failure::message(
-            exit::FAILURE,
-            format!("{} is empty", store.display()),
-            "run `trellis bench analysis` first",
-        ));
-    }
-    let now = chrono::Utc::now().timestamp();
-    let start = std::time::Instant::now();
-    let site = crate::report::gather(store, crate::bench::dashboards_for(&jobs), None, now)?;
-    let gathered = start.elapsed();
-    let _ = std::fs::remove_dir_all(out);
-    let stats = crate::report::write_site(&site, out)?;
-    let cells: usize = site
-        .snapshot
-        .grids
-        .values()
-        .map(|g| g.rows.len() * g.columns.len())
-        .sum();
+    let f = crate::bench::report(store, out)?;
     println!(
         "report: {} tabs, {:.1} M cells",
-        site.snapshot.grids.len(),
-        cells as f64 / 1e6
+        f.tabs,
+        f.cells as f64 / 1e6
     );
-    println!("  store + analysis:   {:>6.2} s", gathered.as_secs_f64());
+    println!("  store + analysis:   {:>6.2} s", f.gathered.as_secs_f64());
     println!(
         "  writing the site:   {:>6.2} s  ({} pages, {:.0} MB)",
-        stats.elapsed.as_secs_f64(),
-        stats.pages,
-        stats.bytes as f64 / 1e6
+        f.site.elapsed.as_secs_f64(),
+        f.site.pages,
+        f.site.bytes as f64 / 1e6
     );
     println!(
         "  whole site:         {:>6.2} s  (target: <= 10 s)",
-        (gathered + stats.elapsed).as_secs_f64()
+        (f.gathered + f.site.elapsed).as_secs_f64()
     );
     println!(
         "  largest page:       {} ({:.1} MB)",
-        stats.largest_page.0,
-        stats.largest_page.1 as f64 / 1e6
+        f.site.largest_page.0,
+        f.site.largest_page.1 as f64 / 1e6
     );
-    let Some(chromium) = crate::report::browser::chromium() else {
-        println!("  grid render:        skipped (no chromium; apt-get install chromium)");
-        return Ok(exit::OK);
-    };
-    let largest_grid = std::fs::read_dir(out.join("tabs"))
-        .map(|it| {
-            it.filter_map(Result::ok)
-                .max_by_key(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
-                .map(|e| e.path())
-        })
-        .ok()
-        .flatten();
-    let Some(page) = largest_grid else {
-        return Ok(exit::OK);
-    };
-    let size = std::fs::metadata(&page).map(|m| m.len()).unwrap_or(0);
-    let mut drawn = Vec::new();
-    for _ in 0..3 {
-        match crate::report::browser::render(
-            &chromium,
-            &page,
-            None,
-            true,
-            std::time::Duration::from_secs(60),
-        ) {
-            Ok(r) if r.console.is_empty() => drawn.extend(r.drawn_ms()),
-            Ok(r) => {
-                println!("  grid render:        console errors {:?}", r.console);
-                return Ok(exit::FAILURE);
-            }
-            Err(e) => {
-                println!("  grid render:        failed: {e}");
-                return Ok(exit::FAILURE);
-            }
+    match f.render {
+        GridRender::NoChromium => {
+            println!("  grid render:        skipped (no chromium; apt-get install chromium)")
+        }
+        GridRender::NoGridPage => println!("  grid render:        skipped (no grid page)"),
+        GridRender::Drawn {
+            page,
+            bytes,
+            mut drawn_ms,
+        } => {
+            drawn_ms.sort_by(f64::total_cmp);
+            println!(
+                "  grid render:        {:.0} ms to the grid drawn (median of {}; target: <= 2000 ms) for {} ({:.1} MB)",
+                drawn_ms.get(drawn_ms.len() / 2).copied().unwrap_or(f64::NAN),
+                drawn_ms.len(),
+                page.display(),
+                bytes as f64 / 1e6
+            );
         }
     }
-    drawn.sort_by(f64::total_cmp);
-    println!(
-        "  grid render:        {:.0} ms to the grid drawn (median of {}; target: <= 2000 ms) for {} ({:.1} MB)",
-        drawn.get(drawn.len() / 2).copied().unwrap_or(f64::NAN),
-        drawn.len(),
-        page.display(),
-        size as f64 / 1e6
-    );
     Ok(exit::OK)
 }
 
 fn runner(jobs: usize, rounds: usize) -> Result<i32, Failure> {
-    let built = std::process::Command::new("cargo")
-        .args([
-            "test",
-            "-p",
-            "trellis-suites",
-            "--test",
-            "trivial",
-            "--no-run",
-            "--message-format=json",
-        ])
-        .output();
-    let binary = built.ok().and_then(|o| {
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|v| v["executable"].as_str().map(str::to_string))
-            .find(|e| e.contains("trivial"))
-    });
-    let Some(binary) = binary else {
-        return Err(Failure::message(
-            exit::FAILURE,
-            "could not build the trivial test binary",
-            "run from the repository root",
-        ));
-    };
-    let opts = crate::runner::RunOptions {
-        jobs,
-        timeout: std::time::Duration::from_secs(60),
-        retries: 0,
-        fail_fast: false,
-        output_dir: None,
-        env: Vec::new(),
-        interrupt: None,
-    };
     println!("runner: 1,000 trivial tests, -j {jobs}, {rounds} alternating rounds");
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for _ in 0..rounds.max(1) {
-        let start = std::time::Instant::now();
-        let nextest = std::process::Command::new("cargo")
-            .args([
-                "nextest",
-                "run",
-                "-p",
-                "trellis-suites",
-                "--test",
-                "trivial",
-                "-j",
-                &jobs.to_string(),
-            ])
-            .output();
-        match nextest {
-            Ok(o) if o.status.success() => theirs.push(start.elapsed()),
-            _ => {
-                return Err(Failure::message(
-                    exit::FAILURE,
-                    "cargo nextest run failed",
-                    "cargo install cargo-nextest",
-                ))
-            }
-        }
-        let start = std::time::Instant::now();
-        let cases = crate::runner::list_tests(std::path::Path::new(&binary), false)?;
-        match crate::runner::run(cases, &opts, |_| {}) {
-            Ok(r) if r.count(crate::runner::TestOutcome::Passed) == 1000 => {
-                ours.push(start.elapsed())
-            }
-            _ => {
-                return Err(Failure::message(
-                    exit::FAILURE,
-                    "trellis test did not pass all 1,000 tests",
-                    "run `trellis test` on the trivial binary to see which failed",
-                ))
-            }
-        }
-    }
-    let median = |v: &mut Vec<std::time::Duration>| {
-        v.sort();
-        v[v.len() / 2].as_secs_f64()
-    };
-    let (o, t) = (median(&mut ours), median(&mut theirs));
+    let f = crate::bench::runner(jobs, rounds)?;
+    let (o, t) = (
+        f.trellis.median().as_secs_f64(),
+        f.nextest.median().as_secs_f64(),
+    );
     println!(
         "  cargo nextest run:  {t:>6.2} s  (median wall time, includes cargo's up-to-date check)"
     );

@@ -31,6 +31,7 @@ hinted!(
     crate::certify::CertifyError,
     crate::reporter::SinkError,
     crate::run::RunError,
+    crate::bench::BenchError,
 );
 
 /// A plain message with its hint, for failures that are not a library error (a

@@ -170,7 +170,8 @@ mod tests {
 
     /// Flags of other programs (cargo, kubectl, k8s/build.sh) that hints quote on
     /// purpose.
-    const OTHER_PROGRAMS_FLAGS: &[&str] = &["kubeconfig", "no-e2e", "no-run", "workspace"];
+    const OTHER_PROGRAMS_FLAGS: &[&str] =
+        &["kubeconfig", "no-e2e", "no-run", "workspace", "locked"];
 
     fn long_flags(cmd: &clap::Command, flags: &mut BTreeSet<String>) {
         flags.extend(

@@ -95,13 +95,14 @@ pub fn run(
     let rt = crate::cluster::access::runtime()?;
     let client = rt.block_on(ctx.access.client())?;
     rt.block_on(create_objects(&client))?;
+    let endpoint = cp.endpoint()?;
+    let monitor = monitor::Monitor::start(&endpoint, times.sample_interval, times.sample_timeout)
+        .map_err(|e| bad(e.to_string()))?;
+    // Said once the monitor runs: whatever happens from here is measured.
     ctx.reporter.note(format!(
         "{}: {from} → {to}, sampling every {:?}; baseline {:?}, {:?} after each step",
         m.name, times.sample_interval, times.baseline_soak, times.step_soak
     ));
-    let endpoint = cp.endpoint()?;
-    let monitor = monitor::Monitor::start(&endpoint, times.sample_interval, times.sample_timeout)
-        .map_err(|e| bad(e.to_string()))?;
     let started = Instant::now();
     let mut steps: Vec<(UpgradeStep, f64)> = Vec::new();
     let upgraded = (|| -> Result<(), SuiteError> {
