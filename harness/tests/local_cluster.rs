@@ -21,6 +21,9 @@ fn cache_root() -> PathBuf {
     common::k8s_cache_root()
 }
 
+/// Cluster tests run side by side, except the e2e one, which runs alone.
+static CLUSTERS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// Whether the real control plane can run here; in CI it must.
 fn available() -> bool {
     let bin = cache_root().join(VERSION).join("bin/kube-apiserver");
@@ -157,6 +160,7 @@ fn smoke_suite_passes_on_a_real_api_server_and_skips_what_needs_a_kubelet() {
     if !available() {
         return;
     }
+    let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
     let run = Run::new();
     let o = run.run(&[
         "smoke",
@@ -244,6 +248,7 @@ fn the_conformance_pod_runs_on_a_kwok_node_and_its_results_pass_certify() {
     if !available() {
         return;
     }
+    let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
     let run = Run::new();
     // What the conformance image would have written: a real CNCF submission's files.
     let submission = shared_data().join("conformance/submissions/v1.33/gke");
@@ -308,6 +313,9 @@ fn e2e_test_runs_the_pinned_conformance_allowlist_for_real() {
     if !available() {
         return;
     }
+    // Ten minutes of e2e specs on two cores: alone, so no other cluster's start-up
+    // competes with specs that have deadlines of their own.
+    let _alone = CLUSTERS.write().unwrap_or_else(|p| p.into_inner());
     let run = Run::new();
     let o = run.run(&[
         "e2e",
@@ -401,6 +409,7 @@ fn sigterm_mid_suite_tears_the_local_cluster_down() {
     if !available() {
         return;
     }
+    let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
     let run = Run::new();
     let (mut child, build, name) = started_smoke_run(&run, "term");
     assert!(Path::new("/run/netns").join(&name).exists());
@@ -418,6 +427,7 @@ fn kill_9_takes_the_components_along_and_the_janitor_removes_the_rest() {
     if !available() {
         return;
     }
+    let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
     let run = Run::with_state_root();
     let (mut child, _build, name) = started_smoke_run(&run, "kill");
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
@@ -450,6 +460,7 @@ fn up_starts_two_api_servers_that_outlive_it_and_down_removes_them() {
     if !available() {
         return;
     }
+    let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
     let run = Run::new();
     let kubeconfig = run.path("kubeconfig");
     let o = run
@@ -518,6 +529,7 @@ fn a_version_that_is_not_built_is_named_with_the_built_ones_and_nothing_starts()
     if !available() {
         return;
     }
+    let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
     let run = Run::new();
     let o = run.run(&["smoke", "--cluster", "local:v1.99.0", "--job", "nope"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -538,6 +550,7 @@ fn a_component_that_dies_at_start_is_reported_with_its_log_and_all_is_torn_down(
     if !available() {
         return;
     }
+    let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
     // A cache where kube-apiserver fails the way a bad flag makes it fail.
     let run = Run::new();
     let cache = run.path("cache");
@@ -578,6 +591,7 @@ fn preflight_checks_the_local_binaries_and_namespaces() {
     if !available() {
         return;
     }
+    let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
     let o = trellis_cmd(Path::new("/nonexistent/db"))
         .args(["preflight", "--cluster", &format!("local:{VERSION}")])
         .output()
