@@ -142,6 +142,10 @@ fn error_messages() {
     let mut all = String::new();
     for args in [
         vec!["show", "sim-job-01", "no-such-build"],
+        vec!["runs", "--job", "sim-jbo-01"],
+        vec!["flakes", "--job", "sim-job-1"],
+        vec!["triage", "--job", "nothing-like-it"],
+        vec!["status", "--db", "[TMP]/mistyped.db"],
         vec!["ingest", "[TMP]/broken.xml"],
         vec!["ingest", "[TMP]/missing.xml"],
         vec!["status", "--dashboards", "[TMP]/bad-dashboards"],
@@ -190,4 +194,8 @@ fn error_messages() {
         ));
     }
     insta::assert_snapshot!("errors", all);
+    assert!(
+        !tmp.join("mistyped.db").exists(),
+        "a read-only command created a store"
+    );
 }

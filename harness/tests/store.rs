@@ -187,21 +187,33 @@ fn default_location_follows_xdg_data_home() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(tmp.path().join("trellis/trellis.db").is_file());
-    // TRELLIS_DB wins over the default.
+    // TRELLIS_DB wins over the default; a read-only command does not create it.
     let other = tmp.path().join("elsewhere.db");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_trellis"))
         .args(["runs", "--json"])
         .env("TRELLIS_DB", &other)
         .output()
         .unwrap();
-    assert_eq!(stdout(&out).trim(), "[]");
-    assert!(other.is_file());
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).lines().next().unwrap_or_default(),
+        format!("error: no store at {}", other.display())
+    );
+    assert!(!other.exists());
 }
 
 #[test]
 fn show_unknown_build_is_not_found() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = trellis(&tmp.path().join("t.db"), &["show", "nope", "1"]);
+    let db = tmp.path().join("t.db");
+    trellis::store::Store::open(&db).unwrap();
+    let out = trellis(&db, &["show", "nope", "1"]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(stderr(&out).contains("no build nope/1"));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: no build nope/1 in {}\n  hint: `trellis runs` lists what is stored\n",
+            db.display()
+        )
+    );
 }

@@ -86,25 +86,9 @@ pub fn main() -> i32 {
     };
     init_tracing(cli.verbose);
     let db = cli.db.clone().unwrap_or_else(crate::store::default_path);
-    let result = match cli.command {
-        Command::Ingest(args) => ingest::run(args, &db),
-        Command::Runs(args) => runs::run(args, &db),
-        Command::Show(args) => show::run(args, &db),
-        Command::Status(args) => status::run(args, &db),
-        Command::Flakes(args) => flakes::run(args, &db),
-        Command::Regressions(args) => regressions::run(args, &db),
-        Command::Triage(args) => triage::run(args, &db),
-        Command::Report(args) => report::run(args, &db),
-        Command::Test(args) => test::run(args, &db),
-        Command::Run(args) => run::run(*args, &db),
-        Command::Up(args) => cluster::up(args),
-        Command::Down(args) => cluster::down(args),
-        Command::Janitor(args) => cluster::janitor(args),
-        Command::Preflight(args) => cluster::preflight(args),
-        Command::Simulate(args) => simulate::run(args, &db),
-        Command::VerifySubmission(args) => verify_submission::run(args),
-        Command::Certify(args) => certify::run(args),
-        Command::Bench(args) => bench::run(args),
+    let result = match read_only_store(&cli.command, &db) {
+        Err(failure) => Err(failure),
+        Ok(()) => dispatch(cli.command, &db),
     };
     match result {
         Ok(code) => code,
@@ -113,6 +97,52 @@ pub fn main() -> i32 {
             eprintln!("{}", failure.render());
             failure.code
         }
+    }
+}
+
+/// Commands that only read the store must not create one where a mistyped --db
+/// points: they fail with NOT_FOUND instead.
+fn read_only_store(command: &Command, db: &std::path::Path) -> Result<(), Failure> {
+    let reads_only = matches!(
+        command,
+        Command::Runs(_)
+            | Command::Show(_)
+            | Command::Status(_)
+            | Command::Flakes(_)
+            | Command::Regressions(_)
+            | Command::Triage(_)
+            | Command::Report(_)
+    );
+    if reads_only && !db.exists() {
+        return Err(Failure::message(
+            exit::NOT_FOUND,
+            format!("no store at {}", db.display()),
+            "store something first (trellis ingest, trellis run), or point --db or TRELLIS_DB at an existing store",
+        ));
+    }
+    Ok(())
+}
+
+fn dispatch(command: Command, db: &std::path::Path) -> Result<i32, Failure> {
+    match command {
+        Command::Ingest(args) => ingest::run(args, db),
+        Command::Runs(args) => runs::run(args, db),
+        Command::Show(args) => show::run(args, db),
+        Command::Status(args) => status::run(args, db),
+        Command::Flakes(args) => flakes::run(args, db),
+        Command::Regressions(args) => regressions::run(args, db),
+        Command::Triage(args) => triage::run(args, db),
+        Command::Report(args) => report::run(args, db),
+        Command::Test(args) => test::run(args, db),
+        Command::Run(args) => run::run(*args, db),
+        Command::Up(args) => cluster::up(args),
+        Command::Down(args) => cluster::down(args),
+        Command::Janitor(args) => cluster::janitor(args),
+        Command::Preflight(args) => cluster::preflight(args),
+        Command::Simulate(args) => simulate::run(args, db),
+        Command::VerifySubmission(args) => verify_submission::run(args),
+        Command::Certify(args) => certify::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -26,7 +26,8 @@ use std::time::Duration;
 /// and on Ctrl-C or SIGTERM (a second signal exits at once).
 ///
 /// Exit code 0 when every suite passed, 7 when one failed, 1 when the cluster or a
-/// suite could not run, 130/143 when interrupted by SIGINT/SIGTERM.
+/// suite could not run, 3 when a suite or the cluster asked for is refused before
+/// anything starts, 130/143 when interrupted by SIGINT/SIGTERM.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Suites to run, by name (suites/NAME.yaml) or manifest path.

@@ -21,6 +21,9 @@ pub struct Args {
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let store = super::open_store(db)?;
+    if let Some(job) = &args.job {
+        super::window::known_job(&store.jobs()?, job, db)?;
+    }
     let runs = store.runs(args.job.as_deref())?;
     if args.json {
         return super::print_json(&runs);

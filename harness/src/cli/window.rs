@@ -47,13 +47,76 @@ impl WindowArgs {
     }
 }
 
-/// Loads the grids of `jobs` (all stored jobs when `None`) since `since`.
+/// Loads the grids of `jobs` (all stored jobs when `None`) since `since`. A job the
+/// store does not have is an error naming the closest stored ones.
 pub fn grids(db: &Path, jobs: Option<Vec<String>>, since: i64) -> Result<Vec<Grid>, Failure> {
+    let stored = Store::open(db).and_then(|s| s.jobs())?;
     let jobs = match jobs {
-        Some(j) => j,
-        None => Store::open(db).and_then(|s| s.jobs())?,
+        Some(j) => {
+            for job in &j {
+                known_job(&stored, job, db)?;
+            }
+            j
+        }
+        None => stored,
     };
     Ok(crate::store::load_grids(db, &jobs, Some(since), 2)?)
+}
+
+/// Fails with NOT_FOUND unless `job` is stored, naming the stored jobs closest to it.
+pub fn known_job(stored: &[String], job: &str, db: &Path) -> Result<(), Failure> {
+    if stored.iter().any(|j| j == job) {
+        return Ok(());
+    }
+    let close = closest(stored, job, 3);
+    let hint = if close.is_empty() {
+        "`trellis runs` lists the stored jobs".to_string()
+    } else {
+        format!(
+            "did you mean {}? (`trellis runs` lists the stored jobs)",
+            close.join(", ")
+        )
+    };
+    Err(Failure::message(
+        crate::exit::NOT_FOUND,
+        format!("no job {job} in {}", db.display()),
+        hint,
+    ))
+}
+
+/// Up to `n` of `names` nearest to `wanted` by edit distance, nearest first; only
+/// those a typo away (a third of the name's length, at least 2 edits) or containing it.
+fn closest(names: &[String], wanted: &str, n: usize) -> Vec<String> {
+    let limit = (wanted.chars().count() / 3).max(2);
+    let mut scored: Vec<(usize, &String)> = names
+        .iter()
+        .map(|name| (edit_distance(name, wanted), name))
+        .filter(|(d, name)| *d <= limit || name.contains(wanted))
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(n)
+        .map(|(_, name)| name.clone())
+        .collect()
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 pub fn percent(x: f64) -> String {
@@ -64,5 +127,27 @@ pub fn at(build: &crate::model::BuildRef) -> String {
     match &build.commit {
         Some(c) => format!("build {} (commit {c})", build.build),
         None => format!("build {}", build.build),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_typo_finds_the_job_it_meant() {
+        let stored: Vec<String> = [
+            "ci-kubernetes-e2e-gce",
+            "ci-kubernetes-e2e-kind",
+            "sim-job-01",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            super::closest(&stored, "ci-kubernetes-e2e-gcee", 3),
+            ["ci-kubernetes-e2e-gce", "ci-kubernetes-e2e-kind"]
+        );
+        assert_eq!(super::closest(&stored, "sim", 3), ["sim-job-01"]);
+        assert!(super::closest(&stored, "nothing-like-it", 3).is_empty());
+        assert_eq!(super::edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -84,7 +84,8 @@ pub fn write_junit(report: &RunReport, path: &Path) -> std::io::Result<()> {
             count(TestOutcome::Skipped)
         );
         for t in tests {
-            let time: f64 = t.attempts.iter().map(|a| a.duration.as_secs_f64()).sum();
+            // Summed as a Duration: an empty f64 sum is -0.0, printed "-0.000".
+            let time = t.duration().as_secs_f64();
             let _ = writeln!(
                 out,
                 "    <testcase name=\"{}\" classname=\"{}\" time=\"{time:.3}\">",
@@ -180,5 +181,48 @@ mod tests {
 </testsuites>
 "#
         );
+    }
+
+    fn attempt(passed: bool, timed_out: bool, output: &str) -> Attempt {
+        Attempt {
+            passed,
+            timed_out,
+            duration: Duration::from_millis(250),
+            output: output.into(),
+        }
+    }
+
+    /// Every outcome the runner records, as the JUnit a CI system reads.
+    #[test]
+    fn every_outcome_as_junit() {
+        let mut flaky = run("net::retry", TestOutcome::Flaky, None);
+        flaky.attempts = vec![
+            attempt(false, false, "connection refused\n"),
+            attempt(true, false, ""),
+        ];
+        let mut failed = run("apps::rollout", TestOutcome::Failed, None);
+        failed.attempts = vec![
+            attempt(false, false, "first try: 500\n"),
+            attempt(false, true, "[trellis] killed after the 1s deadline\n"),
+        ];
+        let mut interrupted = run(
+            "storage::pvc",
+            TestOutcome::Skipped,
+            Some("not run: the run was interrupted"),
+        );
+        interrupted.attempts.clear();
+        let report = RunReport {
+            tests: vec![
+                run("api::version", TestOutcome::Passed, None),
+                flaky,
+                failed,
+                interrupted,
+            ],
+            elapsed: Duration::from_secs(2),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junit.xml");
+        write_junit(&report, &path).unwrap();
+        insta::assert_snapshot!(std::fs::read_to_string(&path).unwrap());
     }
 }
