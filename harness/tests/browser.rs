@@ -27,7 +27,7 @@ fn pages_render_without_console_errors() {
     let db = tmp.path().join("t.db");
     let site = tmp.path().join("site");
     common::simulate_and_ingest(&db, &tmp.path().join("ci"), 80, 300, &[]);
-    common::write_report(&db, &site, &common::repo_root().join("dashboards"));
+    common::write_report(&db, &site, &tmp.path().join("ci/dashboards"));
 
     let shots = common::repo_root().join("target/report-screenshots");
     std::fs::create_dir_all(&shots).unwrap();

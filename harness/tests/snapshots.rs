@@ -31,6 +31,7 @@ impl History {
         opts.broken_share = 0.07;
         let mut store = Store::open(&dir.path().join("db")).unwrap();
         simulate::simulate(&opts, |b| store.insert_build(&b).map(|_| ())).unwrap();
+        simulate::dashboards::write(&dir.path().join("dashboards"), &opts.jobs).unwrap();
         History { dir }
     }
 
@@ -61,7 +62,7 @@ fn at() -> String {
 #[test]
 fn status_on_simulated_history() {
     let h = History::new();
-    let dashboards = repo_root().join("dashboards");
+    let dashboards = h.dir.path().join("dashboards");
     let (code, out, err) = h.run(&[
         "status",
         "--dashboards",
@@ -73,10 +74,34 @@ fn status_on_simulated_history() {
     insta::assert_snapshot!("status", format!("exit {code:?}\n{out}"));
 }
 
+/// What a newcomer sees: no dashboards config at all, and every stored job shown on
+/// the unconfigured dashboard, nothing release-blocking.
+#[test]
+fn status_without_any_config_shows_every_stored_job() {
+    let h = History::new();
+    let none = h.dir.path().join("no-config");
+    std::fs::create_dir_all(&none).unwrap();
+    std::fs::write(
+        none.join("default.yaml"),
+        "default_test_group:\n  days_of_results: 15\n",
+    )
+    .unwrap();
+    let (code, out, err) = h.run(&[
+        "status",
+        "--dashboards",
+        none.to_str().unwrap(),
+        "--at",
+        &at(),
+    ]);
+    assert_eq!(err, "");
+    assert_eq!(code, Some(0), "{out}");
+    insta::assert_snapshot!("status_unconfigured", format!("exit {code:?}\n{out}"));
+}
+
 #[test]
 fn flakes_on_simulated_history() {
     let h = History::new();
-    let dashboards = repo_root().join("dashboards");
+    let dashboards = h.dir.path().join("dashboards");
     let (code, out, err) = h.run(&[
         "flakes",
         "--dashboards",

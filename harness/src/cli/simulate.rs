@@ -128,6 +128,27 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             "check that the ground truth's directory is writable",
         )
     })?;
+    // The simulated jobs' dashboards go beside the output, never into a directory
+    // real jobs are judged by.
+    let config_dir = truth_path.with_file_name(match args.store {
+        true => format!(
+            "{}.dashboards",
+            db.file_stem().map_or("sim".into(), |s| s.to_string_lossy())
+        ),
+        false => "dashboards".to_string(),
+    });
+    simulate::dashboards::write(&config_dir, &opts.jobs).map_err(|e| {
+        Failure::message(
+            exit::FAILURE,
+            format!("{}: {e}", config_dir.display()),
+            "check that the output directory is writable",
+        )
+    })?;
+    println!(
+        "dashboards for these jobs in {} (pass --dashboards {} to status, flakes, report)",
+        config_dir.display(),
+        config_dir.display()
+    );
     let count = |k: &str| truth.tests.iter().filter(|t| t.kind == k).count();
     println!(
         "ground truth in {}: {} flaky, {} broken, {} fixed tests; {} outage builds",

@@ -11,7 +11,9 @@ use std::path::Path;
 /// release-blocking verdict with its reasons.
 ///
 /// A dashboard is release-blocking when its name ends in -blocking (or it sets
-/// trellis_release_blocking: true). Exit code 0 when nothing blocks the release, 6 when
+/// trellis_release_blocking: true). Stored jobs no dashboard names appear on an
+/// `unconfigured-jobs` dashboard, never release-blocking; without any config that is
+/// every stored job. Exit code 0 when nothing blocks the release, 6 when
 /// it is blocked. `--json` prints {dashboards: [{name, status, release_blocking, tabs:
 /// [{name, job, status, message, failing_tests, flaky_tests, latest_green, last_run}]}],
 /// release: {blocked, reasons: [{blocking, dashboard, job, kind, message, test?, since?}]}}.
@@ -22,14 +24,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
-    let config = args.window.config()?;
-    if config.dashboards.is_empty() {
-        return Err(Failure::message(
-            exit::FAILURE,
-            format!("no dashboards in {}", args.window.dashboards.display()),
-            "pass --dashboards DIR with TestGrid-format YAML",
-        ));
-    }
+    let config = crate::report::with_stored_jobs(db, args.window.config()?)?;
     let days = config
         .test_groups
         .iter()
@@ -59,6 +54,9 @@ fn print_report(report: &analysis::StatusReport) {
             ""
         };
         println!("{}{tag}: {}", d.name, d.status.name());
+        if d.name == crate::config::UNCONFIGURED {
+            println!("  (stored jobs no dashboard names; give them one in a TestGrid-format YAML under --dashboards DIR, see dashboards/README.md)");
+        }
         for t in &d.tabs {
             let job = t
                 .job

@@ -131,7 +131,30 @@ pub struct DashboardConfig {
     pub groups: Vec<DashboardGroup>,
 }
 
+/// The dashboard that shows stored jobs no config names.
+pub const UNCONFIGURED: &str = "unconfigured-jobs";
+
 impl DashboardConfig {
+    /// This config plus a dashboard of the stored jobs it does not show (one tab
+    /// each, TestGrid's defaults, never release-blocking), so no stored job is left
+    /// out without a word. Without any config, that is every stored job.
+    pub fn with_unconfigured(mut self, stored: &[String]) -> DashboardConfig {
+        let shown = self.jobs_shown(stored);
+        let tabs: Vec<Tab> = stored
+            .iter()
+            .filter(|j| !shown.contains(j))
+            .map(|j| Tab::with_defaults(j, j))
+            .collect();
+        if !tabs.is_empty() {
+            self.dashboards.push(Dashboard {
+                name: UNCONFIGURED.into(),
+                tabs,
+                release_blocking: false,
+            });
+        }
+        self
+    }
+
     pub fn test_group(&self, name: &str) -> Option<&TestGroup> {
         self.test_groups.iter().find(|g| g.name == name)
     }

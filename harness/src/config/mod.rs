@@ -5,5 +5,5 @@ mod dashboards;
 
 pub use dashboards::{
     load_dir, ConfigError, Dashboard, DashboardConfig, DashboardGroup, Tab, TestGroup,
-    RELEASE_BLOCKING_FIELD,
+    RELEASE_BLOCKING_FIELD, UNCONFIGURED,
 };

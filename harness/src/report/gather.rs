@@ -2,7 +2,7 @@
 //! clusters, and each build's stored metadata.
 
 use crate::analysis::{self, triage::Cluster, Snapshot};
-use crate::config::{Dashboard, DashboardConfig, DashboardGroup, Tab};
+use crate::config::DashboardConfig;
 use crate::store::{self, BuildInfo, Store};
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,26 +14,16 @@ pub struct Site {
     pub builds: HashMap<String, HashMap<String, BuildInfo>>,
 }
 
-/// Without a dashboards config every stored job becomes a tab of one dashboard.
-fn implicit_config(jobs: &[String]) -> DashboardConfig {
-    let tabs = jobs.iter().map(|j| Tab::with_defaults(j, j)).collect();
-    DashboardConfig {
-        dashboards: vec![Dashboard {
-            name: "all-jobs".into(),
-            tabs,
-            release_blocking: false,
-        }],
-        groups: vec![DashboardGroup {
-            name: "trellis".into(),
-            dashboard_names: vec!["all-jobs".into()],
-        }],
-        ..DashboardConfig::default()
-    }
+/// `config` plus the stored jobs it does not show ([`DashboardConfig::with_unconfigured`]).
+pub fn with_stored_jobs(
+    db: &Path,
+    config: DashboardConfig,
+) -> Result<DashboardConfig, store::StoreError> {
+    Ok(config.with_unconfigured(&Store::open(db)?.jobs()?))
 }
 
 /// Loads the grids of the jobs `config` shows (builds started at or after `since`; all
-/// when `None`) and analyses them at `now`. Without dashboards, every stored job is
-/// shown.
+/// when `None`) and analyses them at `now`.
 pub fn snapshot(
     db: &Path,
     config: &DashboardConfig,
@@ -58,11 +48,7 @@ pub fn gather(
     since: Option<i64>,
     now: i64,
 ) -> Result<Site, store::StoreError> {
-    let config = if config.dashboards.is_empty() {
-        implicit_config(&Store::open(db)?.jobs()?)
-    } else {
-        config
-    };
+    let config = with_stored_jobs(db, config)?;
     let snapshot = snapshot(db, &config, since, now)?;
     let step = std::time::Instant::now();
     // In job order, as the store lists them, so clusters come out the same every time.

@@ -14,7 +14,7 @@ mod markdown;
 mod pages;
 mod plots;
 
-pub use gather::{gather, snapshot, Site};
+pub use gather::{gather, snapshot, with_stored_jobs, Site};
 pub use markdown::markdown;
 
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@
 //! Prow-layout tree (`logs/<job>/<build>/…` with JUnit) or builds written straight into
 //! a store, plus a ground-truth file saying what was injected where.
 
+pub mod dashboards;
 mod prow;
 
 pub use prow::write_build;
