@@ -175,6 +175,7 @@ fn error_messages() {
         vec!["ingest", "[TMP]/missing.xml"],
         vec!["status", "--dashboards", "[TMP]/bad-dashboards"],
         vec!["test", "--partition", "3/2", "/bin/true"],
+        vec!["test", "--filter", "no-such-test", "/bin/true"],
         vec!["run", "no-such-suite", "--kubeconfig", "[TMP]/kubeconfig"],
         vec![
             "run",

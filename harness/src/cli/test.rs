@@ -17,7 +17,8 @@ use std::time::Duration;
 /// fail-fast, and a JUnit report with flakyFailure/rerunFailure elements.
 ///
 /// Suites reach the cluster through KUBECONFIG, which is passed through. Exit code 0
-/// when every test passed (flaky ones included), 7 when any failed.
+/// when every test passed (flaky ones included), 7 when any failed, 4 when there was
+/// no test to run.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Test binaries.
@@ -69,6 +70,14 @@ pub fn run(args: Args, db: &std::path::Path) -> Result<i32, Failure> {
         cases = Partition::parse(p)
             .map_err(code(exit::USAGE))?
             .select(cases);
+    }
+    if cases.is_empty() {
+        // A run of nothing passing would hide a typo'd filter or an empty binary.
+        return Err(Failure::message(
+            exit::NOT_FOUND,
+            "no tests to run: the binaries list none, or --filter/--partition/--ignored left none",
+            "run BINARY --list to see its tests, then check --filter",
+        ));
     }
     let opts = RunOptions {
         jobs: args

@@ -36,11 +36,29 @@ fn message(a: &Attempt) -> String {
         let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or("");
         return format!("{} {next}", lines[i].trim()).trim().to_string();
     }
+    // libtest-mimic (and libtest) put a failed test's own message under
+    // `---- NAME ----` (`---- NAME stdout ----`), before the run's summary lines.
+    if let Some(i) = lines
+        .iter()
+        .position(|l| l.starts_with("---- ") && l.ends_with(" ----"))
+    {
+        if let Some(first) = lines[i + 1..]
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| !l.is_empty())
+        {
+            return first.to_string();
+        }
+    }
+    // Otherwise the test's last words, never the runner's own summary.
     lines
         .iter()
         .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_string())
+        .map(|l| l.trim())
+        .find(|l| {
+            !l.is_empty() && !l.starts_with("test result:") && !l.starts_with("error: test failed")
+        })
+        .map(str::to_string)
         .unwrap_or_else(|| "test failed".to_string())
 }
 
@@ -190,6 +208,19 @@ mod tests {
             duration: Duration::from_millis(250),
             output: output.into(),
         }
+    }
+
+    /// What libtest-mimic prints for a failed test: the message is the test's own, not
+    /// the "test result: FAILED" summary.
+    #[test]
+    fn the_message_is_the_tests_own_words() {
+        let out = "\nrunning 1 test\ntest configmaps::crud_and_watch ... FAILED\n\nfailures:\n\n---- configmaps::crud_and_watch ----\nexpected 409 on a stale write, got 200\n\n\nfailures:\n    configmaps::crud_and_watch\n\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 filtered out; finished in 0.41s\n\n";
+        assert_eq!(
+            message(&attempt(false, false, out)),
+            "expected 409 on a stale write, got 200"
+        );
+        let bare = "something broke\ntest result: FAILED. 0 passed; 1 failed\n";
+        assert_eq!(message(&attempt(false, false, bare)), "something broke");
     }
 
     /// Every outcome the runner records, as the JUnit a CI system reads.
