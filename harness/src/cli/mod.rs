@@ -198,10 +198,16 @@ mod tests {
         super::Cli::command().debug_assert();
     }
 
-    /// Flags of other programs (cargo, kubectl, k8s/build.sh) that hints quote on
+    /// Flags of other programs (cargo, libtest, kubectl, k8s/build.sh) that hints quote on
     /// purpose.
-    const OTHER_PROGRAMS_FLAGS: &[&str] =
-        &["kubeconfig", "no-e2e", "no-run", "workspace", "locked"];
+    const OTHER_PROGRAMS_FLAGS: &[&str] = &[
+        "kubeconfig",
+        "no-e2e",
+        "no-run",
+        "workspace",
+        "locked",
+        "list",
+    ];
 
     fn long_flags(cmd: &clap::Command, flags: &mut BTreeSet<String>) {
         flags.extend(
