@@ -17,8 +17,6 @@ pub struct Snapshot {
     pub grids: HashMap<String, Grid>,
     /// Per job, one entry per grid row.
     pub flakes: HashMap<String, Vec<FlakeStats>>,
-    /// Flake rate over the older half of the window, by (job, test): the trend basis.
-    pub previous: HashMap<(String, String), f64>,
     pub status: StatusReport,
     pub now: i64,
 }
@@ -27,21 +25,27 @@ impl Snapshot {
     /// Analyses `grids` as `config` shows them, at decision time `now`.
     pub fn compute(config: &DashboardConfig, grids: Vec<Grid>, now: i64) -> Snapshot {
         let flakes = flake_table(config, &grids, THREADS);
-        let previous = previous_rates(&grids);
         let grids: HashMap<String, Grid> = grids.into_iter().map(|g| (g.job.clone(), g)).collect();
         let status = status(config, &grids, &flakes, now);
         Snapshot {
             grids,
             flakes,
-            previous,
             status,
             now,
         }
     }
 }
 
+impl Snapshot {
+    /// Flake rate over the older half of the window, by (job, test): the trend basis
+    /// the report shows (computed on demand: `status` has no use for it).
+    pub fn previous_rates(&self) -> HashMap<(String, String), f64> {
+        previous_rates(self.grids.values())
+    }
+}
+
 /// Flake rates over the older half of each grid's columns.
-fn previous_rates(grids: &[Grid]) -> HashMap<(String, String), f64> {
+fn previous_rates<'a>(grids: impl Iterator<Item = &'a Grid>) -> HashMap<(String, String), f64> {
     let mut out = HashMap::new();
     for g in grids {
         let ctx = GridContext::new(g);

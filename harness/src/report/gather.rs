@@ -10,6 +10,8 @@ use std::path::Path;
 pub struct Site {
     pub config: DashboardConfig,
     pub snapshot: Snapshot,
+    /// Flake rate over the older half of the window, by (job, test): the trend basis.
+    pub previous: HashMap<(String, String), f64>,
     pub clusters: Vec<Cluster>,
     pub builds: HashMap<String, HashMap<String, BuildInfo>>,
 }
@@ -63,6 +65,7 @@ pub fn gather(
     }
     Ok(Site {
         config,
+        previous: snapshot.previous_rates(),
         snapshot,
         clusters,
         builds,

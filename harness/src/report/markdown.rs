@@ -84,7 +84,6 @@ pub fn markdown(site: &Site) -> String {
         .filter(|s| {
             s.class == Class::Flaky
                 && !site
-                    .snapshot
                     .previous
                     .get(&(s.job.clone(), s.test.clone()))
                     .is_some_and(|p| *p > 0.0)

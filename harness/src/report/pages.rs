@@ -325,7 +325,7 @@ pub fn flakiness(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
     });
     body.push_str("<table class=\"list\"><tr><th>job</th><th>test</th><th>flake rate</th><th>95% CI</th><th>runs</th><th>trend</th><th>recent results</th></tr>");
     for s in rows.iter().take(500) {
-        let trend = match site.snapshot.previous.get(&(s.job.clone(), s.test.clone())) {
+        let trend = match site.previous.get(&(s.job.clone(), s.test.clone())) {
             Some(p) if s.flake_rate > p + 0.02 => format!("▲ from {}", pct(*p)),
             Some(p) if s.flake_rate + 0.02 < *p => format!("▼ from {}", pct(*p)),
             Some(p) => format!("≈ {}", pct(*p)),
