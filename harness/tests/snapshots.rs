@@ -39,6 +39,23 @@ impl History {
         self.dir.path().join("db")
     }
 
+    /// `trellis COMMAND --dashboards DIR --at NOW EXTRA…`, which must print nothing on
+    /// stderr; returns the exit code and the text to snapshot.
+    fn analyse(&self, command: &str, dashboards: &Path, extra: &[&str]) -> (Option<i32>, String) {
+        let mut args = vec![
+            command,
+            "--dashboards",
+            dashboards.to_str().unwrap(),
+            "--at",
+        ];
+        let now = at();
+        args.push(&now);
+        args.extend_from_slice(extra);
+        let (code, out, err) = self.run(&args);
+        assert_eq!(err, "");
+        (code, format!("exit {code:?}\n{out}"))
+    }
+
     /// Runs trellis; returns exit code, stdout and stderr with temporary paths redacted.
     fn run(&self, args: &[&str]) -> (Option<i32>, String, String) {
         run(&self.db(), self.dir.path(), args)
@@ -62,16 +79,8 @@ fn at() -> String {
 #[test]
 fn status_on_simulated_history() {
     let h = History::new();
-    let dashboards = h.dir.path().join("dashboards");
-    let (code, out, err) = h.run(&[
-        "status",
-        "--dashboards",
-        dashboards.to_str().unwrap(),
-        "--at",
-        &at(),
-    ]);
-    assert_eq!(err, "");
-    insta::assert_snapshot!("status", format!("exit {code:?}\n{out}"));
+    let (_, text) = h.analyse("status", &h.dir.path().join("dashboards"), &[]);
+    insta::assert_snapshot!("status", text);
 }
 
 /// What a newcomer sees: no dashboards config at all, and every stored job shown on
@@ -86,33 +95,20 @@ fn status_without_any_config_shows_every_stored_job() {
         "default_test_group:\n  days_of_results: 15\n",
     )
     .unwrap();
-    let (code, out, err) = h.run(&[
-        "status",
-        "--dashboards",
-        none.to_str().unwrap(),
-        "--at",
-        &at(),
-    ]);
-    assert_eq!(err, "");
-    assert_eq!(code, Some(0), "{out}");
-    insta::assert_snapshot!("status_unconfigured", format!("exit {code:?}\n{out}"));
+    let (code, text) = h.analyse("status", &none, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    insta::assert_snapshot!("status_unconfigured", text);
 }
 
 #[test]
 fn flakes_on_simulated_history() {
     let h = History::new();
-    let dashboards = h.dir.path().join("dashboards");
-    let (code, out, err) = h.run(&[
+    let (_, text) = h.analyse(
         "flakes",
-        "--dashboards",
-        dashboards.to_str().unwrap(),
-        "--at",
-        &at(),
-        "--days",
-        "30",
-    ]);
-    assert_eq!(err, "");
-    insta::assert_snapshot!("flakes", format!("exit {code:?}\n{out}"));
+        &h.dir.path().join("dashboards"),
+        &["--days", "30"],
+    );
+    insta::assert_snapshot!("flakes", text);
 }
 
 #[test]

@@ -167,6 +167,19 @@ fn open_store(db: &std::path::Path) -> Result<Store, Failure> {
     Ok(Store::open(db)?)
 }
 
+/// Says what a run stored, from which build directory.
+fn print_stored(stored: &[crate::reporter::store::Stored], build_dir: &std::path::Path) {
+    for s in stored {
+        eprintln!(
+            "stored {}/{} ({} cells) from {}",
+            s.job,
+            s.build,
+            s.cells,
+            build_dir.display()
+        );
+    }
+}
+
 /// Prints `value` as pretty JSON on stdout.
 fn print_json<T: serde::Serialize>(value: &T) -> Result<i32, Failure> {
     let text = serde_json::to_string_pretty(value).map_err(|e| {

@@ -133,15 +133,10 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     };
     let (reporter, stored) = run::standard_reporter(db, &args.job);
     let summary = run::execute(&plan, provider.as_mut(), &reporter, &interrupt)?;
-    for s in stored.lock().map(|s| s.clone()).unwrap_or_default() {
-        eprintln!(
-            "stored {}/{} ({} cells) from {}",
-            s.job,
-            s.build,
-            s.cells,
-            summary.result.build_dir.display()
-        );
-    }
+    super::print_stored(
+        &stored.lock().map(|s| s.clone()).unwrap_or_default(),
+        &summary.result.build_dir,
+    );
     if let Some(code) = interrupt.exit_code() {
         return Ok(code);
     }

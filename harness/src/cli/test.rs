@@ -153,15 +153,8 @@ fn store_run(
     };
     write_metadata(&build.join("started.json"), &started)?;
     write_metadata(&build.join("finished.json"), &finished)?;
-    for s in store_build_dir(build, job, finished.timestamp.unwrap_or_default(), db)? {
-        eprintln!(
-            "stored {}/{} ({} cells) from {}",
-            s.job,
-            s.build,
-            s.cells,
-            build.display()
-        );
-    }
+    let stored = store_build_dir(build, job, finished.timestamp.unwrap_or_default(), db)?;
+    super::print_stored(&stored, build);
     Ok(())
 }
 

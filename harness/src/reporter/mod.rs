@@ -93,15 +93,18 @@ impl Reporter {
 }
 
 /// Records every event: for tests of the lifecycle.
+#[cfg(test)]
 #[derive(Clone, Default)]
 pub struct Recording(pub std::sync::Arc<Mutex<Vec<EventKind>>>);
 
+#[cfg(test)]
 impl Recording {
     pub fn kinds(&self) -> Vec<EventKind> {
         self.0.lock().map(|v| v.clone()).unwrap_or_default()
     }
 }
 
+#[cfg(test)]
 impl Sink for Recording {
     fn event(&mut self, event: &Event) -> Result<(), SinkError> {
         if let Ok(mut v) = self.0.lock() {
