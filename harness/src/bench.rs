@@ -72,7 +72,7 @@ pub struct IngestFigures {
 pub fn ingest(db: &Path, builds: usize, cells: usize) -> Result<IngestFigures, StoreError> {
     let mut store = Store::open(db)?;
     let names: Vec<String> = (0..cells)
-        .map(|i| format!("Kubernetes e2e suite.[It] [sig-bench] synthetic spec number {i} should behave [Conformance]"))
+        .map(|i| format!("Kubernetes e2e suite.[sig-bench] synthetic spec number {i} should behave [Conformance]"))
         .collect();
     let mut elapsed = Duration::ZERO;
     for b in 0..builds {
@@ -198,7 +198,7 @@ pub fn analysis(
 ) -> Result<AnalysisFigures, StoreError> {
     let jobs = Store::open(db)?.jobs()?;
     let start = Instant::now();
-    let grids = crate::store::load_grids(db, &jobs, None, threads)?;
+    let grids = crate::store::load_grids(db, &jobs, crate::model::Span::ALL, threads)?;
     let load = start.elapsed();
     let cells = grids
         .iter()
@@ -502,7 +502,7 @@ pub fn report(store: &Path, out: &Path) -> Result<ReportFigures, BenchError> {
     }
     let now = chrono::Utc::now().timestamp();
     let start = Instant::now();
-    let site = crate::report::gather(store, dashboards_for(&jobs), None, now)?;
+    let site = crate::report::gather(store, dashboards_for(&jobs), crate::model::Span::ALL, now)?;
     let gathered = start.elapsed();
     let _ = std::fs::remove_dir_all(out);
     let stats = crate::report::write_site(&site, out)?;

@@ -24,7 +24,7 @@ fn classes_recover_the_injected_truth() {
     let truth = simulate::simulate(&opts, |b| store.insert_build(&b).map(|_| ())).unwrap();
     drop(store);
 
-    let grids = trellis::store::load_grids(&db, &jobs, None, 2).unwrap();
+    let grids = trellis::store::load_grids(&db, &jobs, trellis::model::Span::ALL, 2).unwrap();
     let table: Vec<_> = analysis::flake_table(&Default::default(), &grids, 2)
         .into_values()
         .flatten()
@@ -177,7 +177,8 @@ fn commands_work_on_real_testgrid_configs() {
         ],
     );
     let flakes: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let row = &flakes.as_array().unwrap()[0];
+    assert!(flakes["window"]["days"].as_u64().is_some(), "{flakes}");
+    let row = &flakes["tests"].as_array().unwrap()[0];
     for key in [
         "job",
         "test",
@@ -209,13 +210,15 @@ fn commands_work_on_real_testgrid_configs() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let regressions: Value = serde_json::from_slice(&o.stdout).unwrap();
-    for r in regressions.as_array().unwrap() {
+    assert_eq!(regressions["window"]["sample"]["days"], 2);
+    assert_eq!(regressions["window"]["basis"]["days"], 3);
+    for r in regressions["regressions"].as_array().unwrap() {
         assert!(r["p_value"].as_f64().unwrap() < 0.05);
         assert!(r["sample"]["failures"].as_u64().unwrap() >= 3);
     }
     let o = trellis(&db, &["triage", "--json"]);
     let clusters: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let first = &clusters.as_array().unwrap()[0];
+    let first = &clusters["clusters"].as_array().unwrap()[0];
     for key in ["count", "representative", "example", "tests", "jobs"] {
         assert!(first.get(key).is_some(), "cluster has {key}");
     }
@@ -244,7 +247,12 @@ fn status_on_the_simulators_dashboards_and_a_healthy_history() {
     let dashboards = tmp.path().join("sim/dashboards");
     let o = trellis(
         &db,
-        &["status", "--dashboards", dashboards.to_str().unwrap()],
+        &[
+            "status",
+            "--details",
+            "--dashboards",
+            dashboards.to_str().unwrap(),
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let text = stdout(&o);

@@ -49,7 +49,10 @@ fn prow_tree_with_ci_and_pr_builds() {
     // A failure in artifacts/junit_01.xml and a pass of the same spec in
     // artifacts/nested/junit_02.xml: one FLAKY cell.
     let bad = show(&db, "ci-kubernetes-kind-conformance", "1002");
-    let svc = cell(&bad, "Kubernetes e2e suite.[It] [sig-network] Services should serve a basic endpoint [Conformance]");
+    let svc = cell(
+        &bad,
+        "Kubernetes e2e suite.[sig-network] Services should serve a basic endpoint [Conformance]",
+    );
     assert_eq!(svc["status"], "FLAKY");
     assert_eq!(svc["attempts"], 2);
     assert_eq!(cell(&bad, "Overall")["status"], "FAIL");

@@ -138,7 +138,10 @@ fn prow_build_from_a_directory_index() {
     let detail = show(&db, "ci-kind", "1002");
     assert_eq!(detail["source"], url);
     assert_eq!(detail["commit"], "1b2c3d4e5f60");
-    let svc = common::cell(&detail, "Kubernetes e2e suite.[It] [sig-network] Services should serve a basic endpoint [Conformance]");
+    let svc = common::cell(
+        &detail,
+        "Kubernetes e2e suite.[sig-network] Services should serve a basic endpoint [Conformance]",
+    );
     assert_eq!(svc["status"], "FLAKY");
     // podinfo.json is optional: its 404 is not an error.
     assert_eq!(server.hits(&format!("{prefix}/podinfo.json")), 1);

@@ -262,13 +262,18 @@ pub fn flake_table(
     threads: usize,
 ) -> HashMap<String, Vec<FlakeStats>> {
     let stored: Vec<String> = grids.iter().map(|g| g.job.clone()).collect();
+    let columns: HashMap<&str, usize> = grids
+        .iter()
+        .map(|g| (g.job.as_str(), g.columns.len()))
+        .collect();
     let mut rules: HashMap<&str, AlertRule> = HashMap::new();
     let mut blocking: HashMap<&str, bool> = HashMap::new();
     for d in &config.dashboards {
         for tab in &d.tabs {
             if let Some(job) = job_for_tab(config, tab, &stored) {
                 rules.entry(job).or_insert(AlertRule {
-                    failures_to_open: tab.num_failures_to_alert,
+                    failures_to_open: tab
+                        .failures_to_alert(columns.get(job.as_str()).copied().unwrap_or(0)),
                     passes_to_close: tab.num_passes_to_disable_alert,
                 });
                 *blocking.entry(job).or_default() |= d.release_blocking;

@@ -28,7 +28,7 @@ pub struct Regression {
     pub test: String,
     pub basis: WindowCounts,
     pub sample: WindowCounts,
-    /// Pass-rate drop in percentage points.
+    /// Basis pass rate minus sample pass rate, as a fraction (0.12 is 12 points).
     pub drop: f64,
     pub p_value: f64,
     pub extreme: bool,
@@ -88,7 +88,7 @@ pub fn find(grid: &Grid, basis_start: i64, sample_start: i64) -> Vec<Regression>
             test: grid.rows[row].clone(),
             basis: b,
             sample: s,
-            drop,
+            drop: b.pass_rate - s.pass_rate,
             p_value: p,
             extreme: drop > EXTREME_DROP_POINTS,
         });

@@ -176,7 +176,7 @@ pub fn summarize_tab(grid: &Grid, tab: &Tab, now: i64) -> TabSummary {
         .filter_map(|r| {
             alert(
                 grid.row(*r),
-                tab.num_failures_to_alert,
+                tab.failures_to_alert(grid.columns.len()),
                 tab.num_passes_to_disable_alert,
             )
             .map(|a| (*r, a))

@@ -11,9 +11,9 @@ use std::path::Path;
 /// same-commit disagreements, and for failing tests the last passing and first
 /// failing build and commit (the range to bisect).
 ///
-/// `--json` prints an array of {job, test, class, runs, passes, failures, flakes,
+/// `--json` prints {window: {days, since, until}, tests: [{job, test, class, runs, passes, failures, flakes,
 /// flake_rate, flake_rate_low, flake_rate_high, flip_flakiness, same_commit_flakes,
-/// last_pass, first_fail, priority}; only failing and flaky tests unless --all.
+/// last_pass, first_fail, priority}]}; only failing and flaky tests unless --all.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -28,7 +28,8 @@ pub struct Args {
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let config = args.window.config()?;
-    let grids = window::grids(db, args.job.clone().map(|j| vec![j]), args.window.since(14))?;
+    let window = args.window.window(&config);
+    let grids = window::grids(db, args.job.clone().map(|j| vec![j]), window.span())?;
     let mut table: Vec<_> = analysis::flake_table(&config, &grids, 2)
         .into_values()
         .flatten()
@@ -41,8 +42,9 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             .then_with(|| (&a.job, &a.test).cmp(&(&b.job, &b.test)))
     });
     if args.window.json {
-        return super::print_json(&table);
+        return super::print_json(&serde_json::json!({ "window": window, "tests": table }));
     }
+    println!("{}", window.describe());
     if table.is_empty() {
         println!("no failing or flaky tests in the window");
         return Ok(exit::OK);

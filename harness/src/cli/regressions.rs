@@ -10,15 +10,18 @@ use std::path::Path;
 /// one-sided Fisher exact test, Sippy's component-readiness defaults (p < 0.05, at
 /// least 3 sample failures, pass-rate drop over 5 points; over 15 is extreme).
 ///
-/// `--json` prints an array of {job, test, basis: {runs, failures, pass_rate},
-/// sample: {…}, drop, p_value, extreme}.
+/// `--json` prints {window: {sample: {days, since, until}, basis: {…}}, regressions:
+/// [{job, test, basis: {runs, failures, pass_rate}, sample: {…}, drop, p_value,
+/// extreme}]}; rates and `drop` (basis pass rate minus sample pass rate) are
+/// fractions, times Unix seconds.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     window: WindowArgs,
-    /// Length of the sample window (ending at the decision time), in days.
-    #[arg(long, default_value_t = 7)]
-    sample_days: u32,
+    /// Length of the sample window (ending at the decision time), in days; `--days`
+    /// means the same [default: 7].
+    #[arg(long)]
+    sample_days: Option<u32>,
     /// Length of the basis window (just before the sample), in days.
     #[arg(long, default_value_t = 28)]
     basis_days: u32,
@@ -29,9 +32,23 @@ pub struct Args {
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let now = args.window.now();
-    let sample_start = now - i64::from(args.sample_days) * 86_400;
-    let basis_start = sample_start - i64::from(args.basis_days) * 86_400;
-    let grids = window::grids(db, args.job.clone().map(|j| vec![j]), basis_start)?;
+    let sample_days = args.sample_days.or(args.window.days).unwrap_or(7);
+    let sample = window::Window {
+        days: sample_days,
+        since: now - i64::from(sample_days) * 86_400,
+        until: now,
+    };
+    let basis = window::Window {
+        days: args.basis_days,
+        since: sample.since - i64::from(args.basis_days) * 86_400,
+        until: sample.since,
+    };
+    let (basis_start, sample_start) = (basis.since, sample.since);
+    let span = crate::model::Span {
+        since: Some(basis_start),
+        until: Some(now),
+    };
+    let grids = window::grids(db, args.job.clone().map(|j| vec![j]), span)?;
     let mut found: Vec<_> = grids
         .iter()
         .flat_map(|g| regressions::find(g, basis_start, sample_start))
@@ -42,13 +59,22 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             .then_with(|| a.test.cmp(&b.test))
     });
     if args.window.json {
-        return super::print_json(&found);
+        return super::print_json(&serde_json::json!({
+            "window": { "sample": sample, "basis": basis },
+            "regressions": found,
+        }));
     }
+    println!(
+        "sample: builds started {} – {} UTC ({} days); basis: {} – {} ({} days)",
+        window::utc(sample.since),
+        window::utc(sample.until),
+        sample.days,
+        window::utc(basis.since),
+        window::utc(basis.until),
+        basis.days
+    );
     if found.is_empty() {
-        println!(
-            "no significant regressions (sample: last {} days, basis: {} days before)",
-            args.sample_days, args.basis_days
-        );
+        println!("no significant regressions");
         return Ok(exit::OK);
     }
     for r in &found {
@@ -58,7 +84,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             r.p_value,
             window::percent(r.basis.pass_rate),
             window::percent(r.sample.pass_rate),
-            r.drop,
+            r.drop * 100.0,
             r.basis.failures,
             r.basis.runs,
             r.sample.failures,

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 ///
 /// The site needs nothing else: open OUT/index.html from disk or serve it from any
 /// static bucket. Without dashboard configs every stored job becomes a tab of one
-/// dashboard. The window is all stored history unless --days is given.
+/// dashboard. The window is the one `trellis status` uses: --days (default: the
+/// dashboards' longest days_of_results, 15 without any) back from --at.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -28,8 +29,9 @@ pub struct Args {
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let config = args.window.config()?;
-    let since = args.window.days.map(|_| args.window.since(0));
-    let site = report::gather(db, config, since, args.window.now())?;
+    let window = args.window.window(&config);
+    eprintln!("{}", window.describe());
+    let site = report::gather(db, config, window.span(), window.until)?;
     if let Some(out) = &args.out {
         match report::write_site(&site, out) {
             Ok(stats) => eprintln!(

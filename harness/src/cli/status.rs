@@ -14,30 +14,32 @@ use std::path::Path;
 /// trellis_release_blocking: true). Stored jobs no dashboard names appear on an
 /// `unconfigured-jobs` dashboard, never release-blocking; without any config that is
 /// every stored job. Exit code 0 when nothing blocks the release, 6 when
-/// it is blocked. `--json` prints {dashboards: [{name, status, release_blocking, tabs:
+/// it is blocked. `--json` prints {window: {days, since, until}, dashboards: [{name, status, release_blocking, tabs:
 /// [{name, job, status, message, failing_tests, flaky_tests, latest_green, last_run}]}],
 /// release: {blocked, reasons: [{blocking, dashboard, job, kind, message, test?, since?}]}}.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     window: WindowArgs,
+    /// Every failing and flaky test, release reason and tab message (default: the
+    /// first few of each, and messages only for tabs that are not passing).
+    #[arg(long)]
+    details: bool,
 }
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let config = crate::report::with_stored_jobs(db, args.window.config()?)?;
-    let days = config
-        .test_groups
-        .iter()
-        .map(|g| g.days_of_results)
-        .max()
-        .unwrap_or(15);
-    let since = Some(args.window.since(days));
-    let snapshot = crate::report::snapshot(db, &config, since, args.window.now())?;
+    let window = args.window.window(&config);
+    let snapshot = crate::report::snapshot(db, &config, window.span(), window.until)?;
     let report = snapshot.status;
     if args.window.json {
-        super::print_json(&report)?;
+        super::print_json(&window::Windowed {
+            window,
+            report: &report,
+        })?;
     } else {
-        print_report(&report);
+        println!("{}", window.describe());
+        print_report(&report, args.details);
     }
     Ok(if report.release.blocked {
         exit::RELEASE_BLOCKED
@@ -46,7 +48,12 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     })
 }
 
-fn print_report(report: &analysis::StatusReport) {
+/// Failing and flaky tests listed per tab without `--details`.
+const SHORT_LIST: usize = 3;
+
+fn print_report(report: &analysis::StatusReport, details: bool) {
+    let list = if details { usize::MAX } else { SHORT_LIST };
+    let mut unconfigured_red = 0;
     for d in &report.dashboards {
         let tag = if d.release_blocking {
             " [release-blocking]"
@@ -54,53 +61,15 @@ fn print_report(report: &analysis::StatusReport) {
             ""
         };
         println!("{}{tag}: {}", d.name, d.status.name());
-        if d.name == crate::config::UNCONFIGURED {
+        let unconfigured = d.name == crate::config::UNCONFIGURED;
+        if unconfigured {
             println!("  (stored jobs no dashboard names; give them one in a TestGrid-format YAML under --dashboards DIR, see dashboards/README.md)");
         }
         for t in &d.tabs {
-            let job = t
-                .job
-                .as_deref()
-                .map(|j| format!(" ({j})"))
-                .unwrap_or_default();
-            println!("  {:<8} {}{job}", t.status.name(), t.name);
-            println!("           {}", t.message);
-            if let Some(g) = &t.latest_green {
-                println!("           latest green: build {g}");
+            if unconfigured && !matches!(t.status, analysis::testgrid::TabStatus::Passing) {
+                unconfigured_red += 1;
             }
-            for f in &t.failing_tests {
-                let good = f
-                    .last_pass
-                    .as_ref()
-                    .map(|p| format!("; last pass {}", window::at(p)))
-                    .unwrap_or_default();
-                println!(
-                    "           failing: {} — {} run(s) since {}{good}",
-                    f.test,
-                    f.fail_count,
-                    window::at(&f.first_fail)
-                );
-            }
-            for f in t.flaky_tests.iter().take(10) {
-                let band = f
-                    .priority
-                    .map(|p| format!(" [{}]", priority_name(p)))
-                    .unwrap_or_default();
-                println!(
-                    "           flaky:   {} — {} of {} runs (95% CI {}–{}){band}",
-                    f.test,
-                    window::percent(f.flake_rate),
-                    f.runs,
-                    window::percent(f.flake_rate_low),
-                    window::percent(f.flake_rate_high)
-                );
-            }
-            if t.flaky_tests.len() > 10 {
-                println!(
-                    "           … and {} more flaky tests (trellis flakes)",
-                    t.flaky_tests.len() - 10
-                );
-            }
+            print_tab(t, details, list);
         }
     }
     let r = &report.release;
@@ -109,6 +78,9 @@ fn print_report(report: &analysis::StatusReport) {
         "release: {}",
         if r.blocked { "BLOCKED" } else { "not blocked" }
     );
+    if unconfigured_red > 0 {
+        println!("  ({unconfigured_red} unconfigured job(s) not passing: unconfigured jobs never block the release)");
+    }
     for (blocking, title) in [(true, "blocking"), (false, "needs review")] {
         let reasons: Vec<_> = r
             .reasons
@@ -119,7 +91,7 @@ fn print_report(report: &analysis::StatusReport) {
             continue;
         }
         println!("  {title}:");
-        for x in reasons {
+        for x in reasons.iter().take(list) {
             let test = x
                 .test
                 .as_deref()
@@ -127,6 +99,64 @@ fn print_report(report: &analysis::StatusReport) {
                 .unwrap_or_default();
             println!("    {} / {}:{test} {}", x.dashboard, x.job, x.message);
         }
+        more(reasons.len(), list, "reasons", "    ");
+    }
+}
+
+/// One tab: a line when it passes, the evidence when it does not (all of it, and
+/// TestGrid's tab message, with `--details`).
+fn print_tab(t: &analysis::TabReport, details: bool, list: usize) {
+    let job = match t.job.as_deref() {
+        Some(j) if j != t.name => format!(" ({j})"),
+        _ => String::new(),
+    };
+    let green = t
+        .latest_green
+        .as_ref()
+        .map(|g| format!("; latest green: build {g}"))
+        .unwrap_or_default();
+    let last = t
+        .last_run
+        .map(|l| format!("; last run {} UTC", window::utc(l)))
+        .unwrap_or_default();
+    println!("  {:<8} {}{job}{last}{green}", t.status.name(), t.name);
+    if details || !matches!(t.status, analysis::testgrid::TabStatus::Passing) {
+        println!("           {}", t.message);
+    }
+    for f in t.failing_tests.iter().take(list) {
+        let good = f
+            .last_pass
+            .as_ref()
+            .map(|p| format!("; last pass {}", window::at(p)))
+            .unwrap_or_default();
+        println!(
+            "           failing: {} — {} run(s) since {}{good}",
+            f.test,
+            f.fail_count,
+            window::at(&f.first_fail)
+        );
+    }
+    more(t.failing_tests.len(), list, "failing tests", "           ");
+    for f in t.flaky_tests.iter().take(list) {
+        let band = f
+            .priority
+            .map(|p| format!(" [{}]", priority_name(p)))
+            .unwrap_or_default();
+        println!(
+            "           flaky:   {} — {} of {} runs (95% CI {}–{}){band}",
+            f.test,
+            window::percent(f.flake_rate),
+            f.runs,
+            window::percent(f.flake_rate_low),
+            window::percent(f.flake_rate_high)
+        );
+    }
+    more(t.flaky_tests.len(), list, "flaky tests", "           ");
+}
+
+fn more(total: usize, shown: usize, what: &str, indent: &str) {
+    if total > shown {
+        println!("{indent}… and {} more {what} (--details)", total - shown);
     }
 }
 

@@ -10,8 +10,8 @@ use std::path::Path;
 /// UUIDs, hex ids, IPs and ports, pod, namespace and node names), edit distance under
 /// 10% of the mean length, within each test and then across tests and jobs.
 ///
-/// `--json` prints an array of {count, representative, example, tests: [[test,
-/// count]], jobs}, largest first.
+/// `--json` prints {window: {days, since, until}, failures, clusters: [{count,
+/// representative, example, tests: [[test, count]], jobs}]}, largest first.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -25,12 +25,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
-    let grids = window::grids(db, args.job.clone().map(|j| vec![j]), args.window.since(14))?;
+    let window = args.window.window(&args.window.config()?);
+    let grids = window::grids(db, args.job.clone().map(|j| vec![j]), window.span())?;
     let failures = analysis::failures(&grids);
     let clusters = triage::cluster(&failures);
     if args.window.json {
-        return super::print_json(&clusters);
+        return super::print_json(&serde_json::json!({
+            "window": window,
+            "failures": failures.len(),
+            "clusters": clusters,
+        }));
     }
+    println!("{}", window.describe());
     println!("{} failures in {} clusters", failures.len(), clusters.len());
     for c in clusters.iter().take(args.top) {
         println!();

@@ -3,7 +3,7 @@
 
 use super::failure::Failure;
 use crate::config::{self, DashboardConfig};
-use crate::model::Grid;
+use crate::model::{Grid, Span};
 use crate::store::Store;
 use std::path::{Path, PathBuf};
 
@@ -12,10 +12,12 @@ pub struct WindowArgs {
     /// TestGrid-format dashboard configs (test_groups, dashboards, dashboard_groups).
     #[arg(long, default_value = "dashboards", value_name = "DIR")]
     pub dashboards: PathBuf,
-    /// Days of results to analyse, back from the decision time.
+    /// Days of results to analyse, back from the decision time [default: the longest
+    /// days_of_results in the dashboards, 15 without any].
     #[arg(long, value_name = "N")]
     pub days: Option<u32>,
-    /// Decision time in Unix seconds (default: now).
+    /// Decision time in Unix seconds: builds that started later are not seen
+    /// [default: now].
     #[arg(long, value_name = "UNIX_SECONDS")]
     pub at: Option<i64>,
     /// Machine-readable output.
@@ -28,8 +30,15 @@ impl WindowArgs {
         self.at.unwrap_or_else(|| chrono::Utc::now().timestamp())
     }
 
-    pub fn since(&self, default_days: u32) -> i64 {
-        self.now() - i64::from(self.days.unwrap_or(default_days)) * 86_400
+    /// The window: `--days` (else the dashboards' `days_of_results`) back from `--at`.
+    pub fn window(&self, config: &DashboardConfig) -> Window {
+        let days = self.days.unwrap_or_else(|| config.days_of_results());
+        let until = self.now();
+        Window {
+            days,
+            since: until - i64::from(days) * 86_400,
+            until,
+        }
     }
 
     /// The dashboards config; a missing default directory means "no dashboards".
@@ -47,9 +56,54 @@ impl WindowArgs {
     }
 }
 
-/// Loads the grids of `jobs` (all stored jobs when `None`) since `since`. A job the
-/// store does not have is an error naming the closest stored ones.
-pub fn grids(db: &Path, jobs: Option<Vec<String>>, since: i64) -> Result<Vec<Grid>, Failure> {
+/// The builds an analysis command looked at: started within `days` before `until`
+/// (Unix seconds), each job's newest build even when older. Printed on every human
+/// report and carried in `--json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Window {
+    pub days: u32,
+    pub since: i64,
+    pub until: i64,
+}
+
+impl Window {
+    pub fn span(&self) -> Span {
+        Span {
+            since: Some(self.since),
+            until: Some(self.until),
+        }
+    }
+
+    /// `window: builds started 2026-11-17 10:00 – 2026-12-02 10:00 UTC (15 days) …`
+    pub fn describe(&self) -> String {
+        format!(
+            "window: builds started {} – {} UTC ({} days; --days N, --at UNIX_SECONDS); \
+             a job with no build in it shows its newest",
+            utc(self.since),
+            utc(self.until),
+            self.days
+        )
+    }
+}
+
+/// A `--json` report with the window it covers beside its own fields.
+#[derive(serde::Serialize)]
+pub struct Windowed<'a, T: serde::Serialize> {
+    pub window: Window,
+    #[serde(flatten)]
+    pub report: &'a T,
+}
+
+/// `2026-12-02 10:00`, or the raw number when it is not a representable time.
+pub fn utc(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// Loads the grids of `jobs` (all stored jobs when `None`) in `span`. A job the store
+/// does not have is an error naming the closest stored ones.
+pub fn grids(db: &Path, jobs: Option<Vec<String>>, span: Span) -> Result<Vec<Grid>, Failure> {
     let stored = Store::open(db).and_then(|s| s.jobs())?;
     let jobs = match jobs {
         Some(j) => {
@@ -60,7 +114,7 @@ pub fn grids(db: &Path, jobs: Option<Vec<String>>, since: i64) -> Result<Vec<Gri
         }
         None => stored,
     };
-    Ok(crate::store::load_grids(db, &jobs, Some(since), 2)?)
+    Ok(crate::store::load_grids(db, &jobs, span, 2)?)
 }
 
 /// Fails with NOT_FOUND unless `job` is stored, naming the stored jobs closest to it.

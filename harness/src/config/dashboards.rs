@@ -85,9 +85,22 @@ pub struct Tab {
     /// Row filters from `base_options` (`include-filter-by-regex`, `exclude-filter-by-regex`).
     pub include: Option<Regex>,
     pub exclude: Option<Regex>,
+    /// A job with fewer columns than `num_failures_to_alert` alerts when all of them
+    /// fail (trellis's unconfigured-jobs tabs; TestGrid never does).
+    pub alert_on_short_history: bool,
 }
 
 impl Tab {
+    /// Consecutive failures that open an alert on a grid of `columns` columns.
+    pub fn failures_to_alert(&self, columns: usize) -> u32 {
+        let short = u32::try_from(columns).unwrap_or(u32::MAX).max(1);
+        if self.alert_on_short_history {
+            self.num_failures_to_alert.min(short)
+        } else {
+            self.num_failures_to_alert
+        }
+    }
+
     /// A tab named after its test group, with TestGrid's built-in defaults (10 recent
     /// columns, alert after 3 failures, close after 1 pass, no staleness, no BROKEN).
     pub fn with_defaults(name: &str, test_group: &str) -> Tab {
@@ -101,6 +114,7 @@ impl Tab {
             broken_column_threshold: 0.0,
             include: None,
             exclude: None,
+            alert_on_short_history: false,
         }
     }
 
@@ -143,7 +157,13 @@ impl DashboardConfig {
         let tabs: Vec<Tab> = stored
             .iter()
             .filter(|j| !shown.contains(j))
-            .map(|j| Tab::with_defaults(j, j))
+            .map(|j| Tab {
+                // Nobody has configured this job: a history too short for the
+                // default threshold (a conformance run is one column) is red when
+                // it fails, not FLAKY.
+                alert_on_short_history: true,
+                ..Tab::with_defaults(j, j)
+            })
             .collect();
         if !tabs.is_empty() {
             self.dashboards.push(Dashboard {
@@ -153,6 +173,16 @@ impl DashboardConfig {
             });
         }
         self
+    }
+
+    /// Days of results the analysis commands look back by default: the longest
+    /// `days_of_results` of any test group, TestGrid's built-in value without any.
+    pub fn days_of_results(&self) -> u32 {
+        self.test_groups
+            .iter()
+            .map(|g| g.days_of_results)
+            .max()
+            .unwrap_or(BUILTIN_DAYS_OF_RESULTS)
     }
 
     pub fn test_group(&self, name: &str) -> Option<&TestGroup> {
@@ -429,6 +459,7 @@ fn resolve_tab(
             .unwrap_or(0.0),
         include,
         exclude,
+        alert_on_short_history: false,
         name: t.name,
         test_group_name: t.test_group_name,
     })

@@ -24,6 +24,14 @@ pub struct E2eSummary {
     pub skipped: Option<u64>,
     pub apiserver_version: Option<String>,
     pub e2e_version: Option<String>,
+    /// When the run started (Unix seconds), when the log shows it: see [`Self::started`].
+    pub started: Option<i64>,
+    /// `Random Seed: N`: Ginkgo seeds with the Unix time it starts at, unless told.
+    #[serde(skip)]
+    seed: Option<i64>,
+    /// Month, day and second of the day of the first klog line (`I0527 01:21:16.47…`).
+    #[serde(skip)]
+    first_klog: Option<(u32, u32, u32)>,
 }
 
 impl E2eSummary {
@@ -70,13 +78,33 @@ pub fn parse_file(path: &Path) -> Result<E2eSummary, IngestError> {
         }
         summary.read_line(&String::from_utf8_lossy(&line));
     }
+    summary.started = summary.start_time();
     Ok(summary)
 }
 
 impl E2eSummary {
+    /// The run's start: Ginkgo's default seed is the Unix time the suite started, but
+    /// a seed can be chosen, so it is believed only when the first klog line (which
+    /// has no year) shows the same day and a time within two minutes of it.
+    fn start_time(&self) -> Option<i64> {
+        use chrono::{Datelike, Timelike};
+        let seed = self.seed?;
+        let (month, day, second) = self.first_klog?;
+        let at = chrono::DateTime::from_timestamp(seed, 0)?;
+        let close = (i64::from(at.num_seconds_from_midnight()) - i64::from(second)).abs() <= 120;
+        (at.month() == month && at.day() == day && close).then_some(seed)
+    }
+
     fn read_line(&mut self, line: &str) {
         let line = line.trim();
-        if let Some(rest) = line.strip_prefix("Ran ") {
+        if self.first_klog.is_none() {
+            self.first_klog = klog_header(line);
+        }
+        if let Some(rest) = line.strip_prefix("Random Seed: ") {
+            if self.seed.is_none() {
+                self.seed = rest.split_whitespace().next().and_then(|n| n.parse().ok());
+            }
+        } else if let Some(rest) = line.strip_prefix("Ran ") {
             self.read_ran(rest);
         } else if let Some(rest) = line.strip_prefix("SUCCESS! -- ") {
             self.read_counts("SUCCESS", rest);
@@ -132,6 +160,24 @@ impl E2eSummary {
     }
 }
 
+/// `I0527 01:21:16.477120 …` → (5, 27, 4876): klog's severity letter, month and day,
+/// and the time of day in seconds.
+fn klog_header(line: &str) -> Option<(u32, u32, u32)> {
+    let b = line.as_bytes();
+    if b.len() < 14 || !matches!(b[0], b'I' | b'W' | b'E' | b'F') || b[5] != b' ' {
+        return None;
+    }
+    let num = |from: usize, to: usize| line.get(from..to)?.parse::<u32>().ok();
+    let (month, day) = (num(1, 3)?, num(3, 5)?);
+    let (h, m, sec) = (num(6, 8)?, num(9, 11)?, num(12, 14)?);
+    let valid = (1..=12).contains(&month) && (1..=31).contains(&day) && h < 24 && m < 60;
+    (valid && b[8] == b':' && b[11] == b':' && sec < 61).then_some((
+        month,
+        day,
+        h * 3600 + m * 60 + sec,
+    ))
+}
+
 fn version_after(line: &str, marker: &str) -> Option<String> {
     let at = line.find(marker)?;
     let v = line[at + marker.len()..].split_whitespace().next()?;
@@ -147,7 +193,21 @@ mod tests {
         for l in text.lines() {
             s.read_line(l);
         }
+        s.started = s.start_time();
         s
+    }
+
+    #[test]
+    fn the_start_is_ginkgos_seed_when_the_log_agrees() {
+        let log = "I0527 01:21:16.477120      20 e2e.go:129] Starting e2e run\n\
+                   Random Seed: 1653614476 - Will randomize all specs\n";
+        // 1653614476 is 2022-05-27 01:21:16 UTC.
+        assert_eq!(read(log).started, Some(1_653_614_476));
+        // A chosen seed does not match the log's clock: no start time.
+        let chosen = log.replace("1653614476", "42");
+        assert_eq!(read(&chosen).started, None);
+        // Nor does a seed without a klog line to check it against.
+        assert_eq!(read("Random Seed: 1653614476\n").started, None);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! expanded: a DOCTYPE that declares any is refused outright.
 
 use super::IngestError;
-use crate::model::{clip_message, CellStatus, Observation, MAX_MESSAGE_BYTES};
+use crate::model::{clip_message, is_suite_node, CellStatus, Observation, MAX_MESSAGE_BYTES};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use std::borrow::Cow;
@@ -21,7 +21,8 @@ use std::path::Path;
 pub struct JunitReport {
     /// Every testcase kept for the grid, in file order.
     pub cases: Vec<JunitCase>,
-    /// Testcases skipped with an empty message (dropped from the grid, but counted).
+    /// Testcases skipped without a reason (no value, message empty or Ginkgo's stock
+    /// "skipped"): dropped from the grid, but counted.
     pub dropped_skips: u64,
     /// The first `<testsuite timestamp=…>`, when present.
     pub timestamp: Option<String>,
@@ -70,20 +71,6 @@ impl JunitTally {
         self.skipped += other.skipped;
         self.suite_nodes += other.suite_nodes;
     }
-}
-
-/// Ginkgo v2 reports its suite-level nodes as testcases named by node type.
-fn is_ginkgo_suite_node(name: &str) -> bool {
-    const NODES: [&str; 7] = [
-        "[BeforeSuite]",
-        "[AfterSuite]",
-        "[SynchronizedBeforeSuite]",
-        "[SynchronizedAfterSuite]",
-        "[ReportBeforeSuite]",
-        "[ReportAfterSuite]",
-        "[DeferCleanup (Suite)]",
-    ];
-    NODES.iter().any(|n| name.starts_with(n))
 }
 
 /// Files up to this size are read whole and parsed without copying; larger ones are
@@ -184,10 +171,13 @@ struct CaseState {
     flaky: u32,
     reruns: u32,
     skipped: Option<String>,
+    /// The `<skipped>` element had text of its own (not only a `message` attribute).
+    skip_value: bool,
     message: Option<String>,
 }
 
-/// Text being gathered for a message whose attribute was empty.
+/// Text being gathered: a failure's message when its attribute was empty, or a skip's
+/// value.
 struct Capture {
     outcome: Outcome,
     depth: usize,
@@ -339,7 +329,10 @@ impl<'a> Parser<'a> {
                                 _ => String::with_capacity(name.len()),
                             };
                             case.name_at = case.row.len();
-                            case.row.push_str(&name);
+                            // Ginkgo v2 names a spec "[It] <text>" where v1 wrote
+                            // "<text>": one row for the same spec in both.
+                            case.row
+                                .push_str(name.strip_prefix("[It] ").unwrap_or(&name));
                         }
                         b"time" => case.duration = parse_seconds(self.utf8(value, offset)?),
                         _ => {}
@@ -360,7 +353,7 @@ impl<'a> Parser<'a> {
                 let message = self.attr(e, b"message", offset)?.filter(|m| !m.is_empty());
                 let has_message = message.is_some();
                 self.record(outcome, message);
-                if !empty && !has_message {
+                if !empty && (!has_message || outcome == Outcome::Skipped) {
                     self.capture = Some(Capture {
                         outcome,
                         depth: self.depth,
@@ -383,7 +376,17 @@ impl<'a> Parser<'a> {
             }
             let cap = self.capture.take().expect("checked above");
             let text = cap.text.trim();
-            if !text.is_empty() {
+            if text.is_empty() {
+                return;
+            }
+            if cap.outcome == Outcome::Skipped {
+                if let Some(case) = &mut self.case {
+                    case.skip_value = true;
+                    if case.skipped.as_deref().is_none_or(str::is_empty) {
+                        case.skipped = Some(clip_message(text.to_string()));
+                    }
+                }
+            } else {
                 self.set_message(cap.outcome, clip_message(text.to_string()));
             }
             return;
@@ -458,7 +461,7 @@ impl<'a> Parser<'a> {
         let Some(case) = self.case.take() else { return };
         let tally = &mut self.report.tally;
         tally.testcases += 1;
-        if is_ginkgo_suite_node(&case.row[case.name_at..]) {
+        if is_suite_node(&case.row[case.name_at..]) {
             tally.suite_nodes += 1;
         } else if case.failed {
             tally.failed += 1;
@@ -477,7 +480,10 @@ impl<'a> Parser<'a> {
             // Rerun failures without a final <failure>: the last attempt passed.
             (CellStatus::Flaky, 1 + case.reruns, case.message)
         } else if let Some(skip) = case.skipped {
-            if skip.is_empty() {
+            // TestGrid's updater drops a skip with no value whose message is empty
+            // (Ginkgo v1, focus skips) or Ginkgo v2's stock "skipped": specs the run
+            // never meant to run are not rows.
+            if !case.skip_value && (skip.is_empty() || skip == "skipped") {
                 self.report.dropped_skips += 1;
                 return;
             }

@@ -4,6 +4,23 @@
 use super::CellStatus;
 use std::collections::HashMap;
 
+/// Which builds an analysis sees: those started in `[since, until]` (an open end when
+/// `None`). As in TestGrid's updater, a job none of whose builds started inside still
+/// shows its newest one, so old results are never silently empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Span {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+impl Span {
+    /// Every stored build.
+    pub const ALL: Span = Span {
+        since: None,
+        until: None,
+    };
+}
+
 /// A build, as a grid column.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Column {

@@ -8,8 +8,28 @@ mod status;
 
 pub use build::{Build, Counts};
 pub use cell::{clip_message, Cell, CellMerge, Observation, MAX_MESSAGE_BYTES};
-pub use grid::{BuildRef, Column, Grid};
+pub use grid::{BuildRef, Column, Grid, Span};
 pub use status::{CellStatus, CountBucket};
 
 /// Row name of the synthetic per-build result row (TestGrid's `Overall`).
 pub const OVERALL_ROW: &str = "Overall";
+
+/// Ginkgo v2 reports its suite-level nodes (`[SynchronizedBeforeSuite]`,
+/// `[ReportAfterSuite] Kubernetes e2e suite report`, …) as testcases: rows, as in
+/// TestGrid, but not specs, so no count of tests includes them. `name` is a testcase
+/// name or a row name (`<suite>.<testcase>`).
+pub fn is_suite_node(name: &str) -> bool {
+    const NODES: [&str; 7] = [
+        "[BeforeSuite]",
+        "[AfterSuite]",
+        "[SynchronizedBeforeSuite]",
+        "[SynchronizedAfterSuite]",
+        "[ReportBeforeSuite]",
+        "[ReportAfterSuite]",
+        "[DeferCleanup (Suite)]",
+    ];
+    NODES.iter().any(|node| {
+        name.match_indices(node)
+            .any(|(at, _)| at == 0 || name[..at].ends_with('.'))
+    })
+}

@@ -3,6 +3,7 @@
 
 use crate::analysis::{self, triage::Cluster, Snapshot};
 use crate::config::DashboardConfig;
+use crate::model::Span;
 use crate::store::{self, BuildInfo, Store};
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,18 +25,18 @@ pub fn with_stored_jobs(
     Ok(config.with_unconfigured(&Store::open(db)?.jobs()?))
 }
 
-/// Loads the grids of the jobs `config` shows (builds started at or after `since`; all
-/// when `None`) and analyses them at `now`.
+/// Loads the grids of the jobs `config` shows (the builds `span` takes) and analyses
+/// them at `now`.
 pub fn snapshot(
     db: &Path,
     config: &DashboardConfig,
-    since: Option<i64>,
+    span: Span,
     now: i64,
 ) -> Result<Snapshot, store::StoreError> {
     let jobs = Store::open(db)?.jobs()?;
     let wanted = config.jobs_shown(&jobs);
     let step = std::time::Instant::now();
-    let grids = store::load_grids(db, &wanted, since, 2)?;
+    let grids = store::load_grids(db, &wanted, span, 2)?;
     tracing::info!(elapsed = ?step.elapsed(), "grids loaded");
     let step = std::time::Instant::now();
     let snapshot = Snapshot::compute(config, grids, now);
@@ -47,11 +48,11 @@ pub fn snapshot(
 pub fn gather(
     db: &Path,
     config: DashboardConfig,
-    since: Option<i64>,
+    span: Span,
     now: i64,
 ) -> Result<Site, store::StoreError> {
     let config = with_stored_jobs(db, config)?;
-    let snapshot = snapshot(db, &config, since, now)?;
+    let snapshot = snapshot(db, &config, span, now)?;
     let step = std::time::Instant::now();
     // In job order, as the store lists them, so clusters come out the same every time.
     let mut grids: Vec<_> = snapshot.grids.values().collect();

@@ -138,7 +138,7 @@ fn grid_body(
             cells,
             alert: testgrid::alert(
                 g.row(*r),
-                tab.num_failures_to_alert,
+                tab.failures_to_alert(g.columns.len()),
                 tab.num_passes_to_disable_alert,
             )
             .is_some(),

@@ -133,7 +133,7 @@ const SIGS: [&str; 8] = [
 
 fn test_name(i: usize) -> String {
     format!(
-        "Kubernetes e2e suite.[It] [sig-{}] simulated behaviour {i:05} should hold [Conformance]",
+        "Kubernetes e2e suite.[sig-{}] simulated behaviour {i:05} should hold [Conformance]",
         SIGS[i % SIGS.len()]
     )
 }

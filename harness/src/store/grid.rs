@@ -2,7 +2,7 @@
 
 use super::{Store, StoreError};
 use crate::model::{CellStatus, CountBucket};
-use crate::model::{Column, Grid};
+use crate::model::{Column, Grid, Span};
 use rusqlite::params;
 
 impl Store {
@@ -41,36 +41,46 @@ impl Store {
         Ok(names)
     }
 
-    /// The grid of `job`: builds started at or after `since` (all when `None`), newest
-    /// first; rows sorted by name. Failure messages are kept for failing cells only.
-    pub fn grid(
-        &self,
-        job: &str,
-        since: Option<i64>,
-        names: &[String],
-    ) -> Result<Grid, StoreError> {
+    /// The grid of `job`: the builds `span` takes (its newest build when none started
+    /// inside), newest first; rows sorted by name. Failure messages are kept for failing
+    /// cells only.
+    pub fn grid(&self, job: &str, span: Span, names: &[String]) -> Result<Grid, StoreError> {
         let err = |e| self.err("reading a grid", e);
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT b.id, b.build, b.started, b.finished, b.passed, b.commit_id
                  FROM builds b JOIN jobs j ON j.id = b.job_id
-                 WHERE j.name = ?1 AND (?2 IS NULL OR b.started >= ?2)
+                 WHERE j.name = ?1 AND (?2 IS NULL OR b.started <= ?2)
                  ORDER BY b.started DESC, b.build DESC",
             )
             .map_err(err)?;
         let mut ids = Vec::new();
         let mut columns = Vec::new();
-        let mut rows = stmt.query(params![job, since]).map_err(err)?;
+        let mut rows = stmt.query(params![job, span.until]).map_err(err)?;
         while let Some(r) = rows.next().map_err(err)? {
+            let started: Option<i64> = r.get(2).map_err(err)?;
+            // Newest first (SQLite sorts unknown start times last): the first build
+            // before the window ends it, kept only when nothing inside came before it.
+            let inside = match (span.since, started) {
+                (None, _) => true,
+                (Some(since), Some(t)) => t >= since,
+                (Some(_), None) => false,
+            };
+            if !inside && !columns.is_empty() {
+                break;
+            }
             ids.push(r.get::<_, i64>(0).map_err(err)?);
             columns.push(Column {
                 build: r.get(1).map_err(err)?,
-                started: r.get(2).map_err(err)?,
+                started,
                 finished: r.get(3).map_err(err)?,
                 passed: r.get(4).map_err(err)?,
                 commit: r.get(5).map_err(err)?,
             });
+            if !inside {
+                break;
+            }
         }
         drop(rows);
         let mut grid = Grid::new(job.to_string(), columns);

@@ -1,15 +1,15 @@
 //! Loading many jobs' grids at once: one read connection per thread.
 
 use super::{Store, StoreError};
-use crate::model::Grid;
+use crate::model::{Grid, Span};
 use std::path::Path;
 
-/// Loads the grids of `jobs` (builds started at or after `since`) using up to
-/// `threads` read connections.
+/// Loads the grids of `jobs` (the builds `span` takes, see [`Store::grid`]) using up
+/// to `threads` read connections.
 pub fn load_grids(
     db: &Path,
     jobs: &[String],
-    since: Option<i64>,
+    span: Span,
     threads: usize,
 ) -> Result<Vec<Grid>, StoreError> {
     let threads = threads.clamp(1, jobs.len().max(1));
@@ -31,7 +31,7 @@ pub fn load_grids(
                     let store = Store::open(db)?;
                     chunk
                         .iter()
-                        .map(|(i, job)| Ok((*i, store.grid(job, since, names)?)))
+                        .map(|(i, job)| Ok((*i, store.grid(job, span, names)?)))
                         .collect()
                 })
             })
