@@ -37,7 +37,12 @@ fn expect_rejected(c: &Case, bad: &str, needles: &[&str]) {
         summary.contains("1 builds stored") && summary.contains("1 failed"),
         "{summary}"
     );
-    assert!(summary.contains("not ingested:"), "{summary}");
+    assert!(
+        summary.contains("not ingested (reasons above):"),
+        "{summary}"
+    );
+    // The reason is said once, on stderr, not again in the summary.
+    assert_eq!(err.matches("hint:").count(), 1, "{err}");
     let stored = runs(&c.db);
     assert_eq!(stored.len(), 1, "only the good input is stored: {stored:?}");
     assert_eq!(stored[0]["job"], "ginkgo-v1");

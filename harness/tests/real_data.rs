@@ -145,6 +145,12 @@ fn the_quick_start_shows_every_ingested_job() {
         .any(|t| t.contains("session affinity timeout work for NodePort")));
     let text = common::stdout(&trellis(&db, &["status"]));
     assert!(text.starts_with("window: builds started "), "{text}");
+    // The report sees what status sees, and says so in --json.
+    let o = trellis(&db, &["report", "--json"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let site: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(site["dashboards"], report["dashboards"]);
+    assert_eq!(site["window"]["days"], report["window"]["days"]);
 
     // As of 2023-01-01 only the 2022 runs existed: gke's newest is v1.24, and jobs
     // first run later are not seen at all.

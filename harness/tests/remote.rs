@@ -193,6 +193,10 @@ fn single_junit_url_404_and_timeout() {
     let good = format!("{}/artifacts/junit_nextest.xml", server.base);
     let missing = format!("{}/logs/job/1/junit_01.xml", server.base);
     let slow = format!("{}/slow/junit.xml", server.base);
+    // A port nothing listens on: the error says why, not reqwest's URL again.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = format!("http://{}/x/junit.xml", closed.local_addr().unwrap());
+    drop(closed);
     let started = std::time::Instant::now();
     let out = trellis(
         &db,
@@ -205,9 +209,16 @@ fn single_junit_url_404_and_timeout() {
             &good,
             &missing,
             &slow,
+            &refused,
         ],
     );
     let err = stderr(&out);
+    let line = err.lines().find(|l| l.contains(&refused)).unwrap_or("");
+    assert!(
+        line.contains("could not connect") && line.to_lowercase().contains("refused"),
+        "{err}"
+    );
+    assert_eq!(line.matches(&refused).count(), 1, "{line}");
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(
         err.contains(&missing) && err.contains("answered 404"),

@@ -173,6 +173,9 @@ fn error_messages() {
         vec!["test", "--partition", "3/2", "/bin/true"],
         vec!["test", "--filter", "no-such-test", "/bin/true"],
         vec!["run", "no-such-suite", "--kubeconfig", "[TMP]/kubeconfig"],
+        vec!["simulate", "--out", "[TMP]/sim-bad", "--flaky-share", "1.5"],
+        vec!["simulate", "--out", "[TMP]/sim-bad", "--builds", "0"],
+        vec!["regressions", "--job", "sim-job-1"],
         vec![
             "run",
             "smoke",

@@ -89,7 +89,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
                 }
                 Err(e) => {
                     eprintln!("{}", failure::render(&e));
-                    tally.failed.push((unit.source.clone(), e.to_string()));
+                    tally.failed.push(unit.source.clone());
                 }
             }
         }
@@ -102,13 +102,13 @@ struct Tally {
     stored: usize,
     unchanged: usize,
     cells: usize,
-    failed: Vec<(String, String)>,
+    failed: Vec<String>,
 }
 
 impl Tally {
     fn fail(&mut self, input: &str, e: &IngestError) {
         eprintln!("{}", failure::render(e));
-        self.failed.push((input.to_string(), e.to_string()));
+        self.failed.push(input.to_string());
     }
 
     fn report(self, db: &Path) -> Result<i32, Failure> {
@@ -123,9 +123,10 @@ impl Tally {
         if self.failed.is_empty() {
             return Ok(exit::OK);
         }
-        println!("not ingested:");
-        for (input, why) in &self.failed {
-            println!("  {input}: {why}");
+        // Each reason was printed (with its hint) when it happened.
+        println!("not ingested (reasons above):");
+        for input in &self.failed {
+            println!("  {input}");
         }
         Ok(exit::INPUT_REJECTED)
     }

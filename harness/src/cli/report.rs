@@ -13,17 +13,18 @@ use std::path::{Path, PathBuf};
 /// The site needs nothing else: open OUT/index.html from disk or serve it from any
 /// static bucket. Without dashboard configs every stored job becomes a tab of one
 /// dashboard. The window is the one `trellis status` uses: --days (default: the
-/// dashboards' longest days_of_results, 15 without any) back from --at.
+/// dashboards' longest days_of_results, 15 without any) back from --at. `--json`
+/// prints what the site's index shows, in `trellis status --json`'s shape.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     window: WindowArgs,
     /// Directory to write the site into.
-    #[arg(long, value_name = "DIR", required_unless_present = "markdown")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["markdown", "json"])]
     out: Option<PathBuf>,
     /// Print the Markdown summary (verdict, failing tests with their last good commit,
     /// new flakes) on stdout, e.g. for $GITHUB_STEP_SUMMARY.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     markdown: bool,
 }
 
@@ -49,6 +50,12 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     }
     if args.markdown {
         print!("{}", report::markdown(&site));
+    }
+    if args.window.json {
+        super::print_json(&super::window::Windowed {
+            window,
+            report: &site.snapshot.status,
+        })?;
     }
     Ok(exit::OK)
 }

@@ -25,9 +25,10 @@ pub struct Args {
     /// Where ground-truth.json goes with --store (default: beside the store).
     #[arg(long, value_name = "FILE")]
     truth: Option<PathBuf>,
-    /// Number of jobs (named sim-job-NN), unless --jobs-from names them.
-    #[arg(long, default_value_t = 3)]
-    jobs: usize,
+    /// Number of jobs: named sim-job-NN [default: 3], or the first N test groups of
+    /// --jobs-from [default: all of them].
+    #[arg(long)]
+    jobs: Option<usize>,
     /// Take job names from the test groups of a TestGrid dashboards directory.
     #[arg(long, value_name = "DIR")]
     jobs_from: Option<PathBuf>,
@@ -51,16 +52,80 @@ pub struct Args {
     interval_hours: f64,
 }
 
+/// Cells a simulation may write: about 10 GB of Prow files, beyond any test's need.
+const MAX_CELLS: usize = 50_000_000;
+
+/// Refuses options that cannot describe a history, naming the flag.
+fn check(args: &Args, jobs: usize) -> Result<(), Failure> {
+    let bad = |flag: &str, why: String| {
+        Err(Failure::message(
+            exit::USAGE,
+            format!("--{flag}: {why}"),
+            format!("pass a valid --{flag} (see trellis simulate --help)"),
+        ))
+    };
+    for (flag, share) in [
+        ("flaky-share", args.flaky_share),
+        ("broken-share", args.broken_share),
+        ("outage-probability", args.outage_probability),
+    ] {
+        if !(0.0..=1.0).contains(&share) {
+            return bad(flag, format!("{share} is not a share between 0 and 1"));
+        }
+    }
+    if !(args.interval_hours > 0.0 && args.interval_hours <= 24.0 * 365.0) {
+        return bad(
+            "interval-hours",
+            format!(
+                "{} is not between 0 (excluded) and a year",
+                args.interval_hours
+            ),
+        );
+    }
+    for (flag, n) in [
+        ("jobs", jobs),
+        ("builds", args.builds),
+        ("tests", args.tests),
+    ] {
+        if n == 0 {
+            return bad(flag, "must be at least 1".into());
+        }
+    }
+    let cells = jobs.saturating_mul(args.builds).saturating_mul(args.tests);
+    if cells > MAX_CELLS {
+        return bad(
+            "builds",
+            format!(
+                "{jobs} jobs × {} builds × {} tests is {cells} cells, over {MAX_CELLS}",
+                args.builds, args.tests
+            ),
+        );
+    }
+    Ok(())
+}
+
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let jobs: Vec<String> = match &args.jobs_from {
-        Some(dir) => config::load_dir(dir)?
-            .test_groups
-            .iter()
-            .map(|g| g.name.clone())
-            .take(args.jobs.max(1))
+        Some(dir) => {
+            let groups = config::load_dir(dir)?.test_groups;
+            if groups.is_empty() {
+                return Err(Failure::message(
+                    exit::USAGE,
+                    format!(
+                        "--jobs-from {}: no test_groups to take job names from",
+                        dir.display()
+                    ),
+                    "point --jobs-from at TestGrid YAML that has test_groups",
+                ));
+            }
+            let n = args.jobs.unwrap_or(groups.len());
+            groups.into_iter().map(|g| g.name).take(n).collect()
+        }
+        None => (1..=args.jobs.unwrap_or(3))
+            .map(|i| format!("sim-job-{i:02}"))
             .collect(),
-        None => (1..=args.jobs).map(|i| format!("sim-job-{i:02}")).collect(),
     };
+    check(&args, args.jobs.unwrap_or(jobs.len()))?;
     let mut opts = SimOptions::new(
         jobs,
         args.builds,

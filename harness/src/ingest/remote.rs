@@ -296,7 +296,13 @@ fn describe(e: &reqwest::Error, attempts: u32) -> String {
     } else {
         "request failed"
     };
-    format!("{what} after {attempts} attempt(s): {e}")
+    // reqwest's own text only repeats the URL the error already names; the cause is
+    // at the bottom of its source chain ("Connection refused (os error 111)").
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    format!("{what} after {attempts} attempt(s): {cause}")
 }
 
 fn query_escape(s: &str) -> String {
