@@ -86,8 +86,12 @@ fn runs_each_test_in_its_own_process_with_retries_and_deadlines() {
     );
     assert!(stderr(&o).contains("fixture failure: expected 1, got 2"));
 
-    // The JUnit it writes reads back, through trellis's own reader, as the run went.
+    // The JUnit it writes reads back, through trellis's own reader, as the run went,
+    // with the run's start as its timestamp.
     let parsed = junit::parse_file(&report).unwrap();
+    let stamp = trellis::ingest::parse_timestamp(parsed.timestamp.as_deref().unwrap()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert!((now - 120..=now).contains(&stamp), "{stamp} vs {now}");
     let cell = |name: &str| {
         parsed
             .cases

@@ -12,6 +12,8 @@ pub struct Junit {
     /// The run's artifacts directory (per-suite reports).
     artifacts: Option<PathBuf>,
     tests: Vec<(usize, TestRun)>,
+    /// When the current tests started (Unix seconds).
+    started: i64,
 }
 
 enum Target {
@@ -28,6 +30,7 @@ impl Junit {
             target: Target::File,
             artifacts: None,
             tests: Vec::new(),
+            started: 0,
         }
     }
 
@@ -37,6 +40,7 @@ impl Junit {
             path: None,
             artifacts: None,
             tests: Vec::new(),
+            started: 0,
         }
     }
 }
@@ -54,7 +58,10 @@ impl Sink for Junit {
                     .map(|dir| dir.join(format!("junit_{name}.xml")));
                 self.tests.clear();
             }
-            (EventKind::Test(TestEvent::RunStarted { .. }), _) => self.tests.clear(),
+            (EventKind::Test(TestEvent::RunStarted { .. }), _) => {
+                self.tests.clear();
+                self.started = event.at.timestamp();
+            }
             (EventKind::Test(TestEvent::TestFinished { index, run, .. }), _) => {
                 self.tests.push((*index, run.clone()));
             }
@@ -66,6 +73,7 @@ impl Sink for Junit {
                 tests.sort_by_key(|t| t.0);
                 let report = RunReport {
                     tests: tests.into_iter().map(|t| t.1).collect(),
+                    started: self.started,
                     elapsed: *elapsed,
                 };
                 runner::write_junit(&report, path).map_err(|source| SinkError::Io {

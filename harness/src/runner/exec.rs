@@ -152,6 +152,8 @@ enum WorkerMessage {
 #[derive(Debug, Clone, Default)]
 pub struct RunReport {
     pub tests: Vec<TestRun>,
+    /// Wall-clock start, Unix seconds (the JUnit `timestamp`).
+    pub started: i64,
     pub elapsed: Duration,
 }
 
@@ -169,6 +171,7 @@ pub fn run(
     mut on_event: impl FnMut(TestEvent),
 ) -> Result<RunReport, RunnerError> {
     let start = Instant::now();
+    let started = chrono::Utc::now().timestamp();
     let scratch = tempfile::Builder::new()
         .prefix("trellis-run-")
         .tempdir()
@@ -266,6 +269,7 @@ pub fn run(
     on_event(TestEvent::RunFinished { elapsed });
     Ok(RunReport {
         tests: results.into_iter().flatten().collect(),
+        started,
         elapsed,
     })
 }

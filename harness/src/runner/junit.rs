@@ -80,10 +80,14 @@ pub fn write_junit(report: &RunReport, path: &Path) -> std::io::Result<()> {
         by_binary.entry(t.case.binary.as_str()).or_default().push(t);
     }
     let failures = report.count(TestOutcome::Failed);
+    // JUnit's timestamp: ISO 8601 without a zone, in UTC.
+    let timestamp = chrono::DateTime::from_timestamp(report.started, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S");
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"trellis-run\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\">",
+        "<testsuites name=\"trellis-run\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\" timestamp=\"{timestamp}\">",
         report.tests.len(),
         report.elapsed.as_secs_f64()
     );
@@ -95,7 +99,7 @@ pub fn write_junit(report: &RunReport, path: &Path) -> std::io::Result<()> {
         let count = |o| tests.iter().filter(|t| t.outcome == o).count();
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" errors=\"0\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" errors=\"0\" timestamp=\"{timestamp}\">",
             xml(&suite),
             tests.len(),
             count(TestOutcome::Failed),
@@ -179,6 +183,7 @@ mod tests {
                     Some("needs a real kubelet & <DNS>"),
                 ),
             ],
+            started: 1_700_000_000,
             elapsed: Duration::from_secs(3),
         };
         let dir = tempfile::tempdir().unwrap();
@@ -188,8 +193,8 @@ mod tests {
         assert_eq!(
             xml,
             r#"<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="trellis-run" tests="2" failures="0" errors="0" time="3.000">
-  <testsuite name="trellis-smoke" tests="2" failures="0" skipped="1" errors="0">
+<testsuites name="trellis-run" tests="2" failures="0" errors="0" time="3.000" timestamp="2023-11-14T22:13:20">
+  <testsuite name="trellis-smoke" tests="2" failures="0" skipped="1" errors="0" timestamp="2023-11-14T22:13:20">
     <testcase name="api::version" classname="trellis-smoke" time="1.500">
     </testcase>
     <testcase name="dns::resolve" classname="trellis-smoke" time="1.500">
@@ -249,6 +254,7 @@ mod tests {
                 failed,
                 interrupted,
             ],
+            started: 1_700_000_000,
             elapsed: Duration::from_secs(2),
         };
         let dir = tempfile::tempdir().unwrap();
