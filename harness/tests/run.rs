@@ -279,7 +279,9 @@ fn e2e_suites_run_e2e_test_with_ginkgo_filters() {
 
 const KIND_STANDIN: &str = r#"#!/bin/sh
 # Stand-in for kind: records every call; "creates" a cluster by handing out the
-# fake API server's kubeconfig.
+# fake API server's kubeconfig. `kind version` (trellis's preflight) is not a call
+# the cluster's life is checked by.
+if [ "$1" = version ]; then echo "kind v0.33.0 stand-in"; exit 0; fi
 printf '%s\n' "$*" >> "$KIND_LOG"
 case "$1 $2" in
   "create cluster")
@@ -317,6 +319,12 @@ fn kind_env(suite_binary: &str) -> KindEnv {
         .write_kubeconfig(&env.kubeconfig, "KIND_CONTEXT")
         .unwrap();
     let kind = script(env.dir.path(), "kind", KIND_STANDIN);
+    // No container engine here: preflight asks this one, which says it runs.
+    script(
+        env.dir.path(),
+        "docker",
+        "#!/bin/sh\necho 29.0.0-stand-in\n",
+    );
     let hang = script(env.dir.path(), "hang-suite", HANGING_SUITE);
     let binary = if suite_binary.is_empty() {
         hang.display().to_string()
@@ -346,6 +354,7 @@ impl KindEnv {
             .arg("--configs")
             .arg(repo_root().join("kind-configs"))
             .env("KIND_LOG", &self.calls)
+            .env("TRELLIS_DOCKER", self.env.path("docker"))
             .env("FAKE_KUBECONFIG", &self.env.kubeconfig)
             .env("HANG_MARKER", self.env.path("hanging"));
         cmd
@@ -457,4 +466,23 @@ fn a_suite_that_cannot_run_still_tears_the_kind_cluster_down() {
     k.assert_torn_down("broken");
     let build = build_dir(&k.env.path("out"), "broken");
     assert_eq!(read_json(&build.join("finished.json"))["result"], "FAILURE");
+}
+
+#[test]
+fn without_a_container_engine_nothing_starts_and_nothing_is_left() {
+    let k = kind_env("");
+    let mut cmd = k.command("no-engine");
+    cmd.env("TRELLIS_DOCKER", "/nonexistent/docker");
+    let o = output(cmd);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot create the cluster") && err.contains("docker"),
+        "{err}"
+    );
+    assert!(err.contains("hint: start the Docker daemon"), "{err}");
+    // No cluster was created, so none was "torn down"; no build, nothing stored.
+    assert!(!k.calls.exists(), "kind was called");
+    assert!(!k.env.path("out").join("no-engine").exists());
+    assert!(!common::stdout(&o).contains("stored"), "{}", common::stdout(&o));
 }

@@ -22,6 +22,14 @@ pub struct KindArgs {
     /// Deadline for one kind command, in seconds.
     #[arg(long, default_value_t = 900, value_name = "SECS")]
     pub(super) kind_timeout: u64,
+    /// The container engine CLI kind drives (checked before a cluster is created).
+    #[arg(
+        long,
+        env = "TRELLIS_DOCKER",
+        default_value = "docker",
+        value_name = "PATH"
+    )]
+    pub(super) docker: PathBuf,
 }
 
 impl KindArgs {
@@ -74,13 +82,16 @@ pub struct ConfigArgs {
     /// A config name in --configs (single-node, multi-node, ha, ipv6, dual-stack) or a path.
     #[arg(long, default_value = "multi-node")]
     config: String,
-    #[arg(long, default_value = "kind-configs", value_name = "DIR")]
-    configs: PathBuf,
+    /// Where named configs are [default: ./kind-configs, else the one in the
+    /// checkout trellis was built from].
+    #[arg(long, value_name = "DIR")]
+    configs: Option<PathBuf>,
 }
 
 impl ConfigArgs {
     fn load(&self) -> Result<kind_config::KindConfig, crate::cluster::ClusterError> {
-        kind_config::load(&kind_config::resolve(&self.config, &self.configs))
+        let dir = super::shipped_dir(self.configs.as_deref(), "kind-configs");
+        kind_config::load(&kind_config::resolve(&self.config, &dir))
     }
 }
 
@@ -319,13 +330,6 @@ pub struct PreflightArgs {
     config: ConfigArgs,
     #[arg(
         long,
-        env = "TRELLIS_DOCKER",
-        default_value = "docker",
-        value_name = "PATH"
-    )]
-    docker: PathBuf,
-    #[arg(
-        long,
         env = "TRELLIS_KUBECTL",
         default_value = "kubectl",
         value_name = "PATH"
@@ -342,7 +346,7 @@ pub fn preflight(args: PreflightArgs) -> Result<i32, Failure> {
         None => {
             let ports = args.config.load()?.host_ports;
             let tools = preflight::Tools {
-                docker: &args.docker,
+                docker: &args.kind.docker,
                 kind: &args.kind.kind,
                 kubectl: &args.kubectl,
             };

@@ -285,3 +285,21 @@ mod tests {
         );
     }
 }
+
+/// A directory trellis ships (`suites`, `kind-configs`): the one given, else
+/// `./NAME` when the working directory has it, else the one in the checkout trellis
+/// was built from, so `trellis run` works from anywhere. Falls back to `./NAME`, which
+/// the error for a missing file then names.
+pub(crate) fn shipped_dir(given: Option<&std::path::Path>, name: &str) -> PathBuf {
+    if let Some(dir) = given {
+        return dir.to_path_buf();
+    }
+    let here = PathBuf::from(name);
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(|root| root.join(name));
+    match checkout {
+        Some(dir) if !here.is_dir() && dir.is_dir() => dir,
+        _ => here,
+    }
+}

@@ -4,9 +4,10 @@
 use super::cluster::{KindArgs, LocalArgs};
 use super::failure::{code, Failure};
 use crate::cluster::access::Access;
+use crate::cluster::local::LocalOptions;
 use crate::cluster::local::LocalProvider;
 use crate::cluster::provider::{KindProvider, KubeconfigProvider, Provider};
-use crate::cluster::{kind, kind_config};
+use crate::cluster::{kind, kind_config, preflight};
 use crate::exit;
 use crate::run::{self, Plan};
 use crate::suite::{self, Manifest, Overrides};
@@ -53,8 +54,10 @@ pub struct Args {
     kind: KindArgs,
     #[command(flatten)]
     local: LocalArgs,
-    #[arg(long, default_value = "kind-configs", value_name = "DIR")]
-    configs: PathBuf,
+    /// Where kind configs named by --cluster kind:NAME are [default: ./kind-configs,
+    /// else the one in the checkout trellis was built from].
+    #[arg(long, value_name = "DIR")]
+    configs: Option<PathBuf>,
     /// Kubernetes version for kind's node image (kindest/node:vX.Y.Z).
     #[arg(long, value_name = "vX.Y.Z", conflicts_with = "image")]
     k8s_version: Option<String>,
@@ -64,9 +67,10 @@ pub struct Args {
     /// Seconds to wait for every node to be Ready.
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     ready_timeout: u64,
-    /// Where suite manifests are.
-    #[arg(long, default_value = "suites", value_name = "DIR")]
-    suites_dir: PathBuf,
+    /// Where suite manifests are [default: ./suites, else the one in the checkout
+    /// trellis was built from].
+    #[arg(long, value_name = "DIR")]
+    suites_dir: Option<PathBuf>,
     /// Where suite binaries named without a path are looked for (default: next to
     /// trellis, then PATH).
     #[arg(long, value_name = "DIR")]
@@ -120,6 +124,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         .map(|m| overrides.resolve(m))
         .collect::<Result<Vec<_>, _>>()
         .map_err(code(exit::INPUT_REJECTED))?;
+    preflight(&args)?;
     let (mut provider, scratch_kubeconfig) = provider(&args).map_err(code(exit::INPUT_REJECTED))?;
     let interrupt = super::cluster::install_interrupt()?;
     let plan = Plan {
@@ -148,10 +153,73 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     }
 }
 
+/// What creating the cluster needs from this machine, checked before a build
+/// directory, a store entry or a teardown exists: a run that cannot start says what
+/// is missing and leaves nothing behind. Soft limits (inotify, disk) only warn.
+fn preflight(args: &Args) -> Result<(), Failure> {
+    if args.kubeconfig.is_some() {
+        return Ok(());
+    }
+    let spec = args.cluster.as_deref().unwrap_or("kind");
+    // Which failed checks stop the run (None: every one).
+    let (checks, required): (_, Option<&[&str]>) = match LocalOptions::parse_spec(spec) {
+        Some(Ok(version)) => (
+            crate::cluster::local::preflight(&LocalOptions::new(version)),
+            None,
+        ),
+        // A malformed spec is the provider's to refuse.
+        Some(Err(_)) => return Ok(()),
+        None if kind_config_path(args).is_none() => return Ok(()),
+        None => {
+            let tools = preflight::Tools {
+                docker: &args.kind.docker,
+                kind: &args.kind.kind,
+                kubectl: Path::new("kubectl"),
+            };
+            let disk = std::env::temp_dir();
+            // kubectl is only checked for `trellis preflight`: a run does not use it.
+            (
+                preflight::run(&tools, Path::new("/proc/sys"), &disk, &[]),
+                Some(&["docker", "kind"]),
+            )
+        }
+    };
+    let mut missing = Vec::new();
+    for c in checks.iter().filter(|c| !c.ok) {
+        if required.is_none_or(|r| r.contains(&c.name)) {
+            missing.push(c);
+        } else {
+            tracing::warn!("preflight: {}: {}", c.name, c.detail);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::message(
+        exit::FAILURE,
+        format!(
+            "cannot create the cluster ({spec}); nothing was started: {}",
+            missing
+                .iter()
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        missing
+            .iter()
+            .filter_map(|c| c.fix.clone())
+            .collect::<Vec<_>>()
+            .join("; "),
+    ))
+}
+
 fn load_manifests(args: &Args) -> Result<Vec<Manifest>, suite::SuiteError> {
     args.suites
         .iter()
-        .map(|s| suite::manifest::load(&suite::manifest::resolve(s, &args.suites_dir)))
+        .map(|s| {
+            let dir = super::shipped_dir(args.suites_dir.as_deref(), "suites");
+            suite::manifest::load(&suite::manifest::resolve(s, &dir))
+        })
         .collect()
 }
 
@@ -193,7 +261,8 @@ fn kind_config_path(args: &Args) -> Option<PathBuf> {
         .strip_prefix("kind")
         .map(|r| r.trim_start_matches(':'))?;
     let name = if name.is_empty() { "multi-node" } else { name };
-    Some(kind_config::resolve(name, &args.configs))
+    let dir = super::shipped_dir(args.configs.as_deref(), "kind-configs");
+    Some(kind_config::resolve(name, &dir))
 }
 
 /// The provider, and the kubeconfig file it writes that the run must remove.
