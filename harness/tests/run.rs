@@ -484,5 +484,9 @@ fn without_a_container_engine_nothing_starts_and_nothing_is_left() {
     // No cluster was created, so none was "torn down"; no build, nothing stored.
     assert!(!k.calls.exists(), "kind was called");
     assert!(!k.env.path("out").join("no-engine").exists());
-    assert!(!common::stdout(&o).contains("stored"), "{}", common::stdout(&o));
+    assert!(
+        !common::stdout(&o).contains("stored"),
+        "{}",
+        common::stdout(&o)
+    );
 }

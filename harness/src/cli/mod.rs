@@ -200,6 +200,24 @@ fn format_time(t: Option<i64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// A directory trellis ships (`suites`, `kind-configs`): the one given, else
+/// `./NAME` when the working directory has it, else the one in the checkout trellis
+/// was built from, so `trellis run` works from anywhere. Falls back to `./NAME`, which
+/// the error for a missing file then names.
+pub(crate) fn shipped_dir(given: Option<&std::path::Path>, name: &str) -> PathBuf {
+    if let Some(dir) = given {
+        return dir.to_path_buf();
+    }
+    let here = PathBuf::from(name);
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(|root| root.join(name));
+    match checkout {
+        Some(dir) if !here.is_dir() && dir.is_dir() => dir,
+        _ => here,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -283,23 +301,5 @@ mod tests {
             unknown.is_empty(),
             "hints name flags trellis lacks: {unknown:#?}"
         );
-    }
-}
-
-/// A directory trellis ships (`suites`, `kind-configs`): the one given, else
-/// `./NAME` when the working directory has it, else the one in the checkout trellis
-/// was built from, so `trellis run` works from anywhere. Falls back to `./NAME`, which
-/// the error for a missing file then names.
-pub(crate) fn shipped_dir(given: Option<&std::path::Path>, name: &str) -> PathBuf {
-    if let Some(dir) = given {
-        return dir.to_path_buf();
-    }
-    let here = PathBuf::from(name);
-    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(|root| root.join(name));
-    match checkout {
-        Some(dir) if !here.is_dir() && dir.is_dir() => dir,
-        _ => here,
     }
 }
