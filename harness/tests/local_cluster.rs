@@ -348,6 +348,25 @@ fn e2e_test_runs_the_pinned_conformance_allowlist_for_real() {
     // Ginkgo's JUnit has a case per spec of the whole suite (skipped ones too) plus
     // suite nodes; every pinned spec must be among the passes.
     assert!(passed >= pinned, "{passed} passed of {pinned} pinned");
+    // Ten minutes are not ten minutes of silence: the run told its progress as it
+    // went, ending with every spec it ran.
+    let log = std::fs::read_to_string(build.join("build-log.txt")).unwrap();
+    let told: Vec<&str> = log.lines().filter(|l| l.contains(" specs, ")).collect();
+    assert!(told.len() >= 2, "{log}");
+    let last = told.last().unwrap();
+    let counts: Vec<u64> = last
+        .split_once("e2e: ")
+        .map(|(_, rest)| rest)
+        .unwrap_or("")
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .take(3)
+        .collect();
+    // done, of total, failed
+    assert!(
+        counts.len() == 3 && counts[0] == counts[1] && counts[0] >= pinned as u64 && counts[2] == 0,
+        "{last}"
+    );
     let detail = common::show(
         &run.path("db.sqlite"),
         "e2e-local",

@@ -103,8 +103,12 @@ fn the_quick_start_shows_every_ingested_job() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("t.db");
     let data = shared_data().join("conformance");
-    let out = trellis(&db, &["ingest", data.to_str().unwrap()]);
+    let out = trellis(&db, &["ingest", "--quiet", data.to_str().unwrap()]);
     assert!(out.status.success(), "{}", common::stderr(&out));
+    // --quiet: the summary, no line per build.
+    let said = common::stdout(&out);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(said.contains("12 builds stored"), "{said}");
     // Ginkgo v1 submissions have no JUnit timestamp: the start comes from e2e.log.
     let v124 = common::show(&db, "gke", "v1.24");
     assert_eq!(v124["started"], 1_653_614_476, "2022-05-27 01:21:16 UTC");

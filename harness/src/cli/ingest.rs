@@ -13,8 +13,10 @@ use std::time::Duration;
 /// them (logs/<job>/<build>/, pr-logs/pull/<org_repo>/<pr>/<job>/<build>/), a Sonobuoy
 /// results tarball, a Hydrophone output directory, a CNCF conformance submission
 /// directory, an e2e.log, or an http(s):// or gs:// URL of one of those.
-/// Builds already stored are left as they are. Inputs that fail are listed at the end
-/// and make the exit code 3; the others are still stored.
+/// Builds already stored are left as they are. Inputs that fail are reported as they
+/// happen, listed at the end and make the exit code 3; the others are still stored.
+/// A line per build is printed unless --quiet; a long ingest says how far it has got
+/// on stderr every 10 s; -v logs each input, -vv each build read.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Files, directories or URLs to ingest.
@@ -42,6 +44,9 @@ pub struct Args {
         value_name = "URL"
     )]
     gcs_endpoint: String,
+    /// No line per build: only errors and the summary.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
@@ -57,7 +62,9 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     };
     let now = chrono::Utc::now().timestamp();
     let mut tally = Tally::default();
-    for input in &args.inputs {
+    let started = std::time::Instant::now();
+    let mut told = started;
+    for (i, input) in args.inputs.iter().enumerate() {
         let units = match ingest::discover(input, &opts) {
             Ok(u) => u,
             Err(e) => {
@@ -65,7 +72,21 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
                 continue;
             }
         };
-        for unit in &units {
+        tracing::info!(input, builds = units.len(), "discovered");
+        for (j, unit) in units.iter().enumerate() {
+            tracing::debug!(source = unit.source, job = unit.job, "reading");
+            if told.elapsed() >= PROGRESS_EVERY {
+                told = std::time::Instant::now();
+                eprintln!(
+                    "… input {} of {}, build {} of {} in it; {} stored so far ({:.0} s)",
+                    i + 1,
+                    args.inputs.len(),
+                    j + 1,
+                    units.len(),
+                    tally.stored,
+                    started.elapsed().as_secs_f64()
+                );
+            }
             let build = match ingest::read_unit(unit, now) {
                 Ok(b) => b,
                 Err(e) => {
@@ -76,15 +97,19 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             match store.insert_build(&build) {
                 Ok(InsertOutcome::Inserted { cells }) => {
                     let c = build.counts();
-                    println!(
-                        "stored     {}/{}  {cells} cells ({} pass, {} fail, {} flaky, {} skip, {} other)",
-                        build.job, build.build, c.pass, c.fail, c.flaky, c.skip, c.other
-                    );
+                    if !args.quiet {
+                        println!(
+                            "stored     {}/{}  {cells} cells ({} pass, {} fail, {} flaky, {} skip, {} other)",
+                            build.job, build.build, c.pass, c.fail, c.flaky, c.skip, c.other
+                        );
+                    }
                     tally.stored += 1;
                     tally.cells += cells;
                 }
                 Ok(InsertOutcome::AlreadyStored) => {
-                    println!("unchanged  {}/{}  (already stored)", build.job, build.build);
+                    if !args.quiet {
+                        println!("unchanged  {}/{}  (already stored)", build.job, build.build);
+                    }
                     tally.unchanged += 1;
                 }
                 Err(e) => {
@@ -96,6 +121,9 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     }
     tally.report(store.path())
 }
+
+/// How often a long ingest says how far it has got (on stderr).
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct Tally {

@@ -147,16 +147,19 @@ fn dispatch(command: Command, db: &std::path::Path) -> Result<i32, Failure> {
 }
 
 fn init_tracing(verbose: u8) {
+    // trellis's own logs at the level asked for; its libraries' (kube, hyper,
+    // rustls) only from -vvv on, where they stop being noise.
     let default = match verbose {
         0 => "warn",
-        1 => "info",
-        2 => "debug",
+        1 => "warn,trellis=info",
+        2 => "warn,trellis=debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
@@ -241,6 +244,8 @@ mod tests {
     ];
 
     fn long_flags(cmd: &clap::Command, flags: &mut BTreeSet<String>) {
+        // clap's own, on every command.
+        flags.insert("help".to_string());
         flags.extend(
             cmd.get_arguments()
                 .filter_map(|a| a.get_long().map(str::to_string)),

@@ -45,6 +45,8 @@ pub enum EventKind {
     },
     /// A test of a libtest suite (or of `trellis test`).
     Test(TestEvent),
+    /// How far a Ginkgo suite (conformance, e2e) has got.
+    Specs(SpecProgress),
     SuiteFinished(SuiteSummary),
     /// The suites are over: logs are exported, then the cluster torn down.
     TeardownStarted,
@@ -58,6 +60,32 @@ pub enum EventKind {
     },
     /// The run is over; this is what finished.json records.
     RunFinished(RunResult),
+}
+
+/// Specs done of those a Ginkgo run will run, and failures so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecProgress {
+    pub suite: String,
+    pub done: u64,
+    /// `None` until the run has said how many it will run.
+    pub total: Option<u64>,
+    pub failed: u64,
+    /// Since the suite started.
+    pub elapsed: Duration,
+}
+
+impl SpecProgress {
+    /// Time left at the pace so far, once there is a pace to go by.
+    pub fn eta(&self) -> Option<Duration> {
+        let total = self.total?;
+        if self.done == 0 || self.done > total {
+            return None;
+        }
+        Some(
+            self.elapsed
+                .mul_f64((total - self.done) as f64 / self.done as f64),
+        )
+    }
 }
 
 /// How a suite ended.

@@ -88,6 +88,7 @@ impl Sink for Junit {
             | (EventKind::Provisioning, _)
             | (EventKind::ClusterReady { .. }, _)
             | (EventKind::Note { .. }, _)
+            | (EventKind::Specs(_), _)
             | (EventKind::SuiteFinished(_), _)
             | (EventKind::TeardownStarted, _)
             | (EventKind::LogsExported { .. }, _)

@@ -15,7 +15,7 @@ pub mod store;
 pub mod terminal;
 pub mod text;
 
-pub use events::{Event, EventKind, RunResult, SuiteSummary};
+pub use events::{Event, EventKind, RunResult, SpecProgress, SuiteSummary};
 
 use std::path::PathBuf;
 use std::sync::Mutex;

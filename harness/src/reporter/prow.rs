@@ -58,6 +58,7 @@ impl Sink for ProwMetadata {
             | EventKind::ClusterReady { .. }
             | EventKind::SuiteStarted { .. }
             | EventKind::Note { .. }
+            | EventKind::Specs(_)
             | EventKind::Test(_)
             | EventKind::SuiteFinished(_)
             | EventKind::TeardownStarted

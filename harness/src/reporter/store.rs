@@ -55,6 +55,7 @@ impl Sink for StoreBuild {
             | EventKind::ClusterReady { .. }
             | EventKind::SuiteStarted { .. }
             | EventKind::Note { .. }
+            | EventKind::Specs(_)
             | EventKind::Test(_)
             | EventKind::SuiteFinished(_)
             | EventKind::TeardownStarted

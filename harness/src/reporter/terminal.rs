@@ -7,13 +7,24 @@ use crate::runner::{TestEvent, TestOutcome};
 use std::io::{IsTerminal, Write};
 
 pub enum Terminal {
-    /// Every event's text, as the build log has it.
-    Lines,
+    /// Every event's text, as the build log has it; a Ginkgo suite's progress as a
+    /// live bar on a terminal (its periodic lines otherwise).
+    Lines {
+        tty: bool,
+        bar: Option<indicatif::ProgressBar>,
+    },
     /// `trellis test`: a progress bar (or a line per test that did not pass).
     Progress { tty: bool, failed: Vec<String> },
 }
 
 impl Terminal {
+    pub fn lines() -> Terminal {
+        Terminal::Lines {
+            tty: std::io::stderr().is_terminal(),
+            bar: None,
+        }
+    }
+
     pub fn progress() -> Terminal {
         Terminal::Progress {
             tty: std::io::stderr().is_terminal(),
@@ -26,9 +37,30 @@ impl Sink for Terminal {
     fn event(&mut self, event: &Event) -> Result<(), SinkError> {
         let mut err = std::io::stderr().lock();
         match self {
-            Terminal::Lines => {
+            Terminal::Lines { tty, bar } => {
+                match &event.kind {
+                    EventKind::Specs(p) if *tty => {
+                        let bar = bar.get_or_insert_with(|| spec_bar(&p.suite));
+                        bar.set_length(p.total.unwrap_or(0));
+                        bar.set_position(p.done);
+                        bar.set_message(format!("{} failed", p.failed));
+                        return Ok(());
+                    }
+                    EventKind::SuiteFinished(_) => {
+                        if let Some(bar) = bar.take() {
+                            bar.finish_and_clear();
+                        }
+                    }
+                    _ => {}
+                }
                 if let Some(text) = text::line(&event.kind) {
-                    let _ = writeln!(err, "{} {text}", event.at.format("%H:%M:%S"));
+                    let text = format!("{} {text}", event.at.format("%H:%M:%S"));
+                    match bar {
+                        Some(bar) => bar.println(text),
+                        None => {
+                            let _ = writeln!(err, "{text}");
+                        }
+                    }
                 }
             }
             Terminal::Progress { tty, failed } => {
@@ -40,6 +72,20 @@ impl Sink for Terminal {
         // A closed stderr is no reason to stop a run.
         Ok(())
     }
+}
+
+/// `conformance [=====>     ] 120/419 specs · 0 failed · 35:12 elapsed · ~1:27:00 left`
+fn spec_bar(suite: &str) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {pos}/{len} specs · {msg} · {elapsed} elapsed · ~{eta} left",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(suite.to_string());
+    bar
 }
 
 fn progress(err: &mut impl Write, tty: bool, failed: &mut Vec<String>, e: &TestEvent) {

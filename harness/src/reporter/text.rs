@@ -1,7 +1,7 @@
 //! How lifecycle events read to a person: one wording, shared by the terminal and the
 //! build log, so the two say the same thing.
 
-use super::{EventKind, RunResult};
+use super::{EventKind, RunResult, SpecProgress};
 use crate::runner::{TestEvent, TestOutcome, TestRun};
 
 /// The text an event is told as, or `None` for events that add nothing to a log.
@@ -24,6 +24,7 @@ pub fn line(kind: &EventKind) -> Option<String> {
         EventKind::SuiteStarted { name, kind } => Some(format!("suite {name} ({kind})")),
         EventKind::Note { text } => Some(text.clone()),
         EventKind::Test(e) => test_line(e),
+        EventKind::Specs(p) => Some(specs_line(p)),
         EventKind::SuiteFinished(s) => Some(format!(
             "suite {}: {} — {}",
             s.name,
@@ -40,6 +41,32 @@ pub fn line(kind: &EventKind) -> Option<String> {
             None => "torn down".into(),
         }),
         EventKind::RunFinished(r) => Some(run_finished(r)),
+    }
+}
+
+/// `conformance: 120 of 419 specs, 0 failed, 35m12s elapsed, about 1h27m left`
+pub fn specs_line(p: &SpecProgress) -> String {
+    let of = p.total.map(|t| format!(" of {t}")).unwrap_or_default();
+    let left = p
+        .eta()
+        .map(|eta| format!(", about {} left", minutes(eta)))
+        .unwrap_or_default();
+    format!(
+        "{}: {}{of} specs, {} failed, {} elapsed{left}",
+        p.suite,
+        p.done,
+        p.failed,
+        minutes(p.elapsed)
+    )
+}
+
+/// `1h27m`, `35m12s`, `42s`.
+fn minutes(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s / 60) % 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, sec) => format!("{m}m{sec:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
     }
 }
 

@@ -76,7 +76,7 @@ pub fn standard_reporter(
 ) {
     let (store, stored) = reporter::store::StoreBuild::new(db.to_path_buf(), job.to_string());
     let reporter = Reporter::new(vec![
-        Box::new(reporter::terminal::Terminal::Lines),
+        Box::new(reporter::terminal::Terminal::lines()),
         Box::new(reporter::build_log::BuildLog::default()),
         Box::new(reporter::prow::ProwMetadata::default()),
         Box::new(reporter::junit::Junit::per_suite()),
@@ -320,6 +320,7 @@ mod tests {
                 EventKind::SuiteStarted { .. } => "SuiteStarted",
                 EventKind::Note { .. } => "Note",
                 EventKind::Test(_) => "Test",
+                EventKind::Specs(_) => "Specs",
                 EventKind::SuiteFinished(_) => "SuiteFinished",
                 EventKind::TeardownStarted => "TeardownStarted",
                 EventKind::LogsExported { .. } => "LogsExported",

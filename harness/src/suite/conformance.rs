@@ -332,6 +332,11 @@ async fn follow_log(
     reporter: &crate::reporter::Reporter,
 ) -> Result<(), SuiteError> {
     let mut file = std::fs::File::create(path).map_err(io_error(path))?;
+    let mut progress = super::progress::ProgressReporter::new(
+        "conformance",
+        reporter,
+        super::progress::PROGRESS_EVERY,
+    );
     let mut received: usize = 0;
     let mut reconnects = 0;
     loop {
@@ -368,6 +373,7 @@ async fn follow_log(
                                 if is_milestone(&line) {
                                     reporter.note(format!("  {line}"));
                                 }
+                                progress.feed(&line);
                                 received = position + len;
                             }
                             position += len;

@@ -129,9 +129,15 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
         })?;
     // ginkgo's own --timeout ends the suite first; this is the backstop.
     let deadline = m.timeout + Duration::from_secs(60);
-    let status = match crate::process::wait(&mut child, deadline, Some(ctx.interrupt))
-        .map_err(io_error(&program))?
-    {
+    // Progress is read from the log as ginkgo writes it, beside the wait.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let waited = std::thread::scope(|s| {
+        s.spawn(|| super::progress::follow_file(&log_path, &m.name, ctx.reporter, &stop));
+        let waited = crate::process::wait(&mut child, deadline, Some(ctx.interrupt));
+        stop.store(true, std::sync::atomic::Ordering::Release);
+        waited
+    });
+    let status = match waited.map_err(io_error(&program))? {
         Waited::Exited(status) => status,
         Waited::Interrupted => return Err(SuiteError::Interrupted),
         Waited::TimedOut => {

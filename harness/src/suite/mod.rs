@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod e2e;
 pub mod libtest;
 pub mod manifest;
+pub mod progress;
 pub mod upgrade;
 
 use crate::cluster::access::Access;
