@@ -86,6 +86,19 @@ fn the_twelve_real_submissions_pass_as_they_were_judged() {
             assert_eq!(report["verdict"], "pass", "{}: {report:#}", dir.display());
             assert_eq!(code, 0);
             assert_eq!(report["version"], v.as_str());
+            // --as-reviewed says the same without knowing the version; by today's
+            // stable release the old ones are no longer supported.
+            let (code, _) = verify_json(&dir, &["--as-reviewed"]);
+            assert_eq!(code, 0, "{}", dir.display());
+            let (_, today) = verify_json(&dir, &[]);
+            if v.as_str() < "v1.34" {
+                assert_eq!(
+                    failed_ids(&today),
+                    ["version.supported"],
+                    "{}",
+                    dir.display()
+                );
+            }
             seen += 1;
         }
     }
@@ -362,23 +375,58 @@ fn certify_builds_a_submission_that_verifies() {
         readme.starts_with("# Conformance results for v1.29/talos-linux"),
         "{readme}"
     );
-    assert!(readme.contains("hydrophone --conformance"), "{readme}");
-    assert!(readme.contains("kube-apiserver: v1.29.0"), "{readme}");
+    // Talos ran Sonobuoy: its log names Sonobuoy's pods, so that is the tool, not a
+    // guess from the folder's layout.
     assert!(
-        stdout(&out).contains("PASS: v1.29/talos-linux"),
-        "{}",
-        stdout(&out)
+        readme.contains("sonobuoy run --mode=certified-conformance"),
+        "{readme}"
+    );
+    assert!(readme.contains("- tool: Sonobuoy"), "{readme}");
+    assert!(readme.contains("kube-apiserver: v1.29.0"), "{readme}");
+    // Without --setup the cluster step is an explicit TODO, and certify says so.
+    assert!(
+        readme.contains("### 1. Create a cluster\n\n<!-- TODO"),
+        "{readme}"
+    );
+    let said = stdout(&out);
+    assert!(said.contains("PASS: v1.29/talos-linux"), "{said}");
+    assert!(
+        said.contains("README still needs: how to create a cluster"),
+        "{said}"
+    );
+    assert!(
+        said.contains("title it \"Conformance results for v1.29/talos-linux\""),
+        "{said}"
     );
     // No scratch directory is left beside it.
     assert_eq!(std::fs::read_dir(out_dir.join("v1.29")).unwrap().count(), 1);
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 1);
 
     // Again: refused without --force, replaced with it.
     let again = trellis(&args);
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("exists already") && stderr(&again).contains("--force"));
+    let setup = tmp.path().join("setup.md");
+    std::fs::write(
+        &setup,
+        "Boot three QEMU VMs with `talosctl cluster create`.\n",
+    )
+    .unwrap();
     let mut forced = args.to_vec();
-    forced.push("--force");
-    assert!(trellis(&forced).status.success());
+    forced.extend([
+        "--force",
+        "--setup",
+        setup.to_str().unwrap(),
+        "--tool",
+        "hydrophone",
+    ]);
+    let out = trellis(&forced);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let readme = std::fs::read_to_string(made.join("README.md")).unwrap();
+    assert!(readme.contains("talosctl cluster create"), "{readme}");
+    assert!(!readme.contains("TODO"), "{readme}");
+    // --tool is what the vendor says: it wins over what the log suggests.
+    assert!(readme.contains("hydrophone --conformance"), "{readme}");
 }
 
 #[test]
@@ -409,10 +457,34 @@ fn certify_from_a_sonobuoy_tarball_and_a_failing_run() {
         "osd",
         "--json",
     ]);
-    // Built, but v1.24 is unsupported against the default stable release: exit 5.
+    // v1.24 is unsupported against the default stable release: exit 5, and the
+    // rejected submission is not written (nor any scratch of it).
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(failed_ids(&report), ["version.supported"]);
+    assert!(!out_dir.join("v1.24/osd").exists());
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0);
+    // As it was reviewed (v1.24 the newest release then) it passes, from the tarball.
+    let out = trellis(&[
+        "certify",
+        "--results",
+        tarball.to_str().unwrap(),
+        "--product",
+        osd.join("PRODUCT.yaml").to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--name",
+        "osd",
+        "--as-reviewed",
+    ]);
+    // Its two failures are tests v1.24's list no longer requires: a warning, as the
+    // bot judged it, and the folder is written.
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("WARN tests.no_failures"),
+        "{}",
+        stdout(&out)
+    );
     let readme = std::fs::read_to_string(out_dir.join("v1.24/osd/README.md")).unwrap();
     assert!(
         readme.contains("sonobuoy run --mode=certified-conformance"),

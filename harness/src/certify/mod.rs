@@ -7,7 +7,7 @@ pub mod required;
 mod verify;
 mod version;
 
-pub use package::{certify, Certified, CertifyError, CertifyOptions};
+pub use package::{certify, pull_request_checklist, Certified, CertifyError, CertifyOptions, Tool};
 pub use report::{Check, Report, Verdict};
 pub use verify::{verify, VerifyOptions, EMAIL_REQUIRED_FROM, PRODUCT_FIELDS, SUBMISSION_FILES};
 pub use version::Minor;

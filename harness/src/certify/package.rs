@@ -1,8 +1,10 @@
 //! `trellis certify`: turn a conformance run's results into a submission folder
-//! `OUT/vX.Y/<product>/`, with a README that says how to reproduce it, then verify it.
+//! `OUT/vX.Y/<product>/`, with the README the CNCF instructions ask for (how to make
+//! the cluster with the product, how the tests were run), then verify it.
 //!
-//! The folder is written in a scratch directory beside the target and renamed into
-//! place, so a failure never leaves half a submission behind.
+//! The folder is built and verified in a scratch directory under OUT and renamed into
+//! place only when it passes: a failure never leaves a submission (whole or half)
+//! behind.
 
 use super::{verify, Minor, Report, VerifyOptions};
 use crate::ingest::{self, e2e_log, IngestError, IngestOptions, UnitKind};
@@ -21,12 +23,20 @@ pub struct CertifyOptions {
     /// Replace an existing submission folder.
     pub force: bool,
     pub verify: VerifyOptions,
+    /// The tool that ran the tests, when the results cannot show it.
+    pub tool: Option<Tool>,
+    /// Markdown: how to create a cluster with the product (the README's first step).
+    pub setup: Option<PathBuf>,
 }
 
 #[derive(Debug)]
 pub struct Certified {
-    pub dir: PathBuf,
+    /// Where the submission is; `None` when it failed verification (nothing written).
+    pub dir: Option<PathBuf>,
     pub report: Report,
+    pub tool: Option<Tool>,
+    /// What the README still lacks, for the vendor to add before the pull request.
+    pub todo: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +76,22 @@ impl CertifyError {
     }
 }
 
-/// Which tool produced the results (for the reproduction steps).
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Tool {
+/// Which tool ran the conformance tests (for the reproduction steps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Tool {
     Sonobuoy,
     Hydrophone,
     Trellis,
+}
+
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Sonobuoy => "Sonobuoy",
+            Tool::Hydrophone => "Hydrophone",
+            Tool::Trellis => "trellis",
+        }
+    }
 }
 
 pub fn certify(opts: &CertifyOptions) -> Result<Certified, CertifyError> {
@@ -87,10 +107,11 @@ pub fn certify(opts: &CertifyOptions) -> Result<Certified, CertifyError> {
         .ok_or_else(|| IngestError::NothingFound {
             input: opts.results.clone(),
         })?;
-    let (dir, tool) = match unit.kind {
-        UnitKind::Prow => (unit.path.join("artifacts"), Tool::Trellis),
-        _ if unit.scratch.is_some() => (unit.path.clone(), Tool::Sonobuoy),
-        _ => (unit.path.clone(), Tool::Hydrophone),
+    // What the results prove: a trellis build directory, a Sonobuoy tarball.
+    let (dir, shown) = match unit.kind {
+        UnitKind::Prow => (unit.path.join("artifacts"), Some(Tool::Trellis)),
+        _ if unit.scratch.is_some() => (unit.path.clone(), Some(Tool::Sonobuoy)),
+        _ => (unit.path.clone(), None),
     };
     let junit = dir.join("junit_01.xml");
     let log_path = dir.join("e2e.log");
@@ -103,6 +124,21 @@ pub fn certify(opts: &CertifyOptions) -> Result<Certified, CertifyError> {
         }
     }
     let log = e2e_log::parse_file(&log_path)?;
+    // --tool first; else what the results show. Sonobuoy leaves its pods' names in
+    // the log it collects; Hydrophone leaves no trace, so only --tool can say it.
+    let tool = opts
+        .tool
+        .or(shown)
+        .or(log.sonobuoy_seen.then_some(Tool::Sonobuoy));
+    let setup = match &opts.setup {
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| CertifyError::Io {
+                path: path.clone(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
     let version = opts
         .version
         .or_else(|| log.apiserver_version.as_deref().and_then(Minor::parse))
@@ -119,25 +155,40 @@ pub fn certify(opts: &CertifyOptions) -> Result<Certified, CertifyError> {
         let path = path.to_path_buf();
         move |source| CertifyError::Io { path, source }
     };
-    std::fs::create_dir_all(&version_dir).map_err(io(&version_dir))?;
+    std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
+    // Built as OUT/.trellis-certify-*/vX.Y/<product>/ so the review checks see the
+    // real layout, then renamed into place only if they pass. Dropping `scratch`
+    // removes whatever is left.
     let scratch = tempfile::Builder::new()
         .prefix(".trellis-certify-")
-        .tempdir_in(&version_dir)
-        .map_err(io(&version_dir))?;
-    let s = scratch.path();
+        .tempdir_in(&opts.out)
+        .map_err(io(&opts.out))?;
+    let s = scratch.path().join(version.to_string()).join(&folder);
+    std::fs::create_dir_all(&s).map_err(io(&s))?;
     std::fs::copy(&opts.product_yaml, s.join("PRODUCT.yaml")).map_err(io(&opts.product_yaml))?;
     std::fs::copy(&junit, s.join("junit_01.xml")).map_err(io(&junit))?;
     std::fs::copy(&log_path, s.join("e2e.log")).map_err(io(&log_path))?;
-    let readme = readme(version, &folder, &product, &log, tool);
+    let (readme, todo) = readme(version, &folder, &product, &log, tool, setup.as_deref());
     std::fs::write(s.join("README.md"), readme).map_err(io(&s.join("README.md")))?;
+    let report = verify(&s, &opts.verify);
+    if report.verdict != super::Verdict::Pass {
+        return Ok(Certified {
+            dir: None,
+            report,
+            tool,
+            todo,
+        });
+    }
+    std::fs::create_dir_all(&version_dir).map_err(io(&version_dir))?;
     if target.exists() {
         std::fs::remove_dir_all(&target).map_err(io(&target))?;
     }
-    std::fs::rename(scratch.keep(), &target).map_err(io(&target))?;
-    let report = verify(&target, &opts.verify);
+    std::fs::rename(&s, &target).map_err(io(&target))?;
     Ok(Certified {
-        dir: target,
+        dir: Some(target),
         report,
+        tool,
+        todo,
     })
 }
 
@@ -186,21 +237,22 @@ fn slug(name: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
+/// The submission's README, as the CNCF instructions ask: how to create a cluster
+/// with the product and how the tests were run, so a reviewer can reproduce the
+/// results. Returns it with what is still left for the vendor to write.
 fn readme(
     version: Minor,
     folder: &str,
     p: &Product,
     log: &e2e_log::E2eSummary,
-    tool: Tool,
-) -> String {
+    tool: Option<Tool>,
+    setup: Option<&str>,
+) -> (String, Vec<String>) {
+    let mut todo = Vec::new();
     let e2e = log
         .e2e_version
         .clone()
-        .unwrap_or_else(|| format!("{version}.x"));
-    let apiserver = log
-        .apiserver_version
-        .as_deref()
-        .unwrap_or("(not stated in e2e.log)");
+        .unwrap_or_else(|| format!("{version}.0"));
     let mut r = format!(
         "# Conformance results for {version}/{folder}\n\n## {} {}",
         p.name, p.version
@@ -212,43 +264,73 @@ fn readme(
     if !p.description.is_empty() {
         r.push_str(&format!("{}\n\n", p.description));
     }
+    r.push_str("## How to reproduce the results\n\n### 1. Create a cluster\n\n");
+    match setup {
+        Some(text) => {
+            r.push_str(text.trim_end());
+            r.push_str("\n\n");
+        }
+        None => {
+            todo.push("how to create a cluster with the product (pass --setup FILE)".to_string());
+            r.push_str(&format!(
+                "<!-- TODO: the steps that create a Kubernetes {version} cluster with {} {}. \
+                 `trellis certify --setup FILE` puts them here. -->\n\n",
+                p.name, p.version
+            ));
+        }
+    }
+    r.push_str(
+        "### 2. Run the conformance tests\n\nWith `KUBECONFIG` pointing at the cluster, \
+         every `[Conformance]` test and no skips:\n\n```sh\n",
+    );
+    r.push_str(&match tool {
+        Some(Tool::Sonobuoy) => format!(
+            "sonobuoy run --mode=certified-conformance --kubernetes-version={e2e} --wait\n\
+             outfile=$(sonobuoy retrieve)\n\
+             mkdir ./results && tar xzf \"$outfile\" -C ./results\n\
+             # e2e.log and junit_01.xml are in ./results/plugins/e2e/results/global/\n"
+        ),
+        Some(Tool::Hydrophone) => format!(
+            "hydrophone --conformance --conformance-image registry.k8s.io/conformance:{e2e} --output-dir results\n\
+             # e2e.log and junit_01.xml are in ./results/\n"
+        ),
+        Some(Tool::Trellis) => format!(
+            "trellis run conformance --mode certified --kubeconfig \"$KUBECONFIG\" --job {folder}\n\
+             # e2e.log and junit_01.xml are in the run's build directory, under artifacts/\n"
+        ),
+        None => {
+            todo.push("the tool that ran the tests (pass --tool)".to_string());
+            format!(
+                "# TODO: the commands that ran registry.k8s.io/conformance:{e2e} \
+                 (`trellis certify --tool sonobuoy|hydrophone|trellis` fills this in)\n"
+            )
+        }
+    });
+    r.push_str("```\n\n## The results\n\n");
     r.push_str(&format!(
-        "## The run\n\n- kube-apiserver: {apiserver}\n- e2e test binary: {}\n- {}\n- tool: {}\n\n",
+        "- tool: {}\n- kube-apiserver: {}\n- e2e test binary: {}\n- {}\n",
+        tool.map_or("(not stated)", Tool::name),
+        log.apiserver_version
+            .as_deref()
+            .unwrap_or("(not stated in e2e.log)"),
         log.e2e_version
             .as_deref()
             .unwrap_or("(not stated in e2e.log)"),
-        log.summary_line(),
-        match tool {
-            Tool::Sonobuoy => "Sonobuoy",
-            Tool::Hydrophone => "Hydrophone (a directory holding e2e.log and junit_01.xml)",
-            Tool::Trellis => "trellis",
-        }
+        log.summary_line()
     ));
-    r.push_str(&format!(
-        "## How to reproduce\n\n1. Create a cluster with {} {} (the product under test) and point \
-         `KUBECONFIG` at it.\n2. Run the conformance suite with no skips:\n\n```sh\n",
-        p.name, p.version
-    ));
-    r.push_str(&match tool {
-        Tool::Sonobuoy => format!(
-            "sonobuoy run --mode=certified-conformance --kubernetes-version={e2e} --wait\n\
-             outfile=$(sonobuoy retrieve)\n\
-             trellis certify --results \"$outfile\" --product PRODUCT.yaml --out .\n"
-        ),
-        Tool::Hydrophone => format!(
-            "hydrophone --conformance --conformance-image registry.k8s.io/conformance:{e2e} --output-dir results\n\
-             trellis certify --results results --product PRODUCT.yaml --out .\n"
-        ),
-        Tool::Trellis => format!(
-            "trellis run conformance --mode certified --kubeconfig \"$KUBECONFIG\" --job {folder}\n\
-             trellis certify --results <the run's build directory> --product PRODUCT.yaml --out .\n"
-        ),
-    });
-    r.push_str(&format!(
-        "```\n\n3. `trellis verify-submission {version}/{folder}` applies the CNCF review checks \
-         before the pull request is opened.\n"
-    ));
-    r
+    (r, todo)
+}
+
+/// What the vendor does next: the pull request the CNCF instructions describe.
+pub fn pull_request_checklist(version: Minor, folder: &str) -> String {
+    format!(
+        "Next, a pull request to https://github.com/cncf/k8s-conformance:\n\
+         - add {version}/{folder}/ with exactly README.md, PRODUCT.yaml, e2e.log and junit_01.xml\n\
+         - title it \"Conformance results for {version}/{folder}\"\n\
+         - one product and one version per pull request\n\
+         - sign off every commit (DCO: git commit -s)\n\
+         - the review bot re-runs these checks and labels the pull request\n"
+    )
 }
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ pub struct VerifyOptions {
     pub stable: Minor,
     /// A conformance.yaml to use instead of the built-in list.
     pub conformance_yaml: Option<PathBuf>,
+    /// Judge the submission as it was reviewed: its own version the stable one.
+    pub as_reviewed: bool,
 }
 
 impl Default for VerifyOptions {
@@ -56,6 +58,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             stable: required::newest_embedded(),
             conformance_yaml: None,
+            as_reviewed: false,
         }
     }
 }
@@ -69,7 +72,8 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Report {
     check_files(dir, &mut checks);
     check_product(dir, version, &mut checks);
     if let Some(v) = version {
-        checks.push(check_supported(v, opts.stable));
+        let stable = if opts.as_reviewed { v } else { opts.stable };
+        checks.push(check_supported(v, stable));
     }
     let junit = read_junit(dir, &mut checks);
     let list = version.map(|v| required::load(v, opts.conformance_yaml.as_deref()));
@@ -328,7 +332,7 @@ fn check_supported(version: Minor, stable: Minor) -> Check {
         Check::fail(
             "version.supported",
             format!("{version} is older than {oldest}, the oldest accepted with stable {stable}"),
-            "certify on a supported minor (stable or the two before it), or pass --stable for a past review",
+            "certify on a supported minor (stable or the two before it); for a submission reviewed in the past, pass --as-reviewed (or --as-of vX.Y)",
         )
     } else {
         Check::pass(

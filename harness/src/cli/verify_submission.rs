@@ -15,9 +15,8 @@ use std::path::PathBuf;
 pub struct Args {
     /// The submission folder, e.g. v1.30/mydistro.
     dir: PathBuf,
-    /// The newest released minor at review time (supported = it and the two before).
-    #[arg(long, value_name = "vX.Y", value_parser = parse_minor)]
-    stable: Option<Minor>,
+    #[command(flatten)]
+    review: ReviewTime,
     /// Required-test list to use instead of the built-in one for the folder's version.
     #[arg(long, value_name = "FILE")]
     conformance_yaml: Option<PathBuf>,
@@ -26,18 +25,50 @@ pub struct Args {
     json: bool,
 }
 
+/// When the submission is judged: which minor is the newest release then (a
+/// submission must be for it or one of the two before).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReviewTime {
+    #[arg(
+        long,
+        visible_alias = "as-of",
+        value_name = "vX.Y",
+        value_parser = parse_minor,
+        help = format!(
+            "The newest released minor at review time [default: {}, the newest whose \
+             conformance.yaml trellis carries]",
+            crate::certify::required::newest_embedded()
+        )
+    )]
+    stable: Option<Minor>,
+    /// Judge it as it was reviewed: its own version was then the newest release (for
+    /// submissions merged in the past).
+    #[arg(long, conflicts_with = "stable")]
+    as_reviewed: bool,
+}
+
+impl ReviewTime {
+    /// Verification options judging at this time.
+    pub fn options(&self) -> VerifyOptions {
+        VerifyOptions {
+            stable: self
+                .stable
+                .unwrap_or_else(crate::certify::required::newest_embedded),
+            as_reviewed: self.as_reviewed,
+            ..VerifyOptions::default()
+        }
+    }
+}
+
 pub fn parse_minor(text: &str) -> Result<Minor, String> {
     Minor::parse(text).ok_or_else(|| format!("`{text}` is not a Kubernetes minor like v1.30"))
 }
 
 pub fn run(args: Args) -> Result<i32, Failure> {
-    let mut opts = VerifyOptions {
+    let opts = VerifyOptions {
         conformance_yaml: args.conformance_yaml,
-        ..VerifyOptions::default()
+        ..args.review.options()
     };
-    if let Some(stable) = args.stable {
-        opts.stable = stable;
-    }
     let report = certify::verify(&args.dir, &opts);
     if args.json {
         super::print_json(&report)?;

@@ -32,6 +32,10 @@ pub struct E2eSummary {
     /// Month, day and second of the day of the first klog line (`I0527 01:21:16.47…`).
     #[serde(skip)]
     first_klog: Option<(u32, u32, u32)>,
+    /// The log names Sonobuoy's pods (`sonobuoy-e2e-job-…`, its namespace): Sonobuoy
+    /// ran the tests.
+    #[serde(skip)]
+    pub sonobuoy_seen: bool,
 }
 
 impl E2eSummary {
@@ -99,6 +103,11 @@ impl E2eSummary {
         let line = line.trim();
         if self.first_klog.is_none() {
             self.first_klog = klog_header(line);
+        }
+        if !self.sonobuoy_seen {
+            self.sonobuoy_seen = line.contains("sonobuoy-e2e-job")
+                || line.contains("sonobuoy-systemd-logs")
+                || line.contains(" from sonobuoy started at");
         }
         if let Some(rest) = line.strip_prefix("Random Seed: ") {
             if self.seed.is_none() {
