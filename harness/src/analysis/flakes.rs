@@ -1,6 +1,13 @@
 //! Per (job, test) flake statistics: counts, a flake rate with its Wilson interval,
 //! TestGrid's flip flakiness, same-commit disagreements, and a class — failing (an open
 //! alert: broken, not flaky, with the range to bisect), flaky, or passing.
+//!
+//! Breakage is told from flakiness statistically. A streak of failures is breakage
+//! (set aside, not counted in the flake rate) only when it is at least TestGrid's
+//! three in a row *and* a streak that long is unlikely (under [`BREAKAGE_ALPHA`])
+//! anywhere in the row if the test failed independently at its own rate, estimated
+//! without the streak. A test that flakes a third of the time makes three-failure
+//! streaks by chance; they stay in its rate, so the rate is not biased low.
 
 use super::stats;
 use super::testgrid::{alert, coalesce, flip_flakiness, Flip, IGNORE_FAILURES_IN_A_ROW};
@@ -12,6 +19,9 @@ use std::collections::HashMap;
 /// A column where more than this share of the filled cells fail is an infra outage
 /// (the cluster never came up, the build broke): its cells say nothing about tests.
 pub const OUTAGE_COLUMN_SHARE: f64 = 0.5;
+
+/// A failure streak less likely than this under the test's own flake rate is breakage.
+pub const BREAKAGE_ALPHA: f64 = 0.01;
 
 /// Flake evidence needed to call a test flaky: two flakes (or isolated failures), or
 /// one plus a same-commit disagreement. One lone failure is not a pattern.
@@ -59,7 +69,10 @@ pub struct FlakeStats {
     pub failures: u64,
     /// FLAKY cells (passed on retry).
     pub flakes: u64,
-    /// (FLAKY cells + failures outside streaks of 3 or more) / runs.
+    /// Runs in failure streaks judged breakage (see the module docs): not flake
+    /// evidence, and not in the flake rate's denominator either.
+    pub broken_runs: u64,
+    /// (FLAKY cells + failures outside breakage) / (runs − broken_runs).
     pub flake_rate: f64,
     pub flake_rate_low: f64,
     pub flake_rate_high: f64,
@@ -206,15 +219,17 @@ pub fn row_stats_in(
     let flips = &scratch.flips;
     let count = |f: Flip| flips.iter().filter(|x| **x == f).count() as u64;
     let (passes, failures, flakes) = (count(Flip::Pass), count(Flip::Fail), count(Flip::Flaky));
-    let isolated = isolated_failures(flips);
     let runs = flips.len() as u64;
-    let evidence = flakes + isolated;
-    let rate = if runs == 0 {
+    let streaks = breakage_streaks(flips);
+    let broken_runs: u64 = streaks.iter().filter(|s| s.breakage).map(|s| s.len).sum();
+    let evidence = flakes + failures - broken_runs;
+    let counted = runs - broken_runs;
+    let rate = if counted == 0 {
         0.0
     } else {
-        evidence as f64 / runs as f64
+        evidence as f64 / counted as f64
     };
-    let (low, high) = stats::wilson(evidence, runs);
+    let (low, high) = stats::wilson(evidence, counted);
     let same_commit = same_commit_disagreements(ctx, results, &mut scratch.seen);
     let kept = &mut scratch.kept;
     kept.clear();
@@ -227,7 +242,11 @@ pub fn row_stats_in(
         };
     }
     let open = alert(kept, rule.failures_to_open, rule.passes_to_close);
-    let class = if open.is_some() {
+    // An open streak this test's flakiness explains is a flake, not breakage.
+    let chance = streaks
+        .first()
+        .is_some_and(|s| s.start == 0 && s.len >= IGNORE_FAILURES_IN_A_ROW as u64 && !s.breakage);
+    let class = if open.is_some() && !chance {
         Class::Failing
     } else if evidence >= FLAKY_MIN_EVIDENCE || (evidence >= 1 && same_commit >= 1) {
         Class::Flaky
@@ -246,6 +265,7 @@ pub fn row_stats_in(
         passes,
         failures,
         flakes,
+        broken_runs,
         flake_rate: rate,
         flake_rate_low: low,
         flake_rate_high: high,
@@ -257,22 +277,72 @@ pub fn row_stats_in(
     }
 }
 
-/// Failures not part of a run of [`IGNORE_FAILURES_IN_A_ROW`] or more.
-fn isolated_failures(flips: &[Flip]) -> u64 {
-    let mut isolated = 0;
+/// A run of consecutive failures in a row's results (newest first).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Streak {
+    start: usize,
+    len: u64,
+    breakage: bool,
+}
+
+/// Every failure streak of `flips`, each judged breakage or chance: a streak of at
+/// least [`IGNORE_FAILURES_IN_A_ROW`] is breakage when one that long anywhere in the
+/// row is less likely than [`BREAKAGE_ALPHA`] at the rate the rest of the row shows
+/// (streaks already judged breakage left out). Judging repeats until nothing changes:
+/// setting one breakage aside lowers the rate the others are judged by.
+fn breakage_streaks(flips: &[Flip]) -> Vec<Streak> {
+    let mut streaks = Vec::new();
     let mut i = 0;
     while i < flips.len() {
         if flips[i] != Flip::Fail {
             i += 1;
             continue;
         }
-        let run = flips[i..].iter().take_while(|f| **f == Flip::Fail).count();
-        if run < IGNORE_FAILURES_IN_A_ROW {
-            isolated += run as u64;
-        }
-        i += run;
+        let len = flips[i..].iter().take_while(|f| **f == Flip::Fail).count();
+        streaks.push(Streak {
+            start: i,
+            len: len as u64,
+            breakage: false,
+        });
+        i += len;
     }
-    isolated
+    let runs = flips.len() as u64;
+    let evidence = flips.iter().filter(|f| **f != Flip::Pass).count() as u64;
+    // Bounded: each pass marks at least one more streak, or stops.
+    for _ in 0..streaks.len() {
+        let aside: u64 = streaks.iter().filter(|s| s.breakage).map(|s| s.len).sum();
+        let mut changed = false;
+        for s in streaks.iter_mut() {
+            if s.breakage || s.len < IGNORE_FAILURES_IN_A_ROW as u64 {
+                continue;
+            }
+            // The rate without this streak, with half a failure of prior so a row
+            // that never failed otherwise still has a (small) rate to judge by.
+            let others = runs - aside - s.len;
+            let rate = ((evidence - aside - s.len) as f64 + 0.5) / (others as f64 + 1.0);
+            if chance_of_streak(s.len, runs - aside, rate) < BREAKAGE_ALPHA {
+                s.breakage = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    streaks
+}
+
+/// Probability that `n` independent runs failing with probability `p` hold a streak
+/// of at least `len` failures somewhere: 1 − e^(−λ), λ the expected number of such
+/// streaks (one may start the row, or follow any of its passes).
+fn chance_of_streak(len: u64, n: u64, p: f64) -> f64 {
+    if len > n {
+        return 0.0;
+    }
+    let p = p.clamp(0.0, 1.0);
+    let starts = 1.0 + (n - len) as f64 * (1.0 - p);
+    let lambda = starts * p.powi(len.min(i32::MAX as u64) as i32);
+    1.0 - (-lambda).exp()
 }
 
 /// Commits where the test both passed and failed (a FLAKY cell is both at once).
@@ -351,9 +421,42 @@ mod tests {
         let s = &grid_stats(&g, AlertRule::default())[0];
         assert_eq!(s.class, Class::Failing);
         assert_eq!(s.flake_rate, 0.0, "a streak is breakage, not flakiness");
+        assert_eq!((s.broken_runs, s.runs), (3, 6));
         assert_eq!(s.first_fail.as_ref().unwrap().build, "98");
         assert_eq!(s.first_fail.as_ref().unwrap().commit.as_deref(), Some("d"));
         assert_eq!(s.last_pass.as_ref().unwrap().build, "97");
+    }
+
+    #[test]
+    fn a_streak_the_tests_own_rate_explains_stays_flakiness() {
+        // Fails about 40% of the time: three in a row happens by chance, and those
+        // three are counted, not set aside as breakage.
+        let row: &[CellStatus] = &[
+            P, F, F, F, P, F, P, P, F, P, F, P, P, F, P, F, F, P, P, F, P, P, F, P,
+        ];
+        let commits: Vec<String> = (0..row.len()).map(|i| format!("c{i}")).collect();
+        let commits: Vec<&str> = commits.iter().map(String::as_str).collect();
+        let s = &grid_stats(&grid(&[row], &commits), AlertRule::default())[0];
+        assert_eq!(s.broken_runs, 0);
+        assert_eq!(s.class, Class::Flaky);
+        assert!(
+            (s.flake_rate - 11.0 / 24.0).abs() < 1e-9,
+            "{}",
+            s.flake_rate
+        );
+        // The same three failures in a test that otherwise never fails: breakage.
+        let mut quiet = vec![P; 24];
+        quiet[1..4].copy_from_slice(&[F, F, F]);
+        let s = &grid_stats(&grid(&[&quiet], &commits), AlertRule::default())[0];
+        assert_eq!((s.broken_runs, s.flake_rate), (3, 0.0));
+    }
+
+    #[test]
+    fn streak_chances() {
+        // p = 0.35 over 100 runs: a streak of 3 is near certain, 10 is not.
+        assert!(chance_of_streak(3, 100, 0.35) > 0.9);
+        assert!(chance_of_streak(10, 100, 0.35) < BREAKAGE_ALPHA);
+        assert_eq!(chance_of_streak(5, 4, 0.5), 0.0);
     }
 
     #[test]

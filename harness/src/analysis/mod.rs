@@ -178,7 +178,8 @@ fn tab_report(grid: &Grid, tab: &Tab, stats: &[FlakeStats], blocking: bool, now:
                 None
             },
             test: s.test.clone(),
-            runs: s.runs,
+            // The runs the rate is over: breakage set aside is in neither part.
+            runs: s.runs - s.broken_runs,
             flake_rate: s.flake_rate,
             flake_rate_low: s.flake_rate_low,
             flake_rate_high: s.flake_rate_high,

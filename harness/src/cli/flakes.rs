@@ -11,8 +11,8 @@ use std::path::Path;
 /// same-commit disagreements, and for failing tests the last passing and first
 /// failing build and commit (the range to bisect).
 ///
-/// `--json` prints {window: {days, since, until}, tests: [{job, test, class, runs, passes, failures, flakes,
-/// flake_rate, flake_rate_low, flake_rate_high, flip_flakiness, same_commit_flakes,
+/// `--json` prints {window: {days, since, until}, outages: [{job, build}], tests: [{job, test, class, runs, passes, failures, flakes,
+/// broken_runs, flake_rate, flake_rate_low, flake_rate_high, flip_flakiness, same_commit_flakes,
 /// last_pass, first_fail, priority}]}; only failing and flaky tests unless --all.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -41,10 +41,45 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             .then_with(|| b.flake_rate.total_cmp(&a.flake_rate))
             .then_with(|| (&a.job, &a.test).cmp(&(&b.job, &b.test)))
     });
+    // Columns where most tests failed at once say nothing about any one test: they
+    // are out of every rate, and said so.
+    let outages: Vec<serde_json::Value> = grids
+        .iter()
+        .flat_map(|g| {
+            let out = analysis::flakes::outage_columns(g);
+            g.columns
+                .iter()
+                .zip(out)
+                .filter(|(_, o)| *o)
+                .map(|(c, _)| serde_json::json!({ "job": g.job, "build": c.build }))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     if args.window.json {
-        return super::print_json(&serde_json::json!({ "window": window, "tests": table }));
+        return super::print_json(&serde_json::json!({
+            "window": window,
+            "outages": outages,
+            "tests": table,
+        }));
     }
     println!("{}", window.describe());
+    if !outages.is_empty() {
+        let builds: Vec<String> = outages
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["job"].as_str().unwrap_or(""),
+                    o["build"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        println!(
+            "{} outage column(s), where most tests failed at once, left out of every rate: {}",
+            builds.len(),
+            builds.join(", ")
+        );
+    }
     if table.is_empty() {
         println!("no failing or flaky tests in the window");
         return Ok(exit::OK);

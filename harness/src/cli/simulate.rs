@@ -41,6 +41,10 @@ pub struct Args {
     /// Share of tests that are flaky.
     #[arg(long, default_value_t = 0.05)]
     flaky_share: f64,
+    /// Range a flaky test's per-run failure probability is drawn from, uniformly
+    /// (`0.01:0.5` makes high-rate flakes, whose failures streak by chance).
+    #[arg(long, default_value = "0.02:0.30", value_name = "LOW:HIGH", value_parser = parse_range)]
+    flaky_rates: (f64, f64),
     /// Share of tests that break at some build.
     #[arg(long, default_value_t = 0.01)]
     broken_share: f64,
@@ -54,6 +58,20 @@ pub struct Args {
 
 /// Cells a simulation may write: about 10 GB of Prow files, beyond any test's need.
 const MAX_CELLS: usize = 50_000_000;
+
+fn parse_range(text: &str) -> Result<(f64, f64), String> {
+    let bad = || format!("`{text}` is not LOW:HIGH with 0 <= LOW <= HIGH <= 1, e.g. 0.01:0.5");
+    let (lo, hi) = text.split_once(':').ok_or_else(bad)?;
+    let (lo, hi): (f64, f64) = (
+        lo.parse().map_err(|_| bad())?,
+        hi.parse().map_err(|_| bad())?,
+    );
+    if (0.0..=hi).contains(&lo) && hi <= 1.0 {
+        Ok((lo, hi))
+    } else {
+        Err(bad())
+    }
+}
 
 /// Refuses options that cannot describe a history, naming the flag.
 fn check(args: &Args, jobs: usize) -> Result<(), Failure> {
@@ -134,6 +152,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     );
     opts.seed = args.seed;
     opts.flaky_share = args.flaky_share;
+    opts.flaky_probability = args.flaky_rates;
     opts.broken_share = args.broken_share;
     opts.outage_probability = args.outage_probability;
     opts.interval = (args.interval_hours * 3600.0) as i64;
