@@ -179,3 +179,18 @@ fn sonobuoy_tarball_is_extracted_and_read() {
     );
     assert_eq!(runs(&db).len(), 1);
 }
+
+#[test]
+fn a_finished_json_without_a_verdict_is_a_failure() {
+    // TestGrid: finished.json with neither `passed` nor `result` is FAIL, not UNKNOWN.
+    let (t, db) = tmp_db();
+    let build = t.path().join("logs/some-job/7");
+    std::fs::create_dir_all(&build).unwrap();
+    std::fs::write(build.join("started.json"), r#"{"timestamp": 1700000000}"#).unwrap();
+    std::fs::write(build.join("finished.json"), r#"{"timestamp": 1700000600}"#).unwrap();
+    let out = trellis(&db, &["ingest", t.path().join("logs").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let detail = show(&db, "some-job", "7");
+    assert_eq!(detail["passed"], false);
+    assert_eq!(cell(&detail, "Overall")["status"], "FAIL");
+}

@@ -105,7 +105,12 @@ pub fn status(
                 None => TabReport {
                     name: tab.name.clone(),
                     job: None,
-                    status: TabStatus::Unknown,
+                    // TestGrid: a tab with no runs is STALE once staleness is on.
+                    status: if tab.alert_stale_results_hours > 0 {
+                        TabStatus::Stale
+                    } else {
+                        TabStatus::Unknown
+                    },
                     message: "no stored results for this test group".into(),
                     failing_tests: Vec::new(),
                     flaky_tests: Vec::new(),

@@ -44,38 +44,63 @@ pub struct Alert {
     pub last_pass: Option<usize>,
 }
 
-/// Whether `row` (newest first) alerts: its newest `failures_to_open` non-empty
-/// results fail, and fewer than `passes_to_close` passes have come since. FLAKY counts
-/// as a pass here (the test passed on retry).
+/// Whether `row` (newest first) alerts, as TestGrid's updater (`alertRow`) decides.
+/// Scanning from the newest result: a FAIL adds to the open streak and to the total;
+/// a PASS while the streak is still below `failures_to_open` resets it (the scan goes
+/// on) unless `passes_to_close` passes have been seen, which means no alert; once the
+/// streak is long enough, passes are counted until `passes_to_close` end the scan
+/// (a FAIL among them resets the count and extends the outage). A FLAKY result ends
+/// the scan when the streak is already long enough, else resets it. `fail_count` is
+/// every failure seen, `first_fail` the oldest of them.
 pub fn alert(row: &[CellStatus], failures_to_open: u32, passes_to_close: u32) -> Option<Alert> {
-    let mut passes = 0;
-    let mut streak: Option<Alert> = None;
+    if failures_to_open == 0 {
+        return None;
+    }
+    let passes_to_close = passes_to_close.max(1);
+    let (mut streak, mut total, mut passes) = (0u32, 0u32, 0u32);
+    let (mut first_fail, mut latest_fail, mut last_pass) = (None, None, None);
     for (col, status) in row.iter().enumerate() {
         match coalesce(*status, true) {
             CellStatus::NoResult => continue,
             CellStatus::Fail => {
-                if streak.is_none() && passes >= passes_to_close.max(1) {
-                    return None;
-                }
-                let a = streak.get_or_insert(Alert {
-                    fail_count: 0,
-                    first_fail: col,
-                    latest_fail: col,
-                    last_pass: None,
-                });
-                a.fail_count += 1;
-                a.first_fail = col;
+                passes = 0;
+                last_pass = None;
+                streak += 1;
+                total += 1;
+                latest_fail.get_or_insert(col);
+                first_fail = Some(col);
             }
-            _ => match &mut streak {
-                Some(a) => {
-                    a.last_pass = Some(col);
+            CellStatus::Flaky => {
+                passes = 0;
+                if streak >= failures_to_open {
                     break;
                 }
-                None => passes += 1,
-            },
+                streak = 0;
+            }
+            _ => {
+                passes += 1;
+                if streak >= failures_to_open {
+                    last_pass.get_or_insert(col);
+                    if passes >= passes_to_close {
+                        break;
+                    }
+                } else if passes >= passes_to_close {
+                    return None;
+                } else {
+                    streak = 0;
+                }
+            }
         }
     }
-    streak.filter(|a| a.fail_count >= failures_to_open.max(1))
+    if streak < failures_to_open {
+        return None;
+    }
+    Some(Alert {
+        fail_count: total,
+        first_fail: first_fail?,
+        latest_fail: latest_fail?,
+        last_pass,
+    })
 }
 
 /// A tab's overall status, TestGrid's precedence: BROKEN > STALE > FAILING > FLAKY >
@@ -103,12 +128,13 @@ impl TabStatus {
         }
     }
 
-    /// Worse statuses rank higher; a dashboard shows its worst tab. UNKNOWN ranks
-    /// between PASSING and FLAKY there: a tab we know nothing about is not good news.
+    /// Worse statuses rank higher; a dashboard shows its worst tab. As in TestGrid's
+    /// summary API, PASSING outranks UNKNOWN: a dashboard of passing tabs and tabs
+    /// with no results is PASSING.
     pub fn rank(self) -> u8 {
         match self {
-            TabStatus::Passing => 0,
-            TabStatus::Unknown => 1,
+            TabStatus::Unknown => 0,
+            TabStatus::Passing => 1,
             TabStatus::Flaky => 2,
             TabStatus::Failing => 3,
             TabStatus::Stale => 4,
@@ -170,7 +196,13 @@ pub fn summarize_tab(grid: &Grid, tab: &Tab, now: i64) -> TabSummary {
     let recent = (tab.num_columns_recent as usize).min(grid.columns.len());
     let (stats, broken) = grid_stats(grid, &rows, recent, tab.broken_column_threshold);
     let last_run = grid.columns.first().and_then(|c| c.started);
-    let stale = stale_message(last_run, tab.alert_stale_results_hours, now);
+    // TestGrid's summarizer: a tab with no runs or no rows is STALE once staleness is
+    // on, whatever the age of its columns.
+    let stale = if rows.is_empty() && tab.alert_stale_results_hours > 0 {
+        Some(NO_RUNS.to_string())
+    } else {
+        stale_message(last_run, tab.alert_stale_results_hours, now)
+    };
     let alerts: Vec<(usize, Alert)> = rows
         .iter()
         .filter_map(|r| {
@@ -395,6 +427,23 @@ mod tests {
     }
 
     #[test]
+    fn passing_outranks_unknown_and_an_empty_stale_tab_is_stale() {
+        let worst = [TabStatus::Passing, TabStatus::Unknown]
+            .into_iter()
+            .max_by_key(|s| s.rank());
+        assert_eq!(worst, Some(TabStatus::Passing));
+        // Every row filtered out, staleness on: STALE, however new the columns are.
+        let g = grid(&[("a", &[P, P])]);
+        let mut t = tab();
+        t.alert_stale_results_hours = 24;
+        t.exclude = Some(regex::Regex::new("a").unwrap());
+        let s = summarize_tab(&g, &t, 0);
+        assert_eq!(s.status, TabStatus::Stale);
+        t.alert_stale_results_hours = 0;
+        assert_eq!(summarize_tab(&g, &t, 0).status, TabStatus::Unknown);
+    }
+
+    #[test]
     fn alerts_open_and_close() {
         // Newest three non-empty results fail: alert, empty cells skipped.
         let a = alert(&[F, N, F, F, P, P], 3, 1).unwrap();
@@ -414,6 +463,20 @@ mod tests {
         assert_eq!(alert(&[F, F, F], 3, 1).unwrap().last_pass, None);
         // A FLAKY result ends the streak like a pass.
         assert!(alert(&[F, F, K, F], 3, 1).is_none());
+        // TestGrid's alertRow: with passes-to-close 3, a lone pass inside the outage
+        // does not end it; every failure counts, the oldest is the first.
+        let a = alert(&[F, F, F, F, P, F], 3, 3).unwrap();
+        assert_eq!(
+            (a.fail_count, a.first_fail, a.latest_fail, a.last_pass),
+            (5, 5, 0, None)
+        );
+        // A pass below the threshold resets the streak without ending the scan.
+        let a = alert(&[F, P, F, F, F], 3, 2).unwrap();
+        assert_eq!((a.fail_count, a.first_fail), (4, 4));
+        // FLAKY once the streak is long enough ends the scan with the alert open.
+        assert_eq!(alert(&[F, F, F, K, F], 3, 1).unwrap().fail_count, 3);
+        // num_failures_to_alert 0: never.
+        assert!(alert(&[F, F, F], 0, 1).is_none());
     }
 
     fn grid(rows: &[(&str, &[CellStatus])]) -> Grid {

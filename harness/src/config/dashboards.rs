@@ -399,9 +399,8 @@ fn resolve_group(g: RawTestGroup, d: &RawTestGroup) -> TestGroup {
             .num_columns_recent
             .or(d.num_columns_recent)
             .unwrap_or(BUILTIN_COLUMNS_RECENT),
-        num_failures_to_alert: g
-            .num_failures_to_alert
-            .or(d.num_failures_to_alert)
+        num_failures_to_alert: set(g.num_failures_to_alert)
+            .or(set(d.num_failures_to_alert))
             .unwrap_or(BUILTIN_FAILURES_TO_ALERT),
         num_passes_to_disable_alert: g
             .num_passes_to_disable_alert
@@ -441,8 +440,7 @@ fn resolve_tab(
             .or(group.map(|g| g.num_columns_recent))
             .or(d.num_columns_recent)
             .unwrap_or(BUILTIN_COLUMNS_RECENT),
-        num_failures_to_alert: alert
-            .num_failures_to_alert
+        num_failures_to_alert: set(alert.num_failures_to_alert)
             .or(group.map(|g| g.num_failures_to_alert))
             .unwrap_or(BUILTIN_FAILURES_TO_ALERT),
         num_passes_to_disable_alert: alert
@@ -463,6 +461,12 @@ fn resolve_tab(
         name: t.name,
         test_group_name: t.test_group_name,
     })
+}
+
+/// A proto3 number field: 0 is "not set" (TestGrid's `num_failures_to_alert: 0`
+/// means the default applies, not "alert on none").
+fn set(value: Option<u32>) -> Option<u32> {
+    value.filter(|n| *n != 0)
 }
 
 /// `base_options` is a URL query string: `include-filter-by-regex=…&exclude-filter-by-regex=…&width=10`.
@@ -621,6 +625,34 @@ mod tests {
         assert!(g.matches_job("my-group"));
         assert!(!g.matches_job("logs"));
         assert_eq!(g.num_columns_recent, 10);
+    }
+
+    #[test]
+    fn zero_failures_to_alert_means_unset() {
+        // proto3: 0 is the default value, so the next level's (or the built-in)
+        // threshold applies, not "never alert".
+        let defaults = RawTestGroup {
+            num_failures_to_alert: Some(2),
+            ..RawTestGroup::default()
+        };
+        let g = resolve_group(
+            RawTestGroup {
+                name: "g".into(),
+                num_failures_to_alert: Some(0),
+                ..RawTestGroup::default()
+            },
+            &defaults,
+        );
+        assert_eq!(g.num_failures_to_alert, 2);
+        let g = resolve_group(
+            RawTestGroup {
+                name: "g".into(),
+                num_failures_to_alert: Some(0),
+                ..RawTestGroup::default()
+            },
+            &RawTestGroup::default(),
+        );
+        assert_eq!(g.num_failures_to_alert, BUILTIN_FAILURES_TO_ALERT);
     }
 
     #[test]

@@ -167,7 +167,16 @@ fn read_prow(
                         f.result.as_ref().map_or("FAILURE", ProwResult::as_str)
                     )),
                 ),
-                None => overall(CellStatus::Unknown, duration, None),
+                // TestGrid: a finished build that says neither `passed` nor
+                // `result` failed.
+                None => {
+                    build.passed = Some(false);
+                    overall(
+                        CellStatus::Fail,
+                        duration,
+                        Some("Build failed: finished.json has neither passed nor result".into()),
+                    )
+                }
             }
         }
         None => {

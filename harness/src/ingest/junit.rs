@@ -34,7 +34,7 @@ pub struct JunitReport {
 /// One `<testcase>`: its row name and result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JunitCase {
-    /// Row name: innermost suite name + "." + testcase name.
+    /// Row name: every enclosing suite's name + "." + testcase name.
     pub row: String,
     /// Where the testcase's own name starts in `row`.
     name_at: usize,
@@ -162,7 +162,7 @@ enum Outcome {
 
 #[derive(Debug, Default)]
 struct CaseState {
-    /// Row name: suite name + "." + testcase name.
+    /// Row name: every enclosing suite's name + "." + testcase name.
     row: String,
     /// Where the testcase's own name starts in `row`.
     name_at: usize,
@@ -318,16 +318,14 @@ impl<'a> Parser<'a> {
                     match key {
                         b"name" => {
                             let name = self.unescape(value, offset)?;
-                            case.row = match self.suites.last() {
-                                Some(suite) if !suite.is_empty() => {
-                                    let mut row =
-                                        String::with_capacity(suite.len() + 1 + name.len());
-                                    row.push_str(suite);
-                                    row.push('.');
-                                    row
-                                }
-                                _ => String::with_capacity(name.len()),
-                            };
+                            // Every suite level, joined with dots (TestGrid's dotName;
+                            // unnamed levels add nothing).
+                            let mut row = String::new();
+                            for suite in self.suites.iter().filter(|s| !s.is_empty()) {
+                                row.push_str(suite);
+                                row.push('.');
+                            }
+                            case.row = row;
                             case.name_at = case.row.len();
                             // Ginkgo v2 names a spec "[It] <text>" where v1 wrote
                             // "<text>": one row for the same spec in both.
@@ -720,14 +718,15 @@ mod tests {
     }
 
     #[test]
-    fn nested_suites_use_innermost_name() {
+    fn nested_suites_join_every_level() {
         let r = parse(
             r#"<testsuites><testsuite name="outer"><testsuite name="inner">
                <testcase name="a"/></testsuite><testcase name="b"/></testsuite></testsuites>"#,
         )
         .unwrap();
         let names: Vec<_> = r.cases.iter().map(|c| c.row.as_str()).collect();
-        assert_eq!(names, ["inner.a", "outer.b"]);
+        // TestGrid's dotName over every level.
+        assert_eq!(names, ["outer.inner.a", "outer.b"]);
     }
 
     #[test]

@@ -45,7 +45,11 @@ pub struct CellMerge {
 impl CellMerge {
     pub fn add(&mut self, obs: Observation) {
         match obs.status.bucket() {
-            crate::model::CountBucket::Pass => self.saw_pass = true,
+            // TestGrid's MergeCells counts a skip as passing: skipped in one place and
+            // failed in another is FLAKY, not FAIL.
+            crate::model::CountBucket::Pass | crate::model::CountBucket::Skip => {
+                self.saw_pass = true
+            }
             crate::model::CountBucket::Fail => self.saw_fail = true,
             _ => {}
         }
@@ -129,6 +133,12 @@ mod tests {
         assert_eq!(merge(&[Pass, PassWithSkips]).status, PassWithSkips);
         assert_eq!(merge(&[Pass, Pass]).status, Pass);
         assert_eq!(merge(&[Flaky, Pass]).status, Flaky);
+    }
+
+    #[test]
+    fn skipped_and_failed_in_one_build_is_flaky() {
+        // TestGrid's MergeCells: a skip counts as passing.
+        assert_eq!(merge(&[PassWithSkips, Fail]).status, Flaky);
     }
 
     #[test]
