@@ -177,7 +177,7 @@ pub fn dashboards_for(jobs: &[String]) -> crate::config::DashboardConfig {
                 .iter()
                 .map(|job| Tab {
                     broken_column_threshold: 0.5,
-                    ..Tab::with_defaults(job, job)
+                    ..Tab::with_kubernetes_defaults(job, job)
                 })
                 .collect(),
         })

@@ -499,7 +499,7 @@ mod tests {
     }
 
     fn tab() -> Tab {
-        Tab::with_defaults("t", "job")
+        Tab::with_kubernetes_defaults("t", "job")
     }
 
     #[test]

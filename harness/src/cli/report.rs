@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// The site needs nothing else: open OUT/index.html from disk or serve it from any
 /// static bucket. Without dashboard configs every stored job becomes a tab of one
 /// dashboard. The window is the one `trellis status` uses: --days (default: the
-/// dashboards' longest days_of_results, 15 without any) back from --at. `--json`
+/// dashboards' longest days_of_results, 7 without any) back from --at. `--json`
 /// prints what the site's index shows, in `trellis status --json`'s shape.
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -13,7 +13,7 @@ pub struct WindowArgs {
     #[arg(long, default_value = "dashboards", value_name = "DIR")]
     pub dashboards: PathBuf,
     /// Days of results to analyse, back from the decision time [default: the longest
-    /// days_of_results in the dashboards, 15 without any].
+    /// days_of_results in the dashboards, TestGrid's built-in 7 without any].
     #[arg(long, value_name = "N")]
     pub days: Option<u32>,
     /// Decision time in Unix seconds: builds that started later are not seen

@@ -16,11 +16,18 @@ use std::path::{Path, PathBuf};
 /// The trellis extension field on a dashboard that marks it release-blocking.
 pub const RELEASE_BLOCKING_FIELD: &str = "trellis_release_blocking";
 
-/// Values TestGrid uses when neither the config nor default.yaml sets them.
-const BUILTIN_COLUMNS_RECENT: u32 = 10;
-const BUILTIN_FAILURES_TO_ALERT: u32 = 3;
+/// Values TestGrid itself uses when neither the config nor a default.yaml sets them:
+/// 5 recent columns, no alerts (a threshold of 0), a 7-day window. (10 / 3 / 1 / 15 are
+/// Kubernetes's default.yaml, which `dashboards/default.yaml` carries.)
+const BUILTIN_COLUMNS_RECENT: u32 = 5;
+const BUILTIN_FAILURES_TO_ALERT: u32 = 0;
 const BUILTIN_PASSES_TO_CLOSE: u32 = 1;
-const BUILTIN_DAYS_OF_RESULTS: u32 = 15;
+const BUILTIN_DAYS_OF_RESULTS: u32 = 7;
+
+/// Kubernetes's default.yaml values, for the tabs trellis makes itself (stored jobs no
+/// config names): without them an unconfigured job could never alert.
+const KUBERNETES_COLUMNS_RECENT: u32 = 10;
+const KUBERNETES_FAILURES_TO_ALERT: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -101,14 +108,15 @@ impl Tab {
         }
     }
 
-    /// A tab named after its test group, with TestGrid's built-in defaults (10 recent
-    /// columns, alert after 3 failures, close after 1 pass, no staleness, no BROKEN).
-    pub fn with_defaults(name: &str, test_group: &str) -> Tab {
+    /// A tab named after its test group, with Kubernetes's default.yaml values (10
+    /// recent columns, alert after 3 failures, close after 1 pass, no staleness, no
+    /// BROKEN).
+    pub fn with_kubernetes_defaults(name: &str, test_group: &str) -> Tab {
         Tab {
             name: name.to_string(),
             test_group_name: test_group.to_string(),
-            num_columns_recent: BUILTIN_COLUMNS_RECENT,
-            num_failures_to_alert: BUILTIN_FAILURES_TO_ALERT,
+            num_columns_recent: KUBERNETES_COLUMNS_RECENT,
+            num_failures_to_alert: KUBERNETES_FAILURES_TO_ALERT,
             num_passes_to_disable_alert: BUILTIN_PASSES_TO_CLOSE,
             alert_stale_results_hours: 0,
             broken_column_threshold: 0.0,
@@ -162,7 +170,7 @@ impl DashboardConfig {
                 // default threshold (a conformance run is one column) is red when
                 // it fails, not FLAKY.
                 alert_on_short_history: true,
-                ..Tab::with_defaults(j, j)
+                ..Tab::with_kubernetes_defaults(j, j)
             })
             .collect();
         if !tabs.is_empty() {
@@ -240,9 +248,9 @@ struct RawTestGroup {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 struct RawAlertOptions {
+    /// The only tab alert option production TestGrid reads (thresholds come from the
+    /// test group; see [`resolve_tab`]).
     alert_stale_results_hours: Option<u32>,
-    num_failures_to_alert: Option<u32>,
-    num_passes_to_disable_alert: Option<u32>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -395,9 +403,8 @@ fn resolve_group(g: RawTestGroup, d: &RawTestGroup) -> TestGroup {
             .days_of_results
             .or(d.days_of_results)
             .unwrap_or(BUILTIN_DAYS_OF_RESULTS),
-        num_columns_recent: g
-            .num_columns_recent
-            .or(d.num_columns_recent)
+        num_columns_recent: set(g.num_columns_recent)
+            .or(set(d.num_columns_recent))
             .unwrap_or(BUILTIN_COLUMNS_RECENT),
         num_failures_to_alert: set(g.num_failures_to_alert)
             .or(set(d.num_failures_to_alert))
@@ -414,7 +421,12 @@ fn resolve_group(g: RawTestGroup, d: &RawTestGroup) -> TestGroup {
     }
 }
 
-/// Tab settings: the tab's own, then its test group's, then default.yaml's tab values.
+/// Tab settings as TestGrid's production deployment resolves them:
+/// `num_columns_recent` is the tab's, else default.yaml's tab value (which fills every
+/// tab, so the group's is reached only without one), else the group's; alert
+/// thresholds are the test group's (tab `alert_options` count only under TestGrid's
+/// `--tab-alerts`, which production does not pass); staleness is the tab's
+/// `alert_options` only.
 fn resolve_tab(
     t: RawTab,
     d: &RawTab,
@@ -435,21 +447,22 @@ fn resolve_tab(
         ),
     })?;
     Ok(Tab {
-        num_columns_recent: t
-            .num_columns_recent
+        num_columns_recent: set(t.num_columns_recent)
+            .or(set(d.num_columns_recent))
             .or(group.map(|g| g.num_columns_recent))
-            .or(d.num_columns_recent)
             .unwrap_or(BUILTIN_COLUMNS_RECENT),
-        num_failures_to_alert: set(alert.num_failures_to_alert)
-            .or(group.map(|g| g.num_failures_to_alert))
+        num_failures_to_alert: group
+            .map(|g| g.num_failures_to_alert)
             .unwrap_or(BUILTIN_FAILURES_TO_ALERT),
-        num_passes_to_disable_alert: alert
-            .num_passes_to_disable_alert
-            .or(group.map(|g| g.num_passes_to_disable_alert))
+        num_passes_to_disable_alert: group
+            .map(|g| g.num_passes_to_disable_alert)
             .unwrap_or(BUILTIN_PASSES_TO_CLOSE),
         alert_stale_results_hours: alert
             .alert_stale_results_hours
-            .or(group.map(|g| g.alert_stale_results_hours))
+            .or(d
+                .alert_options
+                .as_ref()
+                .and_then(|a| a.alert_stale_results_hours))
             .unwrap_or(0),
         broken_column_threshold: t
             .broken_column_threshold
@@ -624,7 +637,50 @@ mod tests {
         assert!(g.matches_job("ci-kind-e2e"));
         assert!(g.matches_job("my-group"));
         assert!(!g.matches_job("logs"));
-        assert_eq!(g.num_columns_recent, 10);
+        // TestGrid's own built-in, not Kubernetes's default.yaml.
+        assert_eq!(g.num_columns_recent, 5);
+    }
+
+    fn load_yaml(files: &[(&str, &str)]) -> DashboardConfig {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        load_dir(dir.path()).unwrap()
+    }
+
+    const TAB_AND_GROUP: &str = "test_groups:\n- name: g\n  num_columns_recent: 20\n  \
+        num_failures_to_alert: 4\n  alert_stale_results_hours: 5\ndashboards:\n- name: d\n  \
+        dashboard_tab:\n  - name: t\n    test_group_name: g\n    alert_options:\n      \
+        num_failures_to_alert: 2\n";
+
+    #[test]
+    fn settings_resolve_as_production_testgrid_reads_them() {
+        let defaults = "default_test_group:\n  num_failures_to_alert: 3\n\
+                        default_dashboard_tab:\n  num_columns_recent: 10\n";
+        let c = load_yaml(&[("default.yaml", defaults), ("x.yaml", TAB_AND_GROUP)]);
+        let t = &c.dashboards[0].tabs[0];
+        // default.yaml's tab value fills the tab before the group's is reached.
+        assert_eq!(t.num_columns_recent, 10);
+        // Alert thresholds are the group's: tab alert_options need --tab-alerts.
+        assert_eq!(t.num_failures_to_alert, 4);
+        // Staleness is the tab's alert_options only: the group's 5 h is not read.
+        assert_eq!(t.alert_stale_results_hours, 0);
+    }
+
+    #[test]
+    fn without_default_yaml_testgrids_builtins_apply() {
+        let c = load_yaml(&[(
+            "x.yaml",
+            "test_groups:\n- name: g\ndashboards:\n- name: d\n  dashboard_tab:\n  \
+             - name: t\n    test_group_name: g\n",
+        )]);
+        let t = &c.dashboards[0].tabs[0];
+        assert_eq!((t.num_columns_recent, t.num_failures_to_alert), (5, 0));
+        assert_eq!(c.days_of_results(), 7);
+        // …while the tabs trellis makes for unconfigured jobs use Kubernetes's values.
+        let u = DashboardConfig::default().with_unconfigured(&["j".to_string()]);
+        assert_eq!(u.dashboards[0].tabs[0].num_failures_to_alert, 3);
     }
 
     #[test]

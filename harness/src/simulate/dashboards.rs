@@ -37,7 +37,7 @@ pub fn config_yaml(jobs: &[String]) -> String {
         for (i, job) in jobs.iter().enumerate().skip(blocking) {
             let _ = write!(
                 y,
-                "  - name: {}\n    test_group_name: {job}\n    alert_options:\n      num_failures_to_alert: 2\n",
+                "  - name: {}\n    test_group_name: {job}\n    alert_options:\n      alert_stale_results_hours: 24\n",
                 tab(i)
             );
         }
@@ -48,8 +48,10 @@ pub fn config_yaml(jobs: &[String]) -> String {
             y,
             "- name: {job}\n  gcs_prefix: kubernetes-ci-logs/logs/{job}"
         );
+        // Alert thresholds are the test group's, staleness the tab's (as TestGrid's
+        // production deployment reads them).
         if i >= blocking {
-            y.push_str("  alert_stale_results_hours: 24\n");
+            y.push_str("  num_failures_to_alert: 2\n");
         }
     }
     y
