@@ -43,3 +43,4 @@ pub mod simulate;
 pub mod store;
 pub mod suite;
 pub mod xml;
+pub mod yaml;

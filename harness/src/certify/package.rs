@@ -205,11 +205,11 @@ fn read_product(path: &Path) -> Result<Product, CertifyError> {
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(&text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+    let value: serde_json::Value =
+        crate::yaml::from_str(&text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
     let field = |k: &str| match value.get(k) {
-        Some(serde_yaml::Value::String(s)) => s.trim().to_string(),
-        Some(serde_yaml::Value::Number(n)) => n.to_string(),
+        Some(serde_json::Value::String(s)) => s.trim().to_string(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
         _ => String::new(),
     };
     let product = Product {

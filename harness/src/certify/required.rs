@@ -74,7 +74,7 @@ pub fn load(version: Minor, file: Option<&Path>) -> Result<RequiredTests, String
             (text.to_string(), format!("built-in {version} list"))
         }
     };
-    let entries: Vec<Entry> = serde_yaml::from_str(&text)
+    let entries: Vec<Entry> = crate::yaml::from_str(&text)
         .map_err(|e| format!("{source}: not a conformance.yaml list: {e}"))?;
     let mut names = BTreeSet::new();
     for entry in entries {

@@ -194,11 +194,11 @@ fn check_product(dir: &Path, version: Option<Minor>, checks: &mut Vec<Check>) {
     let parsed = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read PRODUCT.yaml: {e}"))
         .and_then(|t| {
-            serde_yaml::from_str::<serde_yaml::Value>(&t)
+            crate::yaml::from_str::<serde_json::Value>(&t)
                 .map_err(|e| format!("PRODUCT.yaml is not valid YAML: {e}"))
         });
     let map = match parsed {
-        Ok(serde_yaml::Value::Mapping(m)) => m,
+        Ok(serde_json::Value::Object(m)) => m,
         Ok(_) => {
             checks.push(Check::fail(
                 "product.fields",
@@ -218,9 +218,9 @@ fn check_product(dir: &Path, version: Option<Minor>, checks: &mut Vec<Check>) {
     };
     let text = |key: &str| -> Option<String> {
         match map.get(key)? {
-            serde_yaml::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            serde_yaml::Value::Number(n) => Some(n.to_string()),
-            serde_yaml::Value::Bool(b) => Some(b.to_string()),
+            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
             _ => None,
         }
     };

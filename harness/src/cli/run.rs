@@ -4,7 +4,6 @@
 use super::cluster::{KindArgs, LocalArgs};
 use super::failure::{code, Failure};
 use crate::cluster::access::Access;
-use crate::cluster::local::LocalOptions;
 use crate::cluster::local::LocalProvider;
 use crate::cluster::provider::{KindProvider, KubeconfigProvider, Provider};
 use crate::cluster::{kind, kind_config, preflight};
@@ -153,40 +152,27 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     }
 }
 
-/// What creating the cluster needs from this machine, checked before a build
-/// directory, a store entry or a teardown exists: a run that cannot start says what
-/// is missing and leaves nothing behind. Soft limits (inotify, disk) only warn.
+/// What creating a kind cluster needs from this machine (a container engine, kind),
+/// checked before a build directory, a store entry or a teardown exists: a run that
+/// cannot start says what is missing and leaves nothing behind. Soft limits (inotify,
+/// disk) only warn. A local cluster checks its own needs as it is made, each with the
+/// exit code the README gives, before any process starts.
 fn preflight(args: &Args) -> Result<(), Failure> {
-    if args.kubeconfig.is_some() {
+    if args.kubeconfig.is_some() || kind_config_path(args).is_none() {
         return Ok(());
     }
     let spec = args.cluster.as_deref().unwrap_or("kind");
-    // Which failed checks stop the run (None: every one).
-    let (checks, required): (_, Option<&[&str]>) = match LocalOptions::parse_spec(spec) {
-        Some(Ok(version)) => (
-            crate::cluster::local::preflight(&LocalOptions::new(version)),
-            None,
-        ),
-        // A malformed spec is the provider's to refuse.
-        Some(Err(_)) => return Ok(()),
-        None if kind_config_path(args).is_none() => return Ok(()),
-        None => {
-            let tools = preflight::Tools {
-                docker: &args.kind.docker,
-                kind: &args.kind.kind,
-                kubectl: Path::new("kubectl"),
-            };
-            let disk = std::env::temp_dir();
-            // kubectl is only checked for `trellis preflight`: a run does not use it.
-            (
-                preflight::run(&tools, Path::new("/proc/sys"), &disk, &[]),
-                Some(&["docker", "kind"]),
-            )
-        }
+    let tools = preflight::Tools {
+        docker: &args.kind.docker,
+        kind: &args.kind.kind,
+        kubectl: Path::new("kubectl"),
     };
+    let checks = preflight::run(&tools, Path::new("/proc/sys"), &std::env::temp_dir(), &[]);
+    // kubectl is checked by `trellis preflight` only: a run does not use it.
+    const REQUIRED: [&str; 2] = ["docker", "kind"];
     let mut missing = Vec::new();
     for c in checks.iter().filter(|c| !c.ok) {
-        if required.is_none_or(|r| r.contains(&c.name)) {
+        if REQUIRED.contains(&c.name) {
             missing.push(c);
         } else {
             tracing::warn!("preflight: {}: {}", c.name, c.detail);

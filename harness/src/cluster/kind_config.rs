@@ -2,7 +2,7 @@
 //! milliseconds with the field named, not minutes later inside kind.
 
 use super::ClusterError;
-use serde_yaml::Value;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub const API_VERSION: &str = "kind.x-k8s.io/v1alpha4";
@@ -38,7 +38,7 @@ pub fn load(path: &Path) -> Result<KindConfig, ClusterError> {
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let v: Value = serde_yaml::from_str(&text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+    let v: Value = crate::yaml::from_str(&text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
     let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
     if field("kind") != "Cluster" {
         return Err(bad(format!(
@@ -61,7 +61,7 @@ pub fn load(path: &Path) -> Result<KindConfig, ClusterError> {
     };
     let nodes = match v.get("nodes") {
         None => Vec::new(),
-        Some(Value::Sequence(n)) => n.clone(),
+        Some(Value::Array(n)) => n.clone(),
         Some(_) => return Err(bad("`nodes` must be a list".into())),
     };
     for (i, node) in nodes.iter().enumerate() {
@@ -76,7 +76,7 @@ pub fn load(path: &Path) -> Result<KindConfig, ClusterError> {
         }
         for (j, m) in node
             .get("extraPortMappings")
-            .and_then(Value::as_sequence)
+            .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .enumerate()

@@ -311,7 +311,7 @@ pub fn load_dir(dir: &Path) -> Result<DashboardConfig, ConfigError> {
             path: path.clone(),
             source: e,
         })?;
-        let raw: RawFile = serde_yaml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        let raw: RawFile = crate::yaml::from_str(&text).map_err(|e| ConfigError::Invalid {
             path: path.clone(),
             reason: e.to_string(),
         })?;

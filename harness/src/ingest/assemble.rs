@@ -249,13 +249,9 @@ fn read_product(path: &Path, metadata: &mut Map<String, Value>) -> Result<(), In
         path: path.to_path_buf(),
         source: e,
     })?;
-    let value: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| IngestError::Yaml {
+    let json: Value = crate::yaml::from_str(&text).map_err(|reason| IngestError::Yaml {
         input: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let json = serde_json::to_value(&value).map_err(|e| IngestError::Yaml {
-        input: path.display().to_string(),
-        reason: e.to_string(),
+        reason,
     })?;
     metadata.insert("product".into(), json);
     Ok(())

@@ -36,10 +36,11 @@ pub fn child_kubeconfig(access: &Access, scratch: &Path) -> Result<PathBuf, Suit
         })
     };
     let text = std::fs::read_to_string(&access.kubeconfig).map_err(|e| bad(e.to_string()))?;
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    doc["current-context"] = serde_yaml::Value::String(context.clone());
+    let mut doc: serde_json::Value = crate::yaml::from_str(&text).map_err(bad)?;
+    doc["current-context"] = serde_json::Value::String(context.clone());
     let path = scratch.join("kubeconfig");
-    let text = serde_yaml::to_string(&doc).map_err(|e| bad(e.to_string()))?;
+    // JSON is YAML: every kubeconfig reader takes it.
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| bad(e.to_string()))?;
     std::fs::write(&path, text).map_err(|e| bad(e.to_string()))?;
     Ok(path)
 }

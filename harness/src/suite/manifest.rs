@@ -230,7 +230,7 @@ pub fn load(path: &Path) -> Result<Manifest, SuiteError> {
         },
         _ => bad(e.to_string()),
     })?;
-    let mut m: Manifest = serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let mut m: Manifest = crate::yaml::from_str(&text).map_err(bad)?;
     m.path = path.to_path_buf();
     let duration = |field: &str, text: &str| {
         parse_duration(text).ok_or_else(|| {
