@@ -80,13 +80,9 @@ fn flake_rate_intervals_cover_the_true_rate() {
     let outages: HashSet<(String, String)> = grids
         .iter()
         .flat_map(|g| {
-            let out = analysis::flakes::outage_columns(g);
-            g.columns
-                .iter()
-                .zip(out)
-                .filter(|(_, o)| *o)
-                .map(|(c, _)| (g.job.clone(), c.build.clone()))
-                .collect::<Vec<_>>()
+            analysis::flakes::outage_builds(g)
+                .into_iter()
+                .map(|build| (g.job.clone(), build))
         })
         .collect();
     let injected: HashSet<(String, String)> = truth.outages.iter().cloned().collect();

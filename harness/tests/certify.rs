@@ -445,18 +445,22 @@ fn certify_from_a_sonobuoy_tarball_and_a_failing_run() {
     }
     tar.into_inner().unwrap().finish().unwrap();
     let out_dir = tmp.path().join("out");
-    let out = trellis(&[
-        "certify",
-        "--results",
-        tarball.to_str().unwrap(),
-        "--product",
-        osd.join("PRODUCT.yaml").to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--name",
-        "osd",
-        "--json",
-    ]);
+    let product = osd.join("PRODUCT.yaml");
+    let certify = |extra: &str| {
+        trellis(&[
+            "certify",
+            "--results",
+            tarball.to_str().unwrap(),
+            "--product",
+            product.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--name",
+            "osd",
+            extra,
+        ])
+    };
+    let out = certify("--json");
     // v1.24 is unsupported against the default stable release: exit 5, and the
     // rejected submission is not written (nor any scratch of it).
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
@@ -465,18 +469,7 @@ fn certify_from_a_sonobuoy_tarball_and_a_failing_run() {
     assert!(!out_dir.join("v1.24/osd").exists());
     assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0);
     // As it was reviewed (v1.24 the newest release then) it passes, from the tarball.
-    let out = trellis(&[
-        "certify",
-        "--results",
-        tarball.to_str().unwrap(),
-        "--product",
-        osd.join("PRODUCT.yaml").to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--name",
-        "osd",
-        "--as-reviewed",
-    ]);
+    let out = certify("--as-reviewed");
     // Its two failures are tests v1.24's list no longer requires: a warning, as the
     // bot judged it, and the folder is written.
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));

@@ -128,6 +128,30 @@ pub fn outage_columns(grid: &Grid) -> Vec<bool> {
         .collect()
 }
 
+/// Columns TestGrid's flakiness leaves out (`failingColumns`): more than one row, and
+/// none of them passed or flaked there.
+fn testgrid_outage_columns(grid: &Grid) -> Vec<bool> {
+    let mut good = vec![false; grid.columns.len()];
+    for r in 0..grid.rows.len() {
+        for (c, s) in grid.row(r).iter().enumerate() {
+            if matches!(coalesce(*s, true), CellStatus::Pass | CellStatus::Flaky) {
+                good[c] = true;
+            }
+        }
+    }
+    good.iter().map(|g| grid.rows.len() > 1 && !g).collect()
+}
+
+/// Build ids of the outage columns of `grid`, newest first.
+pub fn outage_builds(grid: &Grid) -> Vec<String> {
+    grid.columns
+        .iter()
+        .zip(outage_columns(grid))
+        .filter(|(_, outage)| *outage)
+        .map(|(c, _)| c.build.clone())
+        .collect()
+}
+
 /// TestGrid treats a one-word failure message ("Timeout", "ClusterSetupFailed") as an
 /// infra failure, not a test result.
 pub fn is_infra_message(message: &str) -> bool {
@@ -138,6 +162,9 @@ pub fn is_infra_message(message: &str) -> bool {
 /// What every row of one grid shares: outage columns and commits as small integers.
 pub struct GridContext {
     pub outages: Vec<bool>,
+    /// TestGrid's own outage rule for flip flakiness (`failingColumns`): no row passed
+    /// or flaked, in a grid of more than one row. Only its FAIL cells are dropped.
+    testgrid_outages: Vec<bool>,
     /// Per column: an index into the grid's distinct commits, or `u32::MAX`.
     commit_of: Vec<u32>,
     commits: usize,
@@ -159,6 +186,7 @@ impl GridContext {
             .collect();
         GridContext {
             outages: outage_columns(grid),
+            testgrid_outages: testgrid_outage_columns(grid),
             commit_of,
             commits: ids.len(),
         }
@@ -214,6 +242,22 @@ pub fn row_stats_in(
         };
         results.push((col, flip));
     }
+    // Flip flakiness is TestGrid's number, over TestGrid's own exclusions.
+    let flip = {
+        let tg = &mut scratch.flips;
+        tg.clear();
+        for (col, status) in cells.iter().enumerate().take(cols.end).skip(cols.start) {
+            tg.push(match coalesce(*status, true) {
+                CellStatus::NoResult => continue,
+                CellStatus::Pass => Flip::Pass,
+                CellStatus::Flaky => Flip::Flaky,
+                _ if ctx.testgrid_outages[col] => continue,
+                _ if grid.message(row, col).is_some_and(is_infra_message) => continue,
+                _ => Flip::Fail,
+            });
+        }
+        flip_flakiness(tg)
+    };
     scratch.flips.clear();
     scratch.flips.extend(results.iter().map(|r| r.1));
     let flips = &scratch.flips;
@@ -269,7 +313,7 @@ pub fn row_stats_in(
         flake_rate: rate,
         flake_rate_low: low,
         flake_rate_high: high,
-        flip_flakiness: flip_flakiness(flips),
+        flip_flakiness: flip,
         same_commit_flakes: same_commit,
         last_pass: open.as_ref().and_then(|a| a.last_pass).map(build_ref),
         first_fail: open.as_ref().map(|a| build_ref(a.first_fail)),
@@ -469,6 +513,33 @@ mod tests {
         assert!(s.iter().all(|s| s.class == Class::Passing && s.runs == 3));
         assert!(is_infra_message("ClusterSetupFailed"));
         assert!(!is_infra_message("expected 1 got 2"));
+    }
+
+    #[test]
+    fn flip_flakiness_drops_only_testgrids_outage_columns() {
+        // Column 1: every row fails (TestGrid's outage: its FAILs are dropped).
+        // Column 3: three of four rows fail, one passes: trellis's outage for the flake
+        // rate, but TestGrid counts it, so row 0's flip flakiness sees that failure.
+        let rows: Vec<&[CellStatus]> = vec![
+            &[P, F, P, F, P],
+            &[P, F, P, F, P],
+            &[P, F, P, F, P],
+            &[P, F, P, P, P],
+        ];
+        let g = grid(&rows, &["a", "b", "c", "d", "e"]);
+        assert_eq!(
+            testgrid_outage_columns(&g),
+            [false, true, false, false, false]
+        );
+        let s = &grid_stats(&g, AlertRule::default())[0];
+        // Four results (one FAIL dropped); one flip: the failure after a pass.
+        assert!(
+            (s.flip_flakiness - 25.0).abs() < 1e-9,
+            "{}",
+            s.flip_flakiness
+        );
+        // The flake rate leaves out both columns.
+        assert_eq!(s.runs, 3);
     }
 
     #[test]

@@ -46,13 +46,9 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let outages: Vec<serde_json::Value> = grids
         .iter()
         .flat_map(|g| {
-            let out = analysis::flakes::outage_columns(g);
-            g.columns
-                .iter()
-                .zip(out)
-                .filter(|(_, o)| *o)
-                .map(|(c, _)| serde_json::json!({ "job": g.job, "build": c.build }))
-                .collect::<Vec<_>>()
+            analysis::flakes::outage_builds(g)
+                .into_iter()
+                .map(|build| serde_json::json!({ "job": g.job, "build": build }))
         })
         .collect();
     if args.window.json {

@@ -20,7 +20,9 @@ pub struct SpecCounter {
 
 impl SpecCounter {
     pub fn feed(&mut self, line: &str) {
-        let line = line.trim_start();
+        // Ginkgo colours its output unless told --no-color, terminal or not.
+        let plain = strip_ansi(line);
+        let line = plain.trim_start();
         if let Some(rest) = line.strip_prefix("Will run ") {
             // `Will run 419 of 6731 specs`
             self.total = rest.split_whitespace().next().and_then(|n| n.parse().ok());
@@ -50,6 +52,30 @@ impl SpecCounter {
             self.failed += 1;
         }
     }
+}
+
+/// `line` without ANSI escape sequences (CSI: ESC `[` … a final byte in `@`–`~`).
+fn strip_ansi(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.contains('\u{1b}') {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Tells the reporter how a suite is doing: at most every `every`, at once when a
@@ -199,6 +225,27 @@ mod tests {
             })
             .collect();
         assert_eq!(told, [(0, 0), (3, 1), (4, 1)]);
+    }
+
+    #[test]
+    fn coloured_output_counts_the_same() {
+        // What ginkgo writes to a file when not given --no-color.
+        let mut c = SpecCounter::default();
+        for l in [
+            "Will run \u{1b}[1m2\u{1b}[0m of \u{1b}[1m9\u{1b}[0m specs",
+            "\u{1b}[38;5;10m•\u{1b}[0mSS",
+            "\u{1b}[38;5;9m• [FAILED] [1.2 seconds]\u{1b}[0m",
+        ] {
+            c.feed(l);
+        }
+        assert_eq!(
+            c,
+            SpecCounter {
+                total: Some(2),
+                done: 2,
+                failed: 1
+            }
+        );
     }
 
     #[test]
