@@ -501,3 +501,89 @@ fn certify_from_a_sonobuoy_tarball_and_a_failing_run() {
     assert!(stderr(&out).contains("no e2e.log"), "{}", stderr(&out));
     assert!(!tmp.path().join("out2").exists());
 }
+
+#[test]
+fn force_never_removes_what_trellis_did_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let talos = submission("v1.29", "talos");
+    let results = results_dir(tmp.path(), &talos);
+    let out_dir = tmp.path().join("k8s-conformance");
+    // Another vendor's submission sits beside ours.
+    let other = out_dir.join("v1.29/other-vendor");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("README.md"), "theirs").unwrap();
+    let run = |name: &str, product: &Path| {
+        trellis(&[
+            "certify",
+            "--results",
+            results.to_str().unwrap(),
+            "--product",
+            product.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--stable",
+            "v1.29",
+            "--force",
+            "--name",
+            name,
+        ])
+    };
+    let product = talos.join("PRODUCT.yaml");
+    // A name that is not one safe folder name is refused before anything is touched.
+    for name in ["..", "../../x", "a/b", ".hidden", ""] {
+        let out = run(name, &product);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not a usable folder name"),
+            "{name}: {}",
+            stderr(&out)
+        );
+    }
+    // A product name without ASCII letters or digits gives no folder name at all.
+    let cjk = tmp.path().join("PRODUCT.yaml");
+    let text = std::fs::read_to_string(&product).unwrap();
+    let renamed: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("name:") {
+                "name: 容器平台".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&cjk, renamed).unwrap();
+    let out = trellis(&[
+        "certify",
+        "--results",
+        results.to_str().unwrap(),
+        "--product",
+        cjk.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--stable",
+        "v1.29",
+        "--force",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no ASCII letter or digit"),
+        "{}",
+        stderr(&out)
+    );
+    // --force onto a folder holding a file trellis does not write: refused.
+    std::fs::write(other.join("notes.txt"), "theirs too").unwrap();
+    let out = run("other-vendor", &product);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("which trellis does not write"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(other.join("notes.txt").is_file());
+    assert_eq!(
+        std::fs::read_to_string(other.join("README.md")).unwrap(),
+        "theirs"
+    );
+}

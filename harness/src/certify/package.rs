@@ -51,6 +51,10 @@ pub enum CertifyError {
     Product { path: PathBuf, reason: String },
     #[error("{dir} exists already")]
     Exists { dir: PathBuf },
+    #[error("`{name}` is not a usable folder name: {reason}")]
+    BadName { name: String, reason: &'static str },
+    #[error("refusing to replace {dir}: it holds {file}, which trellis does not write")]
+    NotOurs { dir: PathBuf, file: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -71,6 +75,10 @@ impl CertifyError {
                 "write a PRODUCT.yaml with at least `name`, `vendor` and `version`"
             }
             CertifyError::Exists { .. } => "pass --force to replace it, or choose another --out",
+            CertifyError::BadName { .. } => {
+                "pass --name with one folder name of ASCII letters, digits, dots and dashes"
+            }
+            CertifyError::NotOurs { .. } => "move those files away, or choose another --out",
             CertifyError::Io { .. } => "check that --out is writable",
         }
     }
@@ -146,6 +154,7 @@ pub fn certify(opts: &CertifyOptions) -> Result<Certified, CertifyError> {
         .ok_or(CertifyError::UnknownVersion)?;
     let product = read_product(&opts.product_yaml)?;
     let folder = opts.name.clone().unwrap_or_else(|| slug(&product.name));
+    check_folder_name(&folder)?;
     let version_dir = opts.out.join(version.to_string());
     let target = version_dir.join(&folder);
     if target.exists() && !opts.force {
@@ -181,6 +190,7 @@ pub fn certify(opts: &CertifyOptions) -> Result<Certified, CertifyError> {
     }
     std::fs::create_dir_all(&version_dir).map_err(io(&version_dir))?;
     if target.exists() {
+        only_ours(&target)?;
         std::fs::remove_dir_all(&target).map_err(io(&target))?;
     }
     std::fs::rename(&s, &target).map_err(io(&target))?;
@@ -222,6 +232,64 @@ fn read_product(path: &Path) -> Result<Product, CertifyError> {
         return Err(bad("field `name` is missing".into()));
     }
     Ok(product)
+}
+
+/// A submission folder's name must be one path component that stays inside
+/// `OUT/vX.Y/`: `--force` removes it, so `..`, `/` or an empty name (a product name
+/// with no ASCII letter or digit) would remove something else.
+fn check_folder_name(name: &str) -> Result<(), CertifyError> {
+    let bad = |reason| {
+        Err(CertifyError::BadName {
+            name: name.to_string(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("it is empty (the product name has no ASCII letter or digit)");
+    }
+    if name.starts_with('.') {
+        return bad("it starts with a dot");
+    }
+    if name.len() > 100 {
+        return bad("it is over 100 characters");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return bad("only ASCII letters, digits, '-', '_' and '.' are allowed");
+    }
+    Ok(())
+}
+
+/// `--force` replaces a submission folder only when everything in it is a file
+/// trellis writes there: never another vendor's work, never a directory tree.
+fn only_ours(dir: &Path) -> Result<(), CertifyError> {
+    let meta = std::fs::symlink_metadata(dir).map_err(|source| CertifyError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(CertifyError::NotOurs {
+            dir: dir.to_path_buf(),
+            file: "itself (not a directory)".into(),
+        });
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| CertifyError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if !is_file || !super::SUBMISSION_FILES.contains(&name.as_str()) {
+            return Err(CertifyError::NotOurs {
+                dir: dir.to_path_buf(),
+                file: name,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A folder name from a product name: lowercase ASCII letters, digits and dashes.
