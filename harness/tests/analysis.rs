@@ -359,3 +359,71 @@ fn status_on_the_simulators_dashboards_and_a_healthy_history() {
         "{text}"
     );
 }
+
+/// Builds dated after the decision time are not evidence: three green builds dated
+/// 2100 do not unblock a release whose real builds fail, and status names them.
+#[test]
+fn builds_from_the_future_do_not_unblock_a_release() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    let logs = tmp.path().join("logs/j");
+    let build = |id: &str, started: i64, passed: bool| {
+        let dir = logs.join(id);
+        std::fs::create_dir_all(dir.join("artifacts")).unwrap();
+        std::fs::write(
+            dir.join("started.json"),
+            format!(r#"{{"timestamp": {started}}}"#),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("finished.json"),
+            format!(r#"{{"timestamp": {}, "passed": {passed}}}"#, started + 600),
+        )
+        .unwrap();
+        let case = if passed {
+            r#"<testcase name="t"/>"#.to_string()
+        } else {
+            r#"<testcase name="t"><failure message="expected 1 got 2"/></testcase>"#.to_string()
+        };
+        std::fs::write(
+            dir.join("artifacts/junit_01.xml"),
+            format!(r#"<testsuite name="s">{case}</testsuite>"#),
+        )
+        .unwrap();
+    };
+    let now = 1_800_000_000;
+    for i in 0..3 {
+        build(&format!("{}", 10 + i), now - 86_400 + i * 3600, false);
+        build(&format!("{}", 90 + i), 4_102_444_800 + i * 3600, true); // 2100
+    }
+    let dashboards = tmp.path().join("dashboards");
+    std::fs::create_dir_all(&dashboards).unwrap();
+    std::fs::write(
+        dashboards.join("d.yaml"),
+        "dashboards:\n- name: x-blocking\n  dashboard_tab:\n  - name: j\n    test_group_name: j\n\
+         test_groups:\n- name: j\n  num_failures_to_alert: 3\n  days_of_results: 7\n",
+    )
+    .unwrap();
+    let o = trellis(&db, &["ingest", tmp.path().join("logs").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let at = now.to_string();
+    let args = [
+        "status",
+        "--at",
+        &at,
+        "--dashboards",
+        dashboards.to_str().unwrap(),
+    ];
+    let o = trellis(&db, &args);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(6), "{text}");
+    assert!(
+        text.contains("warning: 3 build(s) dated after the decision time are not evidence"),
+        "{text}"
+    );
+    let mut json = args.to_vec();
+    json.push("--json");
+    let report: Value = serde_json::from_slice(&trellis(&db, &json).stdout).unwrap();
+    assert_eq!(report["future_builds"]["total"], 3);
+    assert_eq!(report["release"]["blocked"], true);
+}

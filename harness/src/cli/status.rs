@@ -14,7 +14,8 @@ use std::path::Path;
 /// trellis_release_blocking: true). Stored jobs no dashboard names appear on an
 /// `unconfigured-jobs` dashboard, never release-blocking; without any config that is
 /// every stored job. Exit code 0 when nothing blocks the release, 6 when
-/// it is blocked. `--json` prints {window: {days, since, until}, dashboards: [{name, status, release_blocking, tabs:
+/// it is blocked. `--json` prints {window: {days, since, until}, future_builds: {total,
+/// first: [{job, build, started}]}, dashboards: [{name, status, release_blocking, tabs:
 /// [{name, job, status, message, failing_tests, flaky_tests, latest_green, last_run}]}],
 /// release: {blocked, reasons: [{blocking, dashboard, job, kind, message, test?, since?}]}}.
 #[derive(Debug, clap::Args)]
@@ -32,13 +33,29 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let window = args.window.window(&config);
     let snapshot = crate::report::snapshot(db, &config, window.span(), window.until)?;
     let report = snapshot.status;
+    // Builds dated after the decision time are not evidence (three green builds dated
+    // 2100 must not unblock a release); they are named, not silently dropped.
+    let (future, future_total) = crate::store::Store::open(db)?.builds_after(window.until, 5)?;
     if args.window.json {
-        super::print_json(&window::Windowed {
-            window,
-            report: &report,
-        })?;
+        super::print_json(&serde_json::json!({
+            "window": window,
+            "dashboards": report.dashboards,
+            "release": report.release,
+            "future_builds": { "total": future_total, "first": future },
+        }))?;
     } else {
         println!("{}", window.describe());
+        if future_total > 0 {
+            let named: Vec<String> = future
+                .iter()
+                .map(|f| format!("{}/{} ({} UTC)", f.job, f.build, window::utc(f.started)))
+                .collect();
+            println!(
+                "warning: {future_total} build(s) dated after the decision time are not evidence \
+                 (check their clocks): {}",
+                named.join(", ")
+            );
+        }
         print_report(&report, args.details);
     }
     Ok(if report.release.blocked {

@@ -12,7 +12,7 @@ mod write;
 
 pub use grid::BuildInfo;
 pub use load::load_grids;
-pub use read::{BuildDetail, RunRow, StoredCell};
+pub use read::{BuildDetail, FutureBuild, RunRow, StoredCell};
 pub use write::InsertOutcome;
 
 use rusqlite::Connection;

@@ -153,3 +153,50 @@ fn rank(status: CellStatus) -> u8 {
         CountBucket::Pass => 4,
     }
 }
+
+/// A build dated after the time an analysis judges at: not evidence, and worth a look
+/// (a wrong clock, or a forged `started.json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FutureBuild {
+    pub job: String,
+    pub build: String,
+    pub started: i64,
+}
+
+impl Store {
+    /// Builds that started after `at` (Unix seconds), earliest first, at most `limit`,
+    /// with how many there are in all.
+    pub fn builds_after(
+        &self,
+        at: i64,
+        limit: usize,
+    ) -> Result<(Vec<FutureBuild>, u64), StoreError> {
+        let err = |e| self.err("listing builds dated after the decision time", e);
+        let total: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM builds WHERE started > ?1",
+                [at],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT j.name, b.build, b.started FROM builds b JOIN jobs j ON j.id = b.job_id
+                 WHERE b.started > ?1 ORDER BY b.started, j.name, b.build LIMIT ?2",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map(params![at, limit as i64], |r| {
+                Ok(FutureBuild {
+                    job: r.get(0)?,
+                    build: r.get(1)?,
+                    started: r.get(2)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(err)?;
+        Ok((rows, total.max(0) as u64))
+    }
+}
