@@ -33,6 +33,7 @@ pub mod exit;
 pub mod ingest;
 pub mod interrupt;
 pub mod model;
+pub mod printable;
 pub mod process;
 pub mod prow;
 pub mod report;

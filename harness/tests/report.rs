@@ -8,13 +8,17 @@ use common::{shared_data, stderr, trellis};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-const HOSTILE: [&str; 6] = [
+const HOSTILE: [&str; 10] = [
     "<script>alert(1)</script>",
     "\"><img src=x onerror=alert(2)>",
     "</script><script>alert(3)</script>",
     "<!-- comment --> & \u{2028}",
     "javascript:alert(4)",
     "'; alert(5); '",
+    "cc @kubernetes/sig-release and @someone",
+    "[click](https://evil.example/x) ![pixel](https://evil.example/p.png) `tick`",
+    "\u{1b}[32mPASS\u{1b}[0m",
+    "abc\u{202e}fed",
 ];
 
 fn hostile_build(root: &Path) -> PathBuf {
@@ -121,6 +125,43 @@ fn hostile_text_never_becomes_live() {
         !markdown.contains('<'),
         "markdown has raw markup: {markdown}"
     );
+    // Meant for PR comments: no mention pings, no links or images, no escapes.
+    for live in ["@kubernetes", "@someone", "https://", "\u{1b}", "\u{202e}"] {
+        assert!(
+            !markdown.contains(live),
+            "markdown has live {live:?}: {markdown}"
+        );
+    }
+    // The terminal gets the same names shown, not obeyed: no escape sequence, no
+    // bidi override, no newline that forges a line of trellis's own.
+    let shown = [
+        trellis(&db, &["show", job, "1001", "--all"]),
+        trellis(&db, &["status", "--details"]),
+        trellis(&db, &["flakes", "--all"]),
+        trellis(&db, &["triage"]),
+        trellis(&db, &["runs"]),
+    ];
+    for (i, o) in shown.iter().enumerate() {
+        let text = common::stdout(o);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        // `runs` names no tests.
+        if i < 4 {
+            assert!(
+                text.contains("\\u{1b}[32mPASS"),
+                "the name is shown escaped: {text}"
+            );
+        }
+    }
+    // Link and image brackets and backticks only ever escaped.
+    let chars: Vec<char> = markdown.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if matches!(c, '[' | ']' | '`') {
+            assert!(i > 0 && chars[i - 1] == '\\', "unescaped {c} in {markdown}");
+        }
+    }
 
     let mut all = Vec::new();
     files(&site, &mut all);

@@ -101,8 +101,8 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             ),
             s.flip_flakiness,
             s.same_commit_flakes,
-            s.job,
-            s.test
+            crate::printable::line(&s.job),
+            crate::printable::line(&s.test)
         );
         if let Some(first) = &s.first_fail {
             let from = s

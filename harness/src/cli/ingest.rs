@@ -3,6 +3,7 @@
 use super::failure::{self, Failure};
 use crate::exit;
 use crate::ingest::{self, HttpOptions, IngestError, IngestOptions};
+use crate::printable::line;
 use crate::store::InsertOutcome;
 use std::path::Path;
 use std::time::Duration;
@@ -100,7 +101,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
                     if !args.quiet {
                         println!(
                             "stored     {}/{}  {cells} cells ({} pass, {} fail, {} flaky, {} skip, {} other)",
-                            build.job, build.build, c.pass, c.fail, c.flaky, c.skip, c.other
+                            line(&build.job), line(&build.build), c.pass, c.fail, c.flaky, c.skip, c.other
                         );
                     }
                     tally.stored += 1;
@@ -108,7 +109,11 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
                 }
                 Ok(InsertOutcome::AlreadyStored) => {
                     if !args.quiet {
-                        println!("unchanged  {}/{}  (already stored)", build.job, build.build);
+                        println!(
+                            "unchanged  {}/{}  (already stored)",
+                            line(&build.job),
+                            line(&build.build)
+                        );
                     }
                     tally.unchanged += 1;
                 }

@@ -39,7 +39,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     for r in &runs {
         if current_job != Some(&r.job) {
             let n = runs.iter().filter(|x| x.job == r.job).count();
-            println!("{}  ({n} builds)", r.job);
+            println!("{}  ({n} builds)", crate::printable::line(&r.job));
             current_job = Some(&r.job);
         }
         let verdict = match r.passed {
@@ -50,7 +50,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         let c = &r.counts;
         println!(
             "  {:<22} {:<21} {:<7} {:>6} pass {:>4} fail {:>4} flaky {:>6} skip {:>4} other  {}",
-            r.build,
+            crate::printable::line(&r.build),
             super::format_time(r.started),
             verdict,
             c.pass,
@@ -58,7 +58,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             c.flaky,
             c.skip,
             c.other,
-            r.commit.as_deref().unwrap_or("")
+            crate::printable::line(r.commit.as_deref().unwrap_or(""))
         );
     }
     Ok(exit::OK)

@@ -38,8 +38,9 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         return super::print_json(&detail);
     }
     let r = &detail.run;
-    println!("{}/{}", r.job, r.build);
-    println!("  source:   {}", detail.source);
+    use crate::printable::line;
+    println!("{}/{}", line(&r.job), line(&r.build));
+    println!("  source:   {}", line(&detail.source));
     println!("  started:  {}", super::format_time(r.started));
     println!("  finished: {}", super::format_time(r.finished));
     let verdict = match r.passed {
@@ -52,7 +53,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         detail.result.as_deref().unwrap_or("")
     );
     if let Some(c) = &r.commit {
-        println!("  commit:   {c}");
+        println!("  commit:   {}", line(c));
     }
     if let Some(pr) = detail.pr {
         println!("  pr:       {pr}");
@@ -74,12 +75,12 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         } else {
             String::new()
         };
-        println!("{:<16} {}{attempts}", cell.status.name(), cell.test);
+        println!("{:<16} {}{attempts}", cell.status.name(), line(&cell.test));
         if let Some(m) = cell.message.as_deref().filter(|_| !quiet || args.all) {
             let first = m.lines().next().unwrap_or("");
             println!(
                 "                 {}",
-                first.chars().take(200).collect::<String>()
+                line(&first.chars().take(200).collect::<String>())
             );
         }
     }

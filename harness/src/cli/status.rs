@@ -4,6 +4,7 @@ use super::failure::Failure;
 use super::window::{self, WindowArgs};
 use crate::analysis;
 use crate::exit;
+use crate::printable::line;
 use std::path::Path;
 
 /// Is the release blocked? Every dashboard's tabs with TestGrid's status, alerting
@@ -112,9 +113,14 @@ fn print_report(report: &analysis::StatusReport, details: bool) {
             let test = x
                 .test
                 .as_deref()
-                .map(|t| format!(" {t}:"))
+                .map(|t| format!(" {}:", line(t)))
                 .unwrap_or_default();
-            println!("    {} / {}:{test} {}", x.dashboard, x.job, x.message);
+            println!(
+                "    {} / {}:{test} {}",
+                line(&x.dashboard),
+                line(&x.job),
+                line(&x.message)
+            );
         }
         more(reasons.len(), list, "reasons", "    ");
     }
@@ -124,7 +130,7 @@ fn print_report(report: &analysis::StatusReport, details: bool) {
 /// TestGrid's tab message, with `--details`).
 fn print_tab(t: &analysis::TabReport, details: bool, list: usize) {
     let job = match t.job.as_deref() {
-        Some(j) if j != t.name => format!(" ({j})"),
+        Some(j) if j != t.name => format!(" ({})", line(j)),
         _ => String::new(),
     };
     let green = t
@@ -136,9 +142,13 @@ fn print_tab(t: &analysis::TabReport, details: bool, list: usize) {
         .last_run
         .map(|l| format!("; last run {} UTC", window::utc(l)))
         .unwrap_or_default();
-    println!("  {:<8} {}{job}{last}{green}", t.status.name(), t.name);
+    println!(
+        "  {:<8} {}{job}{last}{green}",
+        t.status.name(),
+        line(&t.name)
+    );
     if details || !matches!(t.status, analysis::testgrid::TabStatus::Passing) {
-        println!("           {}", t.message);
+        println!("           {}", line(&t.message));
     }
     for f in t.failing_tests.iter().take(list) {
         let good = f
@@ -148,7 +158,7 @@ fn print_tab(t: &analysis::TabReport, details: bool, list: usize) {
             .unwrap_or_default();
         println!(
             "           failing: {} — {} run(s) since {}{good}",
-            f.test,
+            line(&f.test),
             f.fail_count,
             window::at(&f.first_fail)
         );
@@ -161,7 +171,7 @@ fn print_tab(t: &analysis::TabReport, details: bool, list: usize) {
             .unwrap_or_default();
         println!(
             "           flaky:   {} — {} of {} runs (95% CI {}–{}){band}",
-            f.test,
+            line(&f.test),
             window::percent(f.flake_rate),
             f.runs,
             window::percent(f.flake_rate_low),

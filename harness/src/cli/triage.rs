@@ -45,15 +45,15 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             c.count,
             c.tests.len(),
             c.jobs.len(),
-            c.representative.chars().take(300).collect::<String>()
+            crate::printable::line(&c.representative.chars().take(300).collect::<String>())
         );
         for (t, n) in c.tests.iter().take(5) {
-            println!("    {n:>6}  {t}");
+            println!("    {n:>6}  {}", crate::printable::line(t));
         }
         if c.tests.len() > 5 {
             println!("    … {} more tests", c.tests.len() - 5);
         }
-        println!("    jobs: {}", c.jobs.join(", "));
+        println!("    jobs: {}", crate::printable::line(&c.jobs.join(", ")));
     }
     Ok(exit::OK)
 }

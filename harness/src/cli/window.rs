@@ -178,9 +178,10 @@ pub fn percent(x: f64) -> String {
 }
 
 pub fn at(build: &crate::model::BuildRef) -> String {
+    use crate::printable::line;
     match &build.commit {
-        Some(c) => format!("build {} (commit {c})", build.build),
-        None => format!("build {}", build.build),
+        Some(c) => format!("build {} (commit {})", line(&build.build), line(c)),
+        None => format!("build {}", line(&build.build)),
     }
 }
 

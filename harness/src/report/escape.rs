@@ -2,14 +2,14 @@
 //! JSON embedded in a `<script>` element, and URLs. Names and messages come from CI
 //! artifacts anyone can write, so nothing from them is ever emitted raw.
 
-/// Text between tags.
+/// Text between tags; escape sequences and bidirectional overrides shown, not obeyed.
 pub fn html(text: &str) -> String {
-    crate::xml::escape(text)
+    crate::xml::escape(&crate::printable::block(text))
 }
 
 /// A quoted attribute value (always emitted inside double quotes).
 pub fn attr(text: &str) -> String {
-    html(text)
+    crate::xml::escape(&crate::printable::line(text))
 }
 
 /// JSON for an inline `<script type="application/json">` block: `<`, `>`, `&` and the

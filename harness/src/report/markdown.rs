@@ -7,14 +7,27 @@ use std::fmt::Write as _;
 
 const MAX_ITEMS: usize = 10;
 
-/// Markdown table cells must not break the table or smuggle markup.
+/// Text in the summary, which is pasted into PR comments: it must not break the
+/// table, smuggle markup, ping people (`@team`), or become a link or an image.
 fn cell(text: &str) -> String {
-    let t: String = text.chars().take(160).collect();
-    t.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace(['\n', '\r'], " ")
+    let t: String = crate::printable::line(text).chars().take(160).collect();
+    let mut out = String::with_capacity(t.len() + 16);
+    for c in t.chars() {
+        match c {
+            '\\' | '|' | '`' | '*' | '_' | '[' | ']' | '!' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            // A zero-width space after @ keeps GitHub from reading a mention.
+            '@' => out.push_str("@&#8203;"),
+            c => out.push(c),
+        }
+    }
+    // No autolinks either.
+    out.replace("://", ":&#47;&#47;")
 }
 
 pub fn markdown(site: &Site) -> String {
@@ -33,7 +46,7 @@ pub fn markdown(site: &Site) -> String {
         let test = x
             .test
             .as_deref()
-            .map(|t| format!(" `{}`", cell(t)))
+            .map(|t| format!(" {}", cell(t)))
             .unwrap_or_default();
         let _ = writeln!(
             out,
