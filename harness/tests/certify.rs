@@ -587,3 +587,47 @@ fn force_never_removes_what_trellis_did_not_write() {
         "theirs"
     );
 }
+
+#[test]
+fn only_regular_files_inside_the_folder_are_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let k3s = submission("v1.33", "k3s");
+    let dir = copy_submission(tmp.path(), &k3s, "v1.33", "k3s");
+    // README.md a link out of the folder, e2e.log an endless device: neither is read.
+    std::fs::remove_file(dir.join("README.md")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", dir.join("README.md")).unwrap();
+    std::fs::remove_file(dir.join("e2e.log")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("e2e.log")).unwrap();
+    let started = std::time::Instant::now();
+    let (code, report) = verify_json(&dir, &["--as-reviewed"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(code, 5);
+    // Nothing of the refused files is read: e2e.log's own checks have no log.
+    assert_eq!(
+        failed_ids(&report),
+        ["files.regular", "e2e.version"],
+        "{report:#}"
+    );
+    let said = details(check(&report, "files.regular"));
+    assert!(
+        said.iter().any(|d| d == "README.md is a symbolic link"),
+        "{said:?}"
+    );
+    assert!(
+        said.iter().any(|d| d == "e2e.log is a symbolic link"),
+        "{said:?}"
+    );
+    // A FIFO in the folder itself: refused, not waited on forever.
+    std::fs::remove_file(dir.join("e2e.log")).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.join("e2e.log"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (_, report) = verify_json(&dir, &["--as-reviewed"]);
+    let said = details(check(&report, "files.regular"));
+    assert!(
+        said.iter().any(|d| d == "e2e.log is not a regular file"),
+        "{said:?}"
+    );
+}

@@ -70,17 +70,74 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Report {
         return Report::new(None, None, checks);
     };
     check_files(dir, &mut checks);
-    check_product(dir, version, &mut checks);
+    let refused = check_regular(dir, &mut checks);
+    // A missing file is read (and reported) as before; a refused one is not read.
+    let ok = |name: &str| !refused.contains(&name);
+    if ok("PRODUCT.yaml") {
+        check_product(dir, version, &mut checks);
+    }
     if let Some(v) = version {
         let stable = if opts.as_reviewed { v } else { opts.stable };
         checks.push(check_supported(v, stable));
     }
-    let junit = read_junit(dir, &mut checks);
+    let junit = if ok("junit_01.xml") {
+        read_junit(dir, &mut checks)
+    } else {
+        None
+    };
     let list = version.map(|v| required::load(v, opts.conformance_yaml.as_deref()));
     check_tests(list, junit.as_ref(), &mut checks);
-    let log = e2e_log::parse_file(&dir.join("e2e.log")).ok();
+    let log = ok("e2e.log")
+        .then(|| e2e_log::parse_file(&dir.join("e2e.log")).ok())
+        .flatten();
     check_log(version, junit.as_ref(), log.as_ref(), &mut checks);
     Report::new(version.map(|v| v.to_string()), Some(product), checks)
+}
+
+/// How big each submission file may be before trellis refuses to read it.
+const MAX_FILE_BYTES: [(&str, u64); 4] = [
+    ("README.md", 1 << 20),
+    ("PRODUCT.yaml", 1 << 20),
+    ("junit_01.xml", 1 << 30),
+    ("e2e.log", 1 << 30),
+];
+
+/// Submission files are read only when they are regular files inside the folder (no
+/// symlink that could lead out of it, no FIFO that never ends, no device like
+/// /dev/zero) within a size limit. Returns the ones refused, named in a failed check;
+/// a missing file is left to `files.required`.
+fn check_regular(dir: &Path, checks: &mut Vec<Check>) -> Vec<&'static str> {
+    let mut refused = Vec::new();
+    let mut bad = Vec::new();
+    for (name, max) in MAX_FILE_BYTES {
+        let why = match std::fs::symlink_metadata(dir.join(name)) {
+            Err(_) => continue,
+            Ok(m) if m.file_type().is_symlink() => format!("{name} is a symbolic link"),
+            Ok(m) if !m.is_file() => format!("{name} is not a regular file"),
+            Ok(m) if m.len() > max => format!(
+                "{name} is {} MB, over the {} MB limit",
+                m.len() >> 20,
+                max >> 20
+            ),
+            Ok(_) => continue,
+        };
+        bad.push(why);
+        refused.push(name);
+    }
+    checks.push(if bad.is_empty() {
+        Check::pass(
+            "files.regular",
+            "every file is a regular file of a readable size",
+        )
+    } else {
+        Check::fail(
+            "files.regular",
+            format!("{} file(s) not read", bad.len()),
+            "commit the files themselves (no links, pipes or devices), each within its size limit",
+        )
+        .with_details(bad)
+    });
+    refused
 }
 
 fn check_layout(dir: &Path, checks: &mut Vec<Check>) -> Option<(Option<Minor>, String)> {

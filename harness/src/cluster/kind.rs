@@ -48,13 +48,17 @@ pub fn new_cluster_name(now: i64) -> String {
     format!("{NAME_PREFIX}{now}-{salt:04x}")
 }
 
-/// When a trellis cluster was created, from its name.
+/// When a trellis cluster was created, from its name — only for a name exactly in
+/// trellis's own format (`trellis-<unix seconds>-<4 lowercase hex>`), so the janitor
+/// never takes `trellis-2-production` or `trellis-1` for one of its own.
 pub fn created_at(name: &str) -> Option<i64> {
-    name.strip_prefix(NAME_PREFIX)?
-        .split('-')
-        .next()?
-        .parse()
-        .ok()
+    let (secs, salt) = name.strip_prefix(NAME_PREFIX)?.split_once('-')?;
+    let digits = secs.len() >= 9 && secs.len() <= 11 && secs.bytes().all(|b| b.is_ascii_digit());
+    let hex = salt.len() == 4 && salt.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !(digits && hex) {
+        return None;
+    }
+    secs.parse().ok()
 }
 
 impl Kind {
@@ -232,6 +236,16 @@ mod tests {
         assert!(name.starts_with("trellis-1700000000-"), "{name}");
         assert_eq!(created_at(&name), Some(1_700_000_000));
         assert_eq!(created_at("kind"), None);
+        // Names merely starting with the prefix are someone else's.
+        for other in [
+            "trellis-2-production",
+            "trellis-1",
+            "trellis-1700000000-prod",
+            "trellis-1700000000-7e14-x",
+            "trellis-1700000000-7E14",
+        ] {
+            assert_eq!(created_at(other), None, "{other}");
+        }
         assert_eq!(node_image_for("1.31.0"), "kindest/node:v1.31.0");
         let stderr = "Creating cluster \"x\" ...\n ✗ Starting control-plane 🕹️\nERROR: failed to create cluster: failed to init node with kubeadm\nCommand Output: I1122 kubeadm init\n[kubelet-check] timed out\n\nStack Trace: ...";
         assert_eq!(

@@ -75,15 +75,39 @@ pub fn parse_file(path: &Path) -> Result<E2eSummary, IngestError> {
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut summary = E2eSummary::default();
     let mut line = Vec::new();
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(io)? == 0 {
-            break;
-        }
+    while read_line_capped(&mut reader, &mut line).map_err(io)? {
         summary.read_line(&String::from_utf8_lossy(&line));
     }
     summary.started = summary.start_time();
     Ok(summary)
+}
+
+/// Lines longer than this are cut: the facts read from a log are on short lines, and
+/// a log of one endless line must not cost its length in memory.
+const MAX_LINE_BYTES: usize = 64 << 10;
+
+/// Reads the next line into `line` (cleared first), keeping at most
+/// [`MAX_LINE_BYTES`] of it; false at the end of the input.
+fn read_line_capped(r: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<bool> {
+    line.clear();
+    let mut any = false;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(any);
+        }
+        any = true;
+        let (len, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = MAX_LINE_BYTES.saturating_sub(line.len());
+        line.extend_from_slice(&buf[..len.min(room)]);
+        r.consume(len);
+        if done {
+            return Ok(true);
+        }
+    }
 }
 
 impl E2eSummary {
