@@ -73,6 +73,73 @@ impl JunitTally {
     }
 }
 
+/// The longest row name kept: TestGrid-scale names are a few hundred bytes; a
+/// megabyte-long suite name repeated into every row must not become gigabytes.
+pub const MAX_ROW_NAME_BYTES: usize = 1024;
+
+/// Every open suite's name joined with dots (TestGrid's dotName; unnamed levels add
+/// nothing), kept to [`MAX_ROW_NAME_BYTES`], with a digest of all of it.
+struct RowPrefix {
+    text: String,
+    full_len: usize,
+    hash: u64,
+}
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl RowPrefix {
+    fn new(suites: &[String]) -> RowPrefix {
+        let mut p = RowPrefix {
+            text: String::new(),
+            full_len: 0,
+            hash: 0xcbf2_9ce4_8422_2325,
+        };
+        for suite in suites.iter().filter(|s| !s.is_empty()) {
+            for part in [suite.as_str(), "."] {
+                p.hash = fnv(p.hash, part.as_bytes());
+                p.full_len += part.len();
+                let room = MAX_ROW_NAME_BYTES.saturating_sub(p.text.len());
+                p.text.push_str(clip(part, room));
+            }
+        }
+        p
+    }
+
+    /// The row name for testcase `name` and where the name starts in it. A name
+    /// longer than [`MAX_ROW_NAME_BYTES`] is cut and ends with a digest of the whole,
+    /// so different long names stay different rows.
+    fn row(&self, name: &str) -> (String, usize) {
+        if self.full_len + name.len() <= MAX_ROW_NAME_BYTES {
+            return (format!("{}{name}", self.text), self.text.len());
+        }
+        let tail = format!("…#{:016x}", fnv(self.hash, name.as_bytes()));
+        let room = MAX_ROW_NAME_BYTES - tail.len();
+        let mut row = String::with_capacity(MAX_ROW_NAME_BYTES);
+        row.push_str(clip(&self.text, room));
+        let name_at = row.len();
+        row.push_str(clip(name, room - row.len()));
+        row.push_str(&tail);
+        (row, name_at)
+    }
+}
+
+/// The longest prefix of `text` of at most `max` bytes, on a character boundary.
+fn clip(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
 /// Files up to this size are read whole and parsed without copying; larger ones are
 /// streamed through a fixed buffer so memory stays bounded.
 const WHOLE_FILE_LIMIT: u64 = 64 << 20;
@@ -195,6 +262,8 @@ struct Parser<'a> {
     depth: usize,
     /// Name of each open `<testsuite>`, innermost last.
     suites: Vec<String>,
+    /// The open suites' row prefix, built once per suite rather than per testcase.
+    prefix: Option<RowPrefix>,
     case: Option<CaseState>,
     capture: Option<Capture>,
     saw_root: bool,
@@ -210,6 +279,7 @@ impl<'a> Parser<'a> {
             open: Vec::new(),
             depth: 0,
             suites: Vec::new(),
+            prefix: None,
             case: None,
             capture: None,
             saw_root: false,
@@ -309,6 +379,7 @@ impl<'a> Parser<'a> {
                 }
                 if !empty {
                     self.suites.push(suite_name);
+                    self.prefix = None;
                 }
             }
             b"testcase" => {
@@ -318,19 +389,12 @@ impl<'a> Parser<'a> {
                     match key {
                         b"name" => {
                             let name = self.unescape(value, offset)?;
-                            // Every suite level, joined with dots (TestGrid's dotName;
-                            // unnamed levels add nothing).
-                            let mut row = String::new();
-                            for suite in self.suites.iter().filter(|s| !s.is_empty()) {
-                                row.push_str(suite);
-                                row.push('.');
-                            }
-                            case.row = row;
-                            case.name_at = case.row.len();
+                            let suites = &self.suites;
+                            let prefix = self.prefix.get_or_insert_with(|| RowPrefix::new(suites));
                             // Ginkgo v2 names a spec "[It] <text>" where v1 wrote
                             // "<text>": one row for the same spec in both.
-                            case.row
-                                .push_str(name.strip_prefix("[It] ").unwrap_or(&name));
+                            let name = name.strip_prefix("[It] ").unwrap_or(&name);
+                            (case.row, case.name_at) = prefix.row(name);
                         }
                         b"time" => case.duration = parse_seconds(self.utf8(value, offset)?),
                         _ => {}
@@ -392,6 +456,7 @@ impl<'a> Parser<'a> {
         match name {
             b"testsuite" => {
                 self.suites.pop();
+                self.prefix = None;
             }
             b"testcase" => self.finish_case(),
             _ => {}
@@ -715,6 +780,23 @@ mod tests {
         assert_eq!(r.dropped_skips, 1);
         assert_eq!(r.cases[0].result.duration, Some(1.5));
         assert_eq!(r.cases[0].name(), "ok");
+    }
+
+    #[test]
+    fn huge_names_are_cut_with_a_digest_and_stay_distinct() {
+        let suite = "s".repeat(100_000);
+        let r = parse(&format!(
+            r#"<testsuite name="{suite}"><testcase name="a"/><testcase name="b"/></testsuite>"#
+        ))
+        .unwrap();
+        let rows: Vec<&str> = r.cases.iter().map(|c| c.row.as_str()).collect();
+        assert!(
+            rows.iter().all(|r| r.len() <= MAX_ROW_NAME_BYTES),
+            "{:?}",
+            rows[0].len()
+        );
+        assert_ne!(rows[0], rows[1]);
+        assert!(rows[0].contains("…#"));
     }
 
     #[test]
