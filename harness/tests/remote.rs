@@ -18,6 +18,9 @@ enum Reply {
     FlakyThenOk(Arc<AtomicUsize>, Vec<u8>),
     /// Never answers within any sane deadline.
     Hang,
+    /// Claims a terabyte and streams it as fast as it can (for at most 20 s), with
+    /// this many milliseconds between 64 KiB chunks.
+    Endless(u64),
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 serving fixed routes; unknown paths are 404.
@@ -79,6 +82,17 @@ fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>, log: &Mutex<Vec
         }
         Some(Reply::Hang) => {
             std::thread::sleep(Duration::from_secs(30));
+            return;
+        }
+        Some(Reply::Endless(pause)) => {
+            let head =
+                "HTTP/1.1 200 X\r\nContent-Length: 1000000000000\r\nConnection: close\r\n\r\n";
+            let _ = stream.write_all(head.as_bytes());
+            let chunk = vec![b'x'; 64 << 10];
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_secs(20) && stream.write_all(&chunk).is_ok() {
+                std::thread::sleep(Duration::from_millis(*pause));
+            }
             return;
         }
         None => (404, b"not found".to_vec()),
@@ -238,4 +252,57 @@ fn single_junit_url_404_and_timeout() {
         1,
         "a 404 is not retried"
     );
+}
+
+#[test]
+fn a_body_that_never_ends_is_cut_off_by_size_and_by_time() {
+    let routes = HashMap::from([
+        ("/flood/junit.xml".to_string(), Reply::Endless(0)),
+        ("/trickle/junit.xml".to_string(), Reply::Endless(100)),
+    ]);
+    let server = Server::start(routes);
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let run = |path: &str, extra: &[&str]| {
+        let url = format!("{}{path}", server.base);
+        let started = std::time::Instant::now();
+        let out = trellis_cmd(&db)
+            .args(["ingest", "--http-retries", "0"])
+            .args(extra)
+            .arg(&url)
+            .env("TMPDIR", &scratch)
+            .output()
+            .unwrap();
+        (out, started.elapsed())
+    };
+    let (out, took) = run("/flood/junit.xml", &["--http-max-mb", "2"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("over 2 MB, the --http-max-mb limit"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    // A steady trickle stays under every per-read timeout; the transfer deadline ends it.
+    let (out, took) = run("/trickle/junit.xml", &["--http-max-seconds", "2"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("took over 2 s"), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    // Nothing of either download is left on disk.
+    let left: Vec<_> = walk(&scratch);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
 }

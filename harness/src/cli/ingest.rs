@@ -37,6 +37,12 @@ pub struct Args {
     /// Retries after a transient HTTP failure (connect error, timeout, 5xx, 429).
     #[arg(long, default_value_t = 3, value_name = "N")]
     http_retries: u32,
+    /// The most one downloaded file (or listing) may hold, in MB.
+    #[arg(long, default_value_t = 1024, value_name = "MB")]
+    http_max_mb: u64,
+    /// The longest one file's whole transfer may take, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    http_max_seconds: u64,
     /// GCS endpoint used for gs:// URLs and bucket listings.
     #[arg(
         long,
@@ -59,6 +65,8 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             timeout: Duration::from_secs(args.http_timeout.max(1)),
             retries: args.http_retries,
             gcs_endpoint: args.gcs_endpoint,
+            max_file_bytes: args.http_max_mb.max(1) << 20,
+            max_transfer: Duration::from_secs(args.http_max_seconds.max(1)),
         },
     };
     let now = chrono::Utc::now().timestamp();

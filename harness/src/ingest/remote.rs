@@ -19,6 +19,11 @@ pub struct HttpOptions {
     pub retries: u32,
     /// Where `gs://` URLs and GCS listings go (`https://storage.googleapis.com`).
     pub gcs_endpoint: String,
+    /// The most bytes one file (or listing) may have: a body that keeps streaming is
+    /// cut off here, not written to disk until it fills.
+    pub max_file_bytes: u64,
+    /// The longest one file's whole transfer may take, however steadily it streams.
+    pub max_transfer: Duration,
 }
 
 impl Default for HttpOptions {
@@ -27,6 +32,8 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(60),
             retries: 3,
             gcs_endpoint: "https://storage.googleapis.com".into(),
+            max_file_bytes: 1 << 30,
+            max_transfer: Duration::from_secs(600),
         }
     }
 }
@@ -152,6 +159,8 @@ fn scratch_dir() -> Result<tempfile::TempDir, IngestError> {
 struct Client {
     http: reqwest::blocking::Client,
     retries: u32,
+    max_bytes: u64,
+    max_transfer: Duration,
 }
 
 impl Client {
@@ -168,6 +177,8 @@ impl Client {
         Ok(Client {
             http,
             retries: opts.retries,
+            max_bytes: opts.max_file_bytes,
+            max_transfer: opts.max_transfer,
         })
     }
 
@@ -213,18 +224,60 @@ impl Client {
             path: to.to_path_buf(),
             source: e,
         })?;
-        resp.copy_to(&mut file).map_err(|e| IngestError::Http {
+        let copied = self.bounded_copy(url, &mut resp, &mut file);
+        if copied.is_err() {
+            // Nothing half-downloaded stays behind (the scratch directory goes too).
+            let _ = std::fs::remove_file(to);
+        }
+        copied
+    }
+
+    /// Copies the body into `out`, stopping at the byte cap and at the transfer
+    /// deadline, whichever comes first.
+    fn bounded_copy(
+        &self,
+        url: &str,
+        body: &mut impl std::io::Read,
+        out: &mut impl std::io::Write,
+    ) -> Result<(), IngestError> {
+        let fail = |reason: String| IngestError::Http {
             url: url.to_string(),
-            reason: describe(&e, 1),
-        })?;
-        Ok(())
+            reason,
+        };
+        let started = std::time::Instant::now();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut total: u64 = 0;
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(fail(format!("the body broke off: {e}"))),
+            };
+            total += n as u64;
+            if total > self.max_bytes {
+                return Err(fail(format!(
+                    "the body is over {} MB, the --http-max-mb limit",
+                    self.max_bytes >> 20
+                )));
+            }
+            if started.elapsed() > self.max_transfer {
+                return Err(fail(format!(
+                    "the transfer took over {} s, the --http-max-seconds limit ({} MB so far)",
+                    self.max_transfer.as_secs(),
+                    total >> 20
+                )));
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| fail(format!("cannot write it: {e}")))?;
+        }
     }
 
     fn text(&self, url: &str) -> Result<String, IngestError> {
-        self.get(url)?.text().map_err(|e| IngestError::Http {
-            url: url.to_string(),
-            reason: describe(&e, 1),
-        })
+        let mut resp = self.get(url)?;
+        let mut bytes = Vec::new();
+        self.bounded_copy(url, &mut resp, &mut bytes)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// junit*.xml objects under `<prefix>/artifacts/`, via the GCS JSON API, as paths
