@@ -2,7 +2,8 @@
 //! the one wait loop that kind commands, test attempts and e2e.test share.
 
 use crate::interrupt::Interrupt;
-use std::process::{Child, ExitStatus};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 /// How a wait ended. For `TimedOut` and `Interrupted` the child has been killed and
@@ -12,6 +13,29 @@ pub enum Waited {
     Exited(ExitStatus),
     TimedOut,
     Interrupted,
+}
+
+/// Starts the command in a process group of its own, so that [`wait`] can take its
+/// children and grandchildren along: a test that forks, or ginkgo's workers, must not
+/// outlive a deadline (or write into the next test's log).
+pub fn own_group(cmd: &mut Command) -> &mut Command {
+    cmd.process_group(0)
+}
+
+/// Kills what is left of the process group `pid` leads, if it leads one ([`own_group`]).
+/// A pid is never handed out while a group of that id lives, so a child that never
+/// led a group gets ESRCH here, harmlessly.
+fn kill_group(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    if pid <= 1 {
+        return;
+    }
+    // SAFETY: kill takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
 }
 
 /// Polls `child` until it exits, `timeout` passes or `interrupt` is set. Polling
@@ -25,6 +49,9 @@ pub fn wait(
     let mut pause = Duration::from_micros(50);
     loop {
         if let Some(status) = child.try_wait()? {
+            // The leader is reaped, so its pid cannot be reused while the group it
+            // named still has members: whatever it left running goes too.
+            kill_group(child.id());
             return Ok(Waited::Exited(status));
         }
         let ended = if interrupt.is_some_and(Interrupt::is_set) {
@@ -35,6 +62,7 @@ pub fn wait(
             None
         };
         if let Some(ended) = ended {
+            kill_group(child.id());
             let _ = child.kill();
             let _ = child.wait();
             return Ok(ended);

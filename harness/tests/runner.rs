@@ -199,3 +199,43 @@ fn a_run_leaves_a_prow_build_and_lands_in_the_store() {
         assert!(build_dir.join(f).is_file(), "{f}");
     }
 }
+
+/// A test that forks: at its deadline the whole process group goes, and what a
+/// passing test left running is gone too, so nothing writes into the next test's log.
+#[test]
+fn a_tests_children_do_not_outlive_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The grandchildren are `sleep` under a name no other process has.
+    let marker = format!("trellis-orphan-{}", std::process::id());
+    let sleeper = tmp.path().join(&marker);
+    std::fs::copy("/bin/sleep", &sleeper).unwrap();
+    let sleeper = sleeper.display();
+    let bin = common::script(
+        tmp.path(),
+        "forking-suite",
+        &format!(
+            "#!/bin/sh\n\
+             if [ \"$1\" = --list ]; then echo 'leaves_a_child: test'; echo 'hangs_with_a_child: test'; exit 0; fi\n\
+             case \"$2\" in\n\
+               leaves_a_child) {sleeper} 300 & exit 0 ;;\n\
+               hangs_with_a_child) {sleeper} 300 & sleep 300 ;;\n\
+             esac\n"
+        ),
+    );
+    let o = common::trellis_cmd(&tmp.path().join("t.db"))
+        .args(["test", "--timeout", "2"])
+        .arg(&bin)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}

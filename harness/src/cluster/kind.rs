@@ -73,7 +73,9 @@ impl Kind {
         args: &[&str],
         interrupt: &Interrupt,
     ) -> Result<String, ClusterError> {
-        let mut child = Command::new(&self.program)
+        // Its own process group: at the deadline kind and whatever it started go,
+        // so nothing keeps the output pipes open past it.
+        let mut child = crate::process::own_group(&mut Command::new(&self.program))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -338,6 +338,7 @@ fn run_attempt(
     }
     cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
     cmd.stdin(Stdio::null()).stdout(file).stderr(err_file);
+    crate::process::own_group(&mut cmd);
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|source| RunnerError::Spawn {
         binary: case.binary.clone(),

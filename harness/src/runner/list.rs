@@ -13,6 +13,9 @@ pub struct TestCase {
     pub ignored: bool,
 }
 
+/// How long a binary may take to list its tests.
+const LIST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The tests of `binary` (and, with `ignored`, only its ignored ones, as nextest's
 /// `--run-ignored only`).
 pub fn list_tests(binary: &Path, ignored: bool) -> Result<Vec<TestCase>, RunnerError> {
@@ -22,17 +25,46 @@ pub fn list_tests(binary: &Path, ignored: bool) -> Result<Vec<TestCase>, RunnerE
     if ignored {
         cmd.arg("--ignored");
     }
-    let out = cmd.output().map_err(|source| RunnerError::Spawn {
+    // Output to files, not pipes: a grandchild that keeps a pipe open cannot hang
+    // the listing; and the listing has a deadline of its own.
+    let spawn_err = |source| RunnerError::Spawn {
         binary: shown.clone(),
         source,
-    })?;
-    if !out.status.success() {
+    };
+    let stdout = tempfile::tempfile().map_err(spawn_err)?;
+    let stderr = tempfile::tempfile().map_err(spawn_err)?;
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(stdout.try_clone().map_err(spawn_err)?)
+        .stderr(stderr.try_clone().map_err(spawn_err)?);
+    crate::process::own_group(&mut cmd);
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    let waited = crate::process::wait(&mut child, LIST_DEADLINE, None).map_err(spawn_err)?;
+    let read = |mut f: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut bytes = Vec::new();
+        let _ = f.rewind();
+        let _ = f.take(64 << 20).read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let status = match waited {
+        crate::process::Waited::Exited(status) => status,
+        _ => {
+            return Err(RunnerError::List {
+                binary: shown,
+                stderr: format!(
+                    "did not list its tests within {} s",
+                    LIST_DEADLINE.as_secs()
+                ),
+            })
+        }
+    };
+    if !status.success() {
         return Err(RunnerError::List {
             binary: shown,
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            stderr: read(stderr).trim().to_string(),
         });
     }
-    Ok(String::from_utf8_lossy(&out.stdout)
+    Ok(read(stdout)
         .lines()
         .filter_map(|l| l.strip_suffix(": test"))
         .map(|name| TestCase {

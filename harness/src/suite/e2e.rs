@@ -116,7 +116,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
     let log_path = ctx.artifacts.join("e2e.log");
     let out = std::fs::File::create(&log_path).map_err(io_error(&log_path))?;
     let err = out.try_clone().map_err(io_error(&log_path))?;
-    let mut child = Command::new(&program)
+    let mut child = crate::process::own_group(&mut Command::new(&program))
         .args(&args)
         .env("KUBECONFIG", ctx.kubeconfig)
         .stdin(Stdio::null())
