@@ -39,7 +39,9 @@ pub struct Attempt {
     pub passed: bool,
     pub timed_out: bool,
     pub duration: Duration,
-    /// stdout and stderr, as the test wrote them.
+    /// stdout and stderr as the test wrote them, at most [`OUTPUT_KEPT`] bytes of
+    /// each end (the middle of a longer output is cut, with a line saying so; with
+    /// `output_dir` the whole stays in the attempt's log file there).
     pub output: String,
 }
 
@@ -96,6 +98,26 @@ pub fn skip_reason(output: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_output_keeps_its_ends_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let mut text = String::from("SETUP\n");
+        text.push_str(&"x".repeat(300 << 10));
+        text.push_str("\nPANIC at the end\n");
+        std::fs::write(&log, &text).unwrap();
+        let kept = read_bounded(&log, OUTPUT_KEPT);
+        assert!(
+            kept.len() < 2 * OUTPUT_KEPT as usize + 100,
+            "{}",
+            kept.len()
+        );
+        assert!(kept.starts_with("SETUP") && kept.ends_with("PANIC at the end\n"));
+        assert!(kept.contains("bytes of output left out"));
+        std::fs::write(&log, "short\n").unwrap();
+        assert_eq!(read_bounded(&log, OUTPUT_KEPT), "short\n");
+    }
 
     #[test]
     fn a_skip_reason_is_read_wherever_libtest_put_it_on_the_line() {
@@ -317,6 +339,37 @@ fn run_test(
     })
 }
 
+/// How much of each end of a test's output is kept in memory (and in the JUnit):
+/// failures show at the end, setup at the start; six tests printing 200 MB each must
+/// not cost 1.2 GB.
+pub const OUTPUT_KEPT: u64 = 64 << 10;
+
+/// The first and last `keep` bytes of the file at `path`, with a line between them
+/// saying how much was left out.
+fn read_bounded(path: &std::path::Path, keep: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut head = Vec::new();
+    let _ = (&mut f).take(keep.min(len)).read_to_end(&mut head);
+    if len <= 2 * keep {
+        let _ = f.read_to_end(&mut head);
+        return String::from_utf8_lossy(&head).into_owned();
+    }
+    let mut tail = Vec::new();
+    if f.seek(SeekFrom::Start(len - keep)).is_ok() {
+        let _ = f.take(keep).read_to_end(&mut tail);
+    }
+    format!(
+        "{}\n[trellis] … {} bytes of output left out …\n{}",
+        String::from_utf8_lossy(&head),
+        len - 2 * keep,
+        String::from_utf8_lossy(&tail)
+    )
+}
+
 /// One process: `BINARY --exact NAME --nocapture [--ignored]`, output to a file (no
 /// pipe to drain, so a chatty test cannot block), killed at the deadline.
 fn run_attempt(
@@ -346,7 +399,7 @@ fn run_attempt(
     })?;
     let waited = crate::process::wait(&mut child, timeout, opts.interrupt.as_ref()).map_err(io)?;
     let duration = start.elapsed();
-    let mut output = std::fs::read_to_string(log).unwrap_or_default();
+    let mut output = read_bounded(log, OUTPUT_KEPT);
     if waited == Waited::TimedOut {
         output.push_str(&format!(
             "\n[trellis] killed after the {timeout:?} deadline\n"
