@@ -40,6 +40,7 @@ pub mod report;
 pub mod reporter;
 pub mod run;
 pub mod runner;
+pub mod secrets;
 pub mod simulate;
 pub mod store;
 pub mod suite;

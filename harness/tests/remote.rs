@@ -306,3 +306,25 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_password_in_the_url_is_never_shown_or_stored() {
+    let routes = HashMap::from([(
+        "/r/junit.xml".to_string(),
+        Reply::Ok(fixture("junit/nextest.xml")),
+    )]);
+    let server = Server::start(routes);
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    let base = server.base.replace("http://", "http://bob:s3cr3t-pw@");
+    let good = format!("{base}/r/junit.xml");
+    let missing = format!("{base}/r/missing.xml");
+    let out = trellis(&db, &["-vv", "ingest", "--job", "j", &good, &missing]);
+    let said = format!("{}{}", common::stdout(&out), stderr(&out));
+    assert!(said.contains("[redacted]@"), "{said}");
+    assert!(!said.contains("s3cr3t-pw"), "{said}");
+    let stored = runs(&db);
+    assert_eq!(stored.len(), 1, "{said}");
+    let detail = show(&db, "j", stored[0]["build"].as_str().unwrap());
+    assert!(!detail.to_string().contains("s3cr3t-pw"), "{detail}");
+}

@@ -490,3 +490,76 @@ fn without_a_container_engine_nothing_starts_and_nothing_is_left() {
         common::stdout(&o)
     );
 }
+
+/// Credentials never reach an artifact, a log or the store: a kubeconfig whose exec
+/// plugin fails (kube-rs quotes its command line and environment in the error) and
+/// whose server URL carries a password.
+#[test]
+fn a_failing_exec_plugin_leaks_no_credential() {
+    let tmp = tempfile::tempdir().unwrap();
+    let canaries = ["c4n4ry-env-s3cret", "c4n4ry-arg-t0ken", "c4n4ry-passw0rd"];
+    let plugin = common::script(
+        tmp.path(),
+        "plugin",
+        "#!/bin/sh\necho \"plugin failed; args: $* env: $PLUGIN_SECRET\" >&2\nexit 1\n",
+    );
+    let kubeconfig = tmp.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    \
+             server: https://alice:{}@127.0.0.1:1\ncontexts:\n- name: x\n  context: \
+             {{cluster: c, user: u}}\ncurrent-context: x\nusers:\n- name: u\n  user:\n    \
+             exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      \
+             args: [\"--token\", \"{}\"]\n      env:\n      - name: PLUGIN_SECRET\n        \
+             value: {}\n      interactiveMode: Never\n",
+            canaries[2],
+            plugin.display(),
+            canaries[1],
+            canaries[0]
+        ),
+    )
+    .unwrap();
+    let db = tmp.path().join("db.sqlite");
+    let out_dir = tmp.path().join("out");
+    let o = common::trellis_cmd(&db)
+        .args(["-vv", "run", "smoke", "--job", "leak"])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    let mut seen = vec![
+        ("stdout".to_string(), o.stdout.clone()),
+        ("stderr".to_string(), o.stderr.clone()),
+    ];
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("[redacted]"),
+        "{}",
+        stderr(&o)
+    );
+    let mut stack = vec![out_dir.clone(), tmp.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p != out_dir {
+                    stack.push(p);
+                }
+            } else if p != kubeconfig && p != plugin {
+                seen.push((
+                    p.display().to_string(),
+                    std::fs::read(&p).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    for (name, bytes) in &seen {
+        let text = String::from_utf8_lossy(bytes);
+        for c in canaries {
+            assert!(!text.contains(c), "{c} in {name}");
+        }
+    }
+}

@@ -81,7 +81,11 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
                 continue;
             }
         };
-        tracing::info!(input, builds = units.len(), "discovered");
+        tracing::info!(
+            input = %crate::secrets::Redactor::default().redact(input),
+            builds = units.len(),
+            "discovered"
+        );
         for (j, unit) in units.iter().enumerate() {
             tracing::debug!(source = unit.source, job = unit.job, "reading");
             if told.elapsed() >= PROGRESS_EVERY {
@@ -149,7 +153,12 @@ struct Tally {
 impl Tally {
     fn fail(&mut self, input: &str, e: &IngestError) {
         eprintln!("{}", failure::render(e));
-        self.failed.push(input.to_string());
+        // A URL's user:password@ is not repeated in the summary.
+        self.failed.push(
+            crate::secrets::Redactor::default()
+                .redact(input)
+                .into_owned(),
+        );
     }
 
     fn report(self, db: &Path) -> Result<i32, Failure> {

@@ -66,7 +66,7 @@ pub fn discover(input: &str, opts: &HttpOptions) -> Result<Vec<Unit>, IngestErro
         client.download(url_trimmed, &local)?;
         let mut units = layout::discover(&local, input)?;
         for u in &mut units {
-            u.source = input.to_string();
+            u.source = shown(input);
             if u.kind == UnitKind::E2eLog {
                 u.job = segments
                     .iter()
@@ -112,7 +112,7 @@ pub fn discover(input: &str, opts: &HttpOptions) -> Result<Vec<Unit>, IngestErro
         build: ids.build,
         pr: ids.pr,
         org_repo: ids.org_repo,
-        source: input.to_string(),
+        source: shown(input),
         scratch: Some(scratch),
     }])
 }
@@ -196,16 +196,16 @@ impl Client {
                 return match outcome {
                     Ok(r) if r.status().is_success() => Ok(r),
                     Ok(r) => Err(IngestError::HttpStatus {
-                        url: url.to_string(),
+                        url: shown(url),
                         status: r.status().as_u16(),
                     }),
                     Err(e) => Err(IngestError::Http {
-                        url: url.to_string(),
+                        url: shown(url),
                         reason: describe(&e, attempt + 1),
                     }),
                 };
             }
-            tracing::debug!(url, attempt, "transient failure; retrying");
+            tracing::debug!(url = %shown(url), attempt, "transient failure; retrying");
             std::thread::sleep(backoff);
             backoff *= 2;
             attempt += 1;
@@ -241,7 +241,7 @@ impl Client {
         out: &mut impl std::io::Write,
     ) -> Result<(), IngestError> {
         let fail = |reason: String| IngestError::Http {
-            url: url.to_string(),
+            url: shown(url),
             reason,
         };
         let started = std::time::Instant::now();
@@ -339,6 +339,11 @@ impl Client {
         out.dedup();
         Ok(out)
     }
+}
+
+/// A URL as errors and logs show it: any `user:password@` masked.
+fn shown(url: &str) -> String {
+    crate::secrets::Redactor::default().redact(url).into_owned()
 }
 
 fn describe(e: &reqwest::Error, attempts: u32) -> String {

@@ -111,3 +111,40 @@ pub struct RunResult {
     /// Why the run stopped early, with its hint.
     pub error: Option<String>,
 }
+
+impl EventKind {
+    /// Replaces credentials in every text the event carries, before any sink sees it.
+    pub fn redact(&mut self, r: &crate::secrets::Redactor) {
+        let text = |s: &mut String| r.redact_owned(s);
+        let opt = |s: &mut Option<String>| {
+            if let Some(s) = s {
+                r.redact_owned(s);
+            }
+        };
+        match self {
+            EventKind::RunStarted { cluster, .. } => text(cluster),
+            EventKind::ClusterReady { version } => opt(version),
+            EventKind::Note { text: t } => text(t),
+            EventKind::Test(TestEvent::TestFinished { run, .. }) => {
+                opt(&mut run.skip_reason);
+                for a in &mut run.attempts {
+                    text(&mut a.output);
+                }
+            }
+            EventKind::SuiteFinished(s) => text(&mut s.summary),
+            EventKind::LogsExported { warning } => opt(warning),
+            EventKind::TeardownFinished { error } => opt(error),
+            EventKind::RunFinished(result) => {
+                opt(&mut result.error);
+                for s in &mut result.suites {
+                    text(&mut s.summary);
+                }
+            }
+            EventKind::Provisioning
+            | EventKind::SuiteStarted { .. }
+            | EventKind::Test(_)
+            | EventKind::Specs(_)
+            | EventKind::TeardownStarted => {}
+        }
+    }
+}

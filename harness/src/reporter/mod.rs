@@ -57,6 +57,8 @@ pub trait Sink: Send {
 pub struct Reporter {
     start: Instant,
     sinks: Mutex<Vec<Box<dyn Sink>>>,
+    /// Applied to every event before any sink sees it.
+    redactor: crate::secrets::Redactor,
 }
 
 impl Reporter {
@@ -64,12 +66,20 @@ impl Reporter {
         Reporter {
             start: Instant::now(),
             sinks: Mutex::new(sinks),
+            redactor: crate::secrets::Redactor::default(),
         }
+    }
+
+    /// Credentials `redactor` knows never reach a sink.
+    pub fn redacting(mut self, redactor: crate::secrets::Redactor) -> Reporter {
+        self.redactor = redactor;
+        self
     }
 
     /// Reports `kind` to every sink (all of them, even after one fails) and returns
     /// the first failure.
-    pub fn report(&self, kind: EventKind) -> Result<(), SinkError> {
+    pub fn report(&self, mut kind: EventKind) -> Result<(), SinkError> {
+        kind.redact(&self.redactor);
         let event = Event {
             at: chrono::Utc::now(),
             elapsed: self.start.elapsed(),
