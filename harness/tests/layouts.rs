@@ -194,3 +194,31 @@ fn a_finished_json_without_a_verdict_is_a_failure() {
     assert_eq!(detail["passed"], false);
     assert_eq!(cell(&detail, "Overall")["status"], "FAIL");
 }
+
+#[test]
+fn an_e2e_log_claiming_an_endless_run_does_not_overflow() {
+    // "in 1e308 seconds" once stored finished = -9223372035090775809.
+    let (t, db) = tmp_db();
+    let log = t.path().join("e2e.log");
+    std::fs::write(
+        &log,
+        "I0527 01:21:16.477120 1 e2e.go:129] Starting\nRandom Seed: 1653614476\n\
+         Ran 1 of 2 Specs in 1e308 seconds\nSUCCESS! -- 1 Passed | 0 Failed | 0 Pending | 1 Skipped\n",
+    )
+    .unwrap();
+    let out = trellis(
+        &db,
+        &[
+            "ingest",
+            "--job",
+            "j",
+            "--build",
+            "1",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let detail = show(&db, "j", "1");
+    assert_eq!(detail["started"], 1_653_614_476);
+    assert!(detail["finished"].is_null(), "{detail}");
+}

@@ -176,6 +176,9 @@ fn error_messages() {
         vec!["simulate", "--out", "[TMP]/sim-bad", "--flaky-share", "1.5"],
         vec!["simulate", "--out", "[TMP]/sim-bad", "--builds", "0"],
         vec!["regressions", "--job", "sim-job-1"],
+        vec!["test", "--timeout", "inf", "/bin/true"],
+        vec!["test", "-j", "100000", "/bin/true"],
+        vec!["janitor", "--older-than", "nan"],
         vec![
             "run",
             "smoke",

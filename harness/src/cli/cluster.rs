@@ -279,7 +279,7 @@ pub struct JanitorArgs {
     #[command(flatten)]
     kind: KindArgs,
     /// Age in hours after which a trellis cluster is deleted.
-    #[arg(long, default_value_t = 6.0, value_name = "HOURS")]
+    #[arg(long, default_value_t = 6.0, value_name = "HOURS", value_parser = super::hours)]
     older_than: f64,
     /// Only list what would be deleted.
     #[arg(long)]
@@ -287,7 +287,7 @@ pub struct JanitorArgs {
 }
 
 pub fn janitor(args: JanitorArgs) -> Result<i32, Failure> {
-    let age = Duration::from_secs_f64(args.older_than.max(0.0) * 3600.0);
+    let age = Duration::from_secs_f64(args.older_than * 3600.0);
     let verb = if args.dry_run {
         "would delete"
     } else {

@@ -203,6 +203,33 @@ fn format_time(t: Option<i64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// `--timeout`-style seconds: a finite number over 0, at most a week (`inf`, `nan`,
+/// `-5` and `1e30` are refused by name instead of panicking or meaning nothing).
+pub(crate) fn seconds(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if v.is_finite() && v > 0.0 && v <= 7.0 * 86_400.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "`{text}` must be over 0 and at most 604800 (a week)"
+        ))
+    }
+}
+
+/// Hours: a finite number from 0 to ten years.
+pub(crate) fn hours(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of hours"))?;
+    if v.is_finite() && (0.0..=87_600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("`{text}` must be from 0 to 87600 (ten years)"))
+    }
+}
+
 /// A directory trellis ships (`suites`, `kind-configs`): the one given, else
 /// `./NAME` when the working directory has it, else the one in the checkout trellis
 /// was built from, so `trellis run` works from anywhere. Falls back to `./NAME`, which

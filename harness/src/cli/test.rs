@@ -25,10 +25,10 @@ pub struct Args {
     #[arg(required = true, value_name = "BINARY")]
     binaries: Vec<PathBuf>,
     /// Tests run at once (default: the number of CPUs).
-    #[arg(short = 'j', long, value_name = "N")]
-    jobs: Option<usize>,
-    /// Deadline for one attempt of one test, in seconds.
-    #[arg(long, default_value_t = 300.0, value_name = "SECS")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
+    /// Deadline for one attempt of one test, in seconds (over 0, at most a week).
+    #[arg(long, default_value_t = 300.0, value_name = "SECS", value_parser = super::seconds)]
     timeout: f64,
     /// Extra attempts after a failure.
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -80,10 +80,11 @@ pub fn run(args: Args, db: &std::path::Path) -> Result<i32, Failure> {
         ));
     }
     let opts = RunOptions {
-        jobs: args
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        timeout: Duration::from_secs_f64(args.timeout.max(0.001)),
+        jobs: args.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |j| j as usize,
+        ),
+        timeout: Duration::from_secs_f64(args.timeout),
         retries: args.retries,
         fail_fast: args.fail_fast,
         output_dir: None,

@@ -67,8 +67,9 @@ pub fn read_unit(unit: &Unit, now: i64) -> Result<Build, IngestError> {
                 .get("e2e_log")
                 .and_then(|l| l.get("seconds"))
                 .and_then(Value::as_f64)
+                .filter(|s| s.is_finite() && (0.0..=1e9).contains(s))
                 .unwrap_or(0.0);
-            build.started = Some(written - took.round() as i64);
+            build.started = Some(written.saturating_sub(took.round() as i64));
             build.finished.get_or_insert(written);
             note_start(&mut build, "file modification time");
         }
@@ -239,7 +240,10 @@ fn apply_e2e(build: &mut Build, rows: &mut RowMerge, summary: E2eSummary) {
         }
     }
     if let (Some(start), Some(secs)) = (build.started, summary.seconds) {
-        build.finished = Some(start + secs.round() as i64);
+        // A log can claim anything ("in 1e308 seconds"): only a sane length counts.
+        if secs.is_finite() && (0.0..=1e9).contains(&secs) {
+            build.finished = start.checked_add(secs.round() as i64);
+        }
     }
     build.metadata.insert("e2e_log".into(), to_value(&summary));
 }

@@ -117,6 +117,12 @@ mod tests {
         assert!(kept.contains("bytes of output left out"));
         std::fs::write(&log, "short\n").unwrap();
         assert_eq!(read_bounded(&log, OUTPUT_KEPT), "short\n");
+        // One invalid UTF-8 byte does not throw the output away.
+        std::fs::write(&log, b"assertion failed \xff here\n").unwrap();
+        assert_eq!(
+            read_bounded(&log, OUTPUT_KEPT),
+            "assertion failed \u{fffd} here\n"
+        );
     }
 
     #[test]
