@@ -53,6 +53,20 @@ fn details(check: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `yaml` with the top-level `key:` line's value replaced by `value`.
+fn with_field(yaml: &str, key: &str, value: &str) -> String {
+    yaml.lines()
+        .map(|l| {
+            if l.starts_with(&format!("{key}:")) {
+                format!("{key}: {value}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn submission(version: &str, product: &str) -> PathBuf {
     shared_data()
         .join("conformance/submissions")
@@ -268,18 +282,11 @@ fn mutations_are_caught_by_the_right_check() {
 
     let d = fresh("v1.30");
     let product = std::fs::read_to_string(d.join("PRODUCT.yaml")).unwrap();
-    let nulled: String = product
-        .lines()
-        .map(|l| {
-            if l.starts_with("vendor:") {
-                "vendor: null".to_string()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(d.join("PRODUCT.yaml"), nulled).unwrap();
+    std::fs::write(
+        d.join("PRODUCT.yaml"),
+        with_field(&product, "vendor", "null"),
+    )
+    .unwrap();
     expect(
         &d,
         &stable,
@@ -542,18 +549,7 @@ fn force_never_removes_what_trellis_did_not_write() {
     // A product name without ASCII letters or digits gives no folder name at all.
     let cjk = tmp.path().join("PRODUCT.yaml");
     let text = std::fs::read_to_string(&product).unwrap();
-    let renamed: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("name:") {
-                "name: 容器平台".to_string()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&cjk, renamed).unwrap();
+    std::fs::write(&cjk, with_field(&text, "name", "容器平台")).unwrap();
     let out = trellis(&[
         "certify",
         "--results",
