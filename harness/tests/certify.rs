@@ -53,6 +53,21 @@ fn details(check: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `trellis certify --results RESULTS --product PRODUCT --out OUT EXTRA…`.
+fn certify(results: &Path, product: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "certify",
+        "--results",
+        results.to_str().unwrap(),
+        "--product",
+        product.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    trellis(&args)
+}
+
 /// `yaml` with the top-level `key:` line's value replaced by `value`.
 fn with_field(yaml: &str, key: &str, value: &str) -> String {
     yaml.lines()
@@ -453,21 +468,9 @@ fn certify_from_a_sonobuoy_tarball_and_a_failing_run() {
     tar.into_inner().unwrap().finish().unwrap();
     let out_dir = tmp.path().join("out");
     let product = osd.join("PRODUCT.yaml");
-    let certify = |extra: &str| {
-        trellis(&[
-            "certify",
-            "--results",
-            tarball.to_str().unwrap(),
-            "--product",
-            product.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--name",
-            "osd",
-            extra,
-        ])
-    };
-    let out = certify("--json");
+    let osd_certify =
+        |extra: &str| certify(&tarball, &product, &out_dir, &["--name", "osd", extra]);
+    let out = osd_certify("--json");
     // v1.24 is unsupported against the default stable release: exit 5, and the
     // rejected submission is not written (nor any scratch of it).
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
@@ -476,7 +479,7 @@ fn certify_from_a_sonobuoy_tarball_and_a_failing_run() {
     assert!(!out_dir.join("v1.24/osd").exists());
     assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0);
     // As it was reviewed (v1.24 the newest release then) it passes, from the tarball.
-    let out = certify("--as-reviewed");
+    let out = osd_certify("--as-reviewed");
     // Its two failures are tests v1.24's list no longer requires: a warning, as the
     // bot judged it, and the folder is written.
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -495,15 +498,7 @@ fn certify_from_a_sonobuoy_tarball_and_a_failing_run() {
     let partial = tmp.path().join("partial");
     std::fs::create_dir_all(&partial).unwrap();
     std::fs::copy(osd.join("junit_01.xml"), partial.join("junit_01.xml")).unwrap();
-    let out = trellis(&[
-        "certify",
-        "--results",
-        partial.to_str().unwrap(),
-        "--product",
-        osd.join("PRODUCT.yaml").to_str().unwrap(),
-        "--out",
-        tmp.path().join("out2").to_str().unwrap(),
-    ]);
+    let out = certify(&partial, &product, &tmp.path().join("out2"), &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no e2e.log"), "{}", stderr(&out));
     assert!(!tmp.path().join("out2").exists());
@@ -520,20 +515,12 @@ fn force_never_removes_what_trellis_did_not_write() {
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("README.md"), "theirs").unwrap();
     let run = |name: &str, product: &Path| {
-        trellis(&[
-            "certify",
-            "--results",
-            results.to_str().unwrap(),
-            "--product",
-            product.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--stable",
-            "v1.29",
-            "--force",
-            "--name",
-            name,
-        ])
+        certify(
+            &results,
+            product,
+            &out_dir,
+            &["--stable", "v1.29", "--force", "--name", name],
+        )
     };
     let product = talos.join("PRODUCT.yaml");
     // A name that is not one safe folder name is refused before anything is touched.
@@ -550,18 +537,7 @@ fn force_never_removes_what_trellis_did_not_write() {
     let cjk = tmp.path().join("PRODUCT.yaml");
     let text = std::fs::read_to_string(&product).unwrap();
     std::fs::write(&cjk, with_field(&text, "name", "容器平台")).unwrap();
-    let out = trellis(&[
-        "certify",
-        "--results",
-        results.to_str().unwrap(),
-        "--product",
-        cjk.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--stable",
-        "v1.29",
-        "--force",
-    ]);
+    let out = certify(&results, &cjk, &out_dir, &["--stable", "v1.29", "--force"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("no ASCII letter or digit"),

@@ -79,15 +79,35 @@ impl Failure {
     pub fn render(&self) -> String {
         render(self.error.as_ref())
     }
+
+    /// The same failure with the credentials `redactor` knows taken out of its text.
+    pub fn redacted(self, redactor: &crate::secrets::Redactor) -> Failure {
+        let (body, hint) = (body(self.error.as_ref()), self.error.hint());
+        if redactor.redact(&body) == body && redactor.redact(&hint) == hint {
+            return self;
+        }
+        let (message, hint) = (redactor.redact(&body), redactor.redact(&hint));
+        Failure::message(self.code, message.into_owned(), hint.into_owned())
+    }
 }
 
 /// An error as the user reads it: the error, each cause not already in its text, and
 /// its hint. For a command that goes on after one input fails (ingest), this is how
 /// each failed input is told; everything else is printed once by `cli::main`.
 pub fn render(error: &dyn Hinted) -> String {
+    let mut out = format!("error: {}", body(error));
+    let hint = error.hint();
+    if !hint.is_empty() {
+        out.push_str(&format!("\n  hint: {hint}"));
+    }
+    out
+}
+
+/// The error and each cause not already in its text, without the hint.
+fn body(error: &dyn Hinted) -> String {
     {
         let top = error.to_string();
-        let mut out = format!("error: {top}");
+        let mut out = top.clone();
         let mut seen = top;
         let mut cause = error.source();
         while let Some(c) = cause {
@@ -98,10 +118,6 @@ pub fn render(error: &dyn Hinted) -> String {
                 seen.push_str(&text);
             }
             cause = c.source();
-        }
-        let hint = error.hint();
-        if !hint.is_empty() {
-            out.push_str(&format!("\n  hint: {hint}"));
         }
         out
     }

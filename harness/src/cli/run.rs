@@ -131,7 +131,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     };
     let (mut provider, scratch_kubeconfig) = provider(&args)
         .map_err(code(exit::INPUT_REJECTED))
-        .map_err(|f| redacted(f, &redactor))?;
+        .map_err(|f| f.redacted(&redactor))?;
     let interrupt = super::cluster::install_interrupt()?;
     let plan = Plan {
         job: args.job.clone(),
@@ -153,7 +153,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         return Ok(code);
     }
     match (summary.error, summary.result.passed, summary.teardown) {
-        (Some(e), _, _) => Err(redacted(Failure::new(exit::FAILURE, e), &redactor)),
+        (Some(e), _, _) => Err(Failure::new(exit::FAILURE, e).redacted(&redactor)),
         (None, _, Err(_)) => Ok(exit::FAILURE),
         (None, true, Ok(())) => Ok(exit::OK),
         (None, false, Ok(())) => Ok(exit::TESTS_FAILED),
@@ -205,21 +205,6 @@ fn preflight(args: &Args) -> Result<(), Failure> {
             .collect::<Vec<_>>()
             .join("; "),
     ))
-}
-
-/// `failure` with credentials `redactor` knows taken out of its text.
-fn redacted(failure: Failure, redactor: &crate::secrets::Redactor) -> Failure {
-    let text = failure.render();
-    if redactor.redact(&text) == text {
-        return failure;
-    }
-    let (message, hint) = text.split_once("\n  hint: ").unwrap_or((text.as_str(), ""));
-    let message = message.strip_prefix("error: ").unwrap_or(message);
-    Failure::message(
-        failure.code,
-        redactor.redact(message).into_owned(),
-        redactor.redact(hint).into_owned(),
-    )
 }
 
 fn load_manifests(args: &Args) -> Result<Vec<Manifest>, suite::SuiteError> {
