@@ -312,9 +312,78 @@ fn commands_work_on_real_testgrid_configs() {
     let o = trellis(&db, &["triage", "--json"]);
     let clusters: Value = serde_json::from_slice(&o.stdout).unwrap();
     let first = &clusters["clusters"].as_array().unwrap()[0];
-    for key in ["count", "representative", "example", "tests", "jobs"] {
-        assert!(first.get(key).is_some(), "cluster has {key}");
+    for key in [
+        "id",
+        "count",
+        "representative",
+        "common",
+        "example",
+        "sig",
+        "ci",
+        "pr",
+        "tests",
+        "jobs",
+        "builds",
+        "days",
+    ] {
+        assert!(first.get(key).is_some(), "cluster has {key}: {first}");
     }
+    let test = &first["tests"][0];
+    assert!(
+        test["jobs"][0]["builds"]
+            .as_array()
+            .is_some_and(|b| !b.is_empty()),
+        "{test}"
+    );
+    assert!(
+        first["builds"][0]["build"].as_str().is_some(),
+        "{}",
+        first["builds"]
+    );
+    // The Overall row repeats the build result: it is never clustered.
+    for c in clusters["clusters"].as_array().unwrap() {
+        for t in c["tests"].as_array().unwrap() {
+            assert_ne!(t["name"], "Overall", "{c}");
+        }
+    }
+    // Ids are stable: a second run seeded with the first keeps them.
+    let previous = db.with_extension("triage.json");
+    std::fs::write(&previous, &o.stdout).unwrap();
+    let o = trellis(
+        &db,
+        &["triage", "--json", "--previous", previous.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids = |v: &Value| -> Vec<String> {
+        v["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&again), ids(&clusters));
+    // CI and PR failures apart: the two add up to all of them.
+    let count = |only: &str| -> u64 {
+        let o = trellis(&db, &["triage", "--json", "--only", only]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["failures"].as_u64().unwrap()
+    };
+    assert_eq!(
+        count("ci") + count("pr"),
+        clusters["failures"].as_u64().unwrap()
+    );
+    // A --previous that is not a triage output is refused, naming the file.
+    std::fs::write(&previous, "{\"clusters\": [{}]}").unwrap();
+    let o = trellis(&db, &["triage", "--previous", previous.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("triage.json") && err.contains("clusters[0]"),
+        "{err}"
+    );
 }
 
 #[test]

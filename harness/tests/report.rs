@@ -53,10 +53,10 @@ fn hostile_build(root: &Path) -> PathBuf {
 /// Every tag in the page is one trellis writes, with no event-handler attribute and no
 /// script URL: whatever the results said stayed text.
 fn check_tags(file: &Path, html: &str) {
-    const ALLOWED: [&str; 30] = [
+    const ALLOWED: [&str; 32] = [
         "html", "head", "meta", "title", "link", "body", "header", "main", "a", "h1", "h2", "h3",
         "div", "span", "table", "tr", "td", "th", "ul", "li", "p", "strong", "code", "label",
-        "input", "select", "option", "script", "svg", "text",
+        "input", "select", "option", "script", "svg", "text", "section", "mark",
     ];
     const SVG: [&str; 6] = ["rect", "line", "polyline", "path", "circle", "g"];
     let mut rest = html;
@@ -301,4 +301,37 @@ fn site_for_simulated_history_and_real_conformance_data() {
     assert!(index.contains("unconfigured-jobs"), "{index}");
     let osd_build = std::fs::read_dir(site2.join("builds")).unwrap().count();
     assert_eq!(osd_build, 10, "one build folder per product job");
+}
+
+/// The triage page links each cluster's failing builds to their build pages, anchors
+/// each cluster by its id, marks the varying text and offers a prefilled bug.
+#[test]
+fn the_triage_page_links_clusters_to_their_builds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    common::simulate_and_ingest(&db, &tmp.path().join("sim"), 30, 40, &[]);
+    let site = tmp.path().join("site");
+    let o = trellis(&db, &["report", "--out", site.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = std::fs::read_to_string(site.join("triage.html")).unwrap();
+    let o = trellis(&db, &["triage", "--json"]);
+    let json: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let first = &json["clusters"][0];
+    let id = first["id"].as_str().unwrap();
+    assert!(
+        page.contains(&format!("id=\"c{id}\"")),
+        "cluster {id} anchored"
+    );
+    assert!(
+        page.contains("https://github.com/kubernetes/kubernetes/issues/new?title=Failure+cluster")
+    );
+    let mut links = 0;
+    for part in page.split("href=\"").skip(1) {
+        let href = &part[..part.find('"').unwrap()];
+        if href.starts_with("builds/") {
+            assert!(site.join(href).is_file(), "{href} is a page of the site");
+            links += 1;
+        }
+    }
+    assert!(links > 0, "no build links on the triage page");
 }

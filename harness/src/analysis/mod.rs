@@ -320,18 +320,29 @@ pub fn flake_table(
     })
 }
 
-/// Every failing cell's message in the grids, for triage.
+/// Every failing cell's message in the grids, for triage. The `Overall` row is left
+/// out: its "Build failed" repeats the build's result, it is not a cause, and as one
+/// failure per failed build it would be the largest cluster of all.
 pub fn failures<'a>(grids: impl IntoIterator<Item = &'a Grid>) -> Vec<triage::Failure<'a>> {
     let mut out = Vec::new();
     for g in grids {
         for (row, col, text) in g.messages() {
+            if g.rows[row] == crate::model::OVERALL_ROW {
+                continue;
+            }
+            let column = &g.columns[col];
             out.push(triage::Failure {
                 job: &g.job,
                 test: &g.rows[row],
-                build: &g.columns[col].build,
+                build: &column.build,
                 text,
+                started: column.started,
+                pr: column.pr,
             });
         }
     }
+    // Messages come out of a hash map: a fixed order makes clusters (and which
+    // message is a cluster's example) the same every time.
+    out.sort_by(|a, b| (a.job, a.test, a.build, a.text).cmp(&(b.job, b.test, b.build, b.text)));
     out
 }

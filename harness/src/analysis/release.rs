@@ -199,6 +199,7 @@ mod tests {
                 finished: Some(now - 600 - i as i64 * every + duration),
                 passed: Some(*p),
                 commit: Some(format!("c{}", 100 - i)),
+                pr: None,
             })
             .collect();
         Grid::new("ci-job".into(), columns)

@@ -85,23 +85,16 @@ struct RowPrefix {
     hash: u64,
 }
 
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    for b in bytes {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 impl RowPrefix {
     fn new(suites: &[String]) -> RowPrefix {
         let mut p = RowPrefix {
             text: String::new(),
             full_len: 0,
-            hash: 0xcbf2_9ce4_8422_2325,
+            hash: crate::model::FNV1A_START,
         };
         for suite in suites.iter().filter(|s| !s.is_empty()) {
             for part in [suite.as_str(), "."] {
-                p.hash = fnv(p.hash, part.as_bytes());
+                p.hash = crate::model::fnv1a_continue(p.hash, part.as_bytes());
                 p.full_len += part.len();
                 let room = MAX_ROW_NAME_BYTES.saturating_sub(p.text.len());
                 p.text.push_str(clip(part, room));
@@ -117,7 +110,10 @@ impl RowPrefix {
         if self.full_len + name.len() <= MAX_ROW_NAME_BYTES {
             return (format!("{}{name}", self.text), self.text.len());
         }
-        let tail = format!("…#{:016x}", fnv(self.hash, name.as_bytes()));
+        let tail = format!(
+            "…#{:016x}",
+            crate::model::fnv1a_continue(self.hash, name.as_bytes())
+        );
         let room = MAX_ROW_NAME_BYTES - tail.len();
         let mut row = String::with_capacity(MAX_ROW_NAME_BYTES);
         row.push_str(clip(&self.text, room));
@@ -251,6 +247,10 @@ struct Capture {
     text: String,
     /// Inside `<system-out>`/`<system-err>` of a flaky element: not part of the message.
     muted: usize,
+    /// The element's `message` attribute, when it had one: the message is then the
+    /// attribute, a newline and the body (what the pipeline feeding Kubernetes triage
+    /// does with Ginkgo v2's `<failure message="[FAILED] …">full text</failure>`).
+    attribute: Option<String>,
 }
 
 struct Parser<'a> {
@@ -413,14 +413,18 @@ impl<'a> Parser<'a> {
                     return Ok(());
                 }
                 let message = self.attr(e, b"message", offset)?.filter(|m| !m.is_empty());
-                let has_message = message.is_some();
+                let attribute = match outcome {
+                    Outcome::Skipped => None,
+                    _ => message.clone(),
+                };
                 self.record(outcome, message);
-                if !empty && (!has_message || outcome == Outcome::Skipped) {
+                if !empty {
                     self.capture = Some(Capture {
                         outcome,
                         depth: self.depth,
                         text: String::new(),
                         muted: 0,
+                        attribute,
                     });
                 }
             }
@@ -449,7 +453,11 @@ impl<'a> Parser<'a> {
                     }
                 }
             } else {
-                self.set_message(cap.outcome, clip_message(text.to_string()));
+                let message = match cap.attribute {
+                    Some(attribute) if attribute.trim() != text => format!("{attribute}\n{text}"),
+                    _ => text.to_string(),
+                };
+                self.set_message(cap.outcome, clip_message(message));
             }
             return;
         }
@@ -772,7 +780,8 @@ mod tests {
             rows,
             [
                 ("s.ok", CellStatus::Pass, None),
-                ("s.bad", CellStatus::Fail, Some("boom & bust")),
+                // The attribute, a newline and the body (#16 item 6).
+                ("s.bad", CellStatus::Fail, Some("boom & bust\ntrace")),
                 ("s.err", CellStatus::Fail, Some("only text <here>")),
                 ("s.skip", CellStatus::PassWithSkips, Some("no db")),
             ]
@@ -780,6 +789,29 @@ mod tests {
         assert_eq!(r.dropped_skips, 1);
         assert_eq!(r.cases[0].result.duration, Some(1.5));
         assert_eq!(r.cases[0].name(), "ok");
+    }
+
+    /// Ginkgo v2 writes a short `message` and the full failure as the body: both are
+    /// kept, as the pipeline feeding Kubernetes triage keeps them (#16 item 6).
+    #[test]
+    fn a_ginkgo_failure_keeps_its_message_and_its_body() {
+        let r = parse(
+            r#"<testsuites><testsuite name="s"><testcase name="t">
+              <failure message="[FAILED] Timed out after 300.001s." type="failed">[FAILED] Timed out after 300.001s.
+Expected pod to be running
+In [It] at: test/e2e/common/node/pods.go:575 @ 12/05/23 10:04:41.2</failure>
+            </testcase></testsuite></testsuites>"#,
+        )
+        .unwrap();
+        let message = r.cases[0].result.message.as_deref().unwrap_or("");
+        assert!(
+            message.starts_with("[FAILED] Timed out after 300.001s.\n[FAILED] Timed out"),
+            "{message}"
+        );
+        assert!(
+            message.ends_with("pods.go:575 @ 12/05/23 10:04:41.2"),
+            "{message}"
+        );
     }
 
     #[test]

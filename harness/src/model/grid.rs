@@ -29,6 +29,8 @@ pub struct Column {
     pub finished: Option<i64>,
     pub passed: Option<bool>,
     pub commit: Option<String>,
+    /// The pull request a presubmit build tested.
+    pub pr: Option<u64>,
 }
 
 impl Column {

@@ -14,6 +14,23 @@ pub use status::{CellStatus, CountBucket};
 /// Row name of the synthetic per-build result row (TestGrid's `Overall`).
 pub const OVERALL_ROW: &str = "Overall";
 
+/// The FNV-1a 64-bit offset basis: a digest of nothing yet.
+pub const FNV1A_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Continues an FNV-1a 64-bit digest over `bytes`: cheap, stable across runs and
+/// platforms (unlike std's hasher), for ids and name digests, not for security.
+pub fn fnv1a_continue(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The FNV-1a 64-bit digest of `bytes`.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    fnv1a_continue(FNV1A_START, bytes)
+}
+
 /// Ginkgo v2 reports its suite-level nodes (`[SynchronizedBeforeSuite]`,
 /// `[ReportAfterSuite] Kubernetes e2e suite report`, …) as testcases: rows, as in
 /// TestGrid, but not specs, so no count of tests includes them. `name` is a testcase

@@ -396,31 +396,188 @@ fn flaky_share(g: &Grid, cols: &[usize]) -> Option<f64> {
     (filled > 0).then(|| 100.0 * flaky as f64 / filled as f64)
 }
 
+/// Clusters shown on the triage page; the rest are counted.
+const MAX_CLUSTERS_SHOWN: usize = 200;
+/// Tests, jobs per test and builds per job listed for one cluster.
+const MAX_TESTS_PER_CLUSTER: usize = 10;
+const MAX_JOBS_PER_TEST: usize = 5;
+const MAX_BUILDS_PER_JOB: usize = 8;
+
 pub fn triage(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
     let total: u64 = site.clusters.iter().map(|c| c.count).sum();
     let mut body = format!(
-        "<h1>Failure clusters</h1><p class=\"muted\">{total} failures in {} clusters (normalised text, edit distance under 10%).</p>",
+        "<h1>Failure clusters</h1><p class=\"muted\">{total} failures in {} clusters: texts normalised \
+         (times, ids, addresses, generated names, map order), then grouped when their edit distance \
+         is under 10% of their mean length, within each test and then across tests, as Kubernetes \
+         triage does. Text every failure of a cluster shares is plain; <mark>marked</mark> text varies.</p>",
         site.clusters.len()
     );
-    for c in site.clusters.iter().take(200) {
-        let tests: Vec<String> = c
-            .tests
-            .iter()
-            .take(8)
-            .map(|(t, n)| format!("<li>{n} × {}</li>", html(t)))
-            .collect();
+    for c in site.clusters.iter().take(MAX_CLUSTERS_SHOWN) {
+        cluster_section(&mut body, c);
+    }
+    if site.clusters.len() > MAX_CLUSTERS_SHOWN {
         let _ = write!(
             body,
-            "<h2>{} failures · {} tests · {} jobs</h2><div class=\"msg\">{}</div><ul>{}</ul><div class=\"muted\">jobs: {}</div>",
-            c.count,
-            c.tests.len(),
-            c.jobs.len(),
-            html(&c.representative),
-            tests.join(""),
-            html(&c.jobs.join(", "))
+            "<p class=\"muted\">… and {} smaller clusters (trellis triage --json lists every one)</p>",
+            site.clusters.len() - MAX_CLUSTERS_SHOWN
         );
     }
     w.write("triage.html", &page("Triage", 0, &body))
+}
+
+fn cluster_section(body: &mut String, c: &crate::analysis::triage::Cluster) {
+    let _ = write!(
+        body,
+        "<section id=\"c{id}\"><h2><a href=\"#c{id}\">{count} failures</a> · {ci} CI · {pr} PR · {tests} tests · {jobs} jobs · {builds} builds{sig}</h2>",
+        id = html(&c.id),
+        count = c.count,
+        ci = c.ci,
+        pr = c.pr,
+        tests = c.tests.len(),
+        jobs = c.jobs.len(),
+        builds = c.builds.len(),
+        sig = c.sig.as_deref().map(|s| format!(" · {}", html(s))).unwrap_or_default(),
+    );
+    let _ = write!(
+        body,
+        "<div class=\"muted\">{} · first {} · last {} · <a href=\"{}\">file a bug</a> · id {}</div>",
+        day_sparkline(&c.days),
+        time(c.builds.iter().filter_map(|b| b.started).min()),
+        time(c.builds.iter().filter_map(|b| b.started).max()),
+        bug_link(c),
+        html(&c.id)
+    );
+    let _ = write!(
+        body,
+        "<div class=\"msg\">{}</div><ul>",
+        highlighted(&c.representative, &c.common)
+    );
+    for t in c.tests.iter().take(MAX_TESTS_PER_CLUSTER) {
+        let _ = write!(body, "<li>{} × {}<ul>", t.count, html(&t.name));
+        for j in t.jobs.iter().take(MAX_JOBS_PER_TEST) {
+            let links: Vec<String> = j
+                .builds
+                .iter()
+                .take(MAX_BUILDS_PER_JOB)
+                .map(|b| {
+                    format!(
+                        "<a href=\"{}\">{}</a>",
+                        escape::attr(&build_href(&j.name, b)),
+                        html(b)
+                    )
+                })
+                .collect();
+            let more = j.builds.len().saturating_sub(MAX_BUILDS_PER_JOB);
+            let _ = write!(
+                body,
+                "<li>{} in {}: {}{}</li>",
+                j.count,
+                html(&j.name),
+                links.join(" "),
+                if more > 0 {
+                    format!(" … and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        more_items(body, t.jobs.len(), MAX_JOBS_PER_TEST, "jobs");
+        body.push_str("</ul></li>");
+    }
+    more_items(body, c.tests.len(), MAX_TESTS_PER_CLUSTER, "tests");
+    body.push_str("</ul></section>");
+}
+
+/// "… and N more {what}" as a list item, when `total` is over the `shown` limit.
+fn more_items(body: &mut String, total: usize, shown: usize, what: &str) {
+    if total > shown {
+        let _ = write!(
+            body,
+            "<li class=\"muted\">… and {} more {what}</li>",
+            total - shown
+        );
+    }
+}
+
+/// The representative text with the parts not every member shares marked.
+fn highlighted(text: &str, common: &[(usize, usize)]) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    for &(start, end) in common {
+        let (Some(varying), Some(shared)) = (text.get(at..start), text.get(start..end)) else {
+            break;
+        };
+        if !varying.is_empty() {
+            let _ = write!(out, "<mark>{}</mark>", html(varying));
+        }
+        out.push_str(&html(shared));
+        at = end;
+    }
+    if let Some(rest) = text.get(at..).filter(|r| !r.is_empty()) {
+        let _ = write!(out, "<mark>{}</mark>", html(rest));
+    }
+    out
+}
+
+/// Failures per day as a bar sparkline, oldest on the left, the newest day marked.
+fn day_sparkline(days: &[(i64, u64)]) -> String {
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return String::from("no start times");
+    };
+    let span = ((last.0 - first.0) / DAY + 1).clamp(1, 366) as usize;
+    let max = days.iter().map(|d| d.1).max().unwrap_or(1).max(1);
+    let mut counts = vec![0u64; span];
+    for (day, n) in days {
+        let i = ((day - first.0) / DAY) as usize;
+        if let Some(slot) = counts.get_mut(i.min(span - 1)) {
+            *slot += n;
+        }
+    }
+    let bars = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let mut out =
+        String::from("<span class=\"spark\" title=\"failures per day, newest on the right\">");
+    for (i, n) in counts.iter().enumerate() {
+        let ch = if *n == 0 {
+            '·'
+        } else {
+            bars[((n * 7) / max) as usize]
+        };
+        let class = if i + 1 == span { " class=\"F\"" } else { "" };
+        let _ = write!(out, "<span{class}>{ch}</span>");
+    }
+    out.push_str("</span>");
+    out
+}
+
+/// A GitHub "new issue" link with the cluster's summary filled in.
+fn bug_link(c: &crate::analysis::triage::Cluster) -> String {
+    let first_line: String = c
+        .representative
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(120)
+        .collect();
+    let mut body_text = format!(
+        "Failure cluster {} ({} failures in {} tests, {} jobs):\n\n```\n{}\n```\n\nTests:\n",
+        c.id,
+        c.count,
+        c.tests.len(),
+        c.jobs.len(),
+        c.representative.chars().take(1500).collect::<String>()
+    );
+    for t in c.tests.iter().take(10) {
+        body_text.push_str(&format!("- {} ({} failures)\n", t.name, t.count));
+    }
+    let mut url = match reqwest::Url::parse("https://github.com/kubernetes/kubernetes/issues/new") {
+        Ok(u) => u,
+        Err(_) => return String::new(),
+    };
+    url.query_pairs_mut()
+        .append_pair("title", &format!("Failure cluster {}: {first_line}", c.id))
+        .append_pair("body", &body_text);
+    escape::attr(url.as_str())
 }
 
 pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {

@@ -49,7 +49,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT b.id, b.build, b.started, b.finished, b.passed, b.commit_id
+                "SELECT b.id, b.build, b.started, b.finished, b.passed, b.commit_id, b.pr
                  FROM builds b JOIN jobs j ON j.id = b.job_id
                  WHERE j.name = ?1 AND (?2 IS NULL OR b.started <= ?2)
                  ORDER BY b.started DESC, b.build DESC",
@@ -77,6 +77,7 @@ impl Store {
                 finished: r.get(3).map_err(err)?,
                 passed: r.get(4).map_err(err)?,
                 commit: r.get(5).map_err(err)?,
+                pr: r.get::<_, Option<i64>>(6).map_err(err)?.map(|p| p as u64),
             });
             if !inside {
                 break;

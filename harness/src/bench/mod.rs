@@ -1,5 +1,8 @@
 //! Benchmarks behind `trellis bench`: they measure and print, never pass or fail.
 
+pub mod triage;
+pub mod triage_corpus;
+
 use crate::ingest::{junit, IngestError};
 use crate::model::{Build, Cell, CellStatus};
 use crate::store::{Store, StoreError};
@@ -237,85 +240,6 @@ pub fn generate(
     let start = Instant::now();
     crate::simulate::simulate(&opts, |b| store.insert_build(&b).map(|_| ()))?;
     Ok(start.elapsed())
-}
-
-/// Realistic failure messages for the triage benchmark: a few hundred failure kinds,
-/// each repeated with varying pods, namespaces, IPs, times and ids, over many tests.
-/// Owned (job, test, build, text) for [`triage_input`]; borrow with [`as_failures`].
-pub struct OwnedFailure {
-    pub job: String,
-    pub test: String,
-    pub build: String,
-    pub text: String,
-}
-
-pub fn as_failures(owned: &[OwnedFailure]) -> Vec<crate::analysis::triage::Failure<'_>> {
-    owned
-        .iter()
-        .map(|o| crate::analysis::triage::Failure {
-            job: &o.job,
-            test: &o.test,
-            build: &o.build,
-            text: &o.text,
-        })
-        .collect()
-}
-
-pub fn triage_input(n: usize) -> Vec<OwnedFailure> {
-    let mut state: u64 = 42;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        state >> 33
-    };
-    let verbs = [
-        "create", "delete", "update", "get", "watch", "patch", "list",
-    ];
-    let kinds = [
-        "pods",
-        "services",
-        "deployments",
-        "configmaps",
-        "secrets",
-        "nodes",
-        "endpoints",
-    ];
-    (0..n)
-        .map(|_| {
-            let kind = next() % 300;
-            let ns = 1000 + next() % 9000;
-            let text = match kind % 5 {
-                0 => format!(
-                    "I0512 21:{:02}:{:02}.{:06} failed to {} {}/web-{:08x}-{:05} in namespace e2e-{ns}: timed out waiting for the condition (kind {kind})",
-                    next() % 60, next() % 60, next() % 1_000_000,
-                    verbs[kind as usize % 7], kinds[kind as usize % 7], next() as u32, next() % 99_999
-                ),
-                1 => format!(
-                    "dial tcp 10.{}.{}.{}:{}: connect: connection refused while checking {} endpoint {kind}",
-                    next() % 255, next() % 255, next() % 255, 1024 + next() % 60_000, kinds[kind as usize % 7]
-                ),
-                2 => format!(
-                    "expected {} replicas to be ready in e2e-{ns}, got {} after {}s; uid {:08x}-1d7e-4a55-9a4e-0f0a1b2c3d4e (kind {kind})",
-                    3 + kind % 5, next() % 3, 300 + next() % 10, next() as u32
-                ),
-                3 => format!(
-                    "node kind-worker{} is NotReady: container runtime is down since 2024-03-01T10:{:02}:00Z (kind {kind})",
-                    next() % 5, next() % 60
-                ),
-                _ => format!(
-                    "assertion failed at test/e2e/{}/{}.go:{}: {} != {} (kind {kind})",
-                    kinds[kind as usize % 7], verbs[kind as usize % 7], 100 + kind, next() % 2, 1 + next() % 2
-                ),
-            };
-            OwnedFailure {
-                job: format!("job-{}", next() % 50),
-                test: format!("[sig-{}] test {}", kinds[kind as usize % 7], kind % 40),
-                build: format!("{}", next() % 150),
-                text,
-            }
-        })
-        .collect()
 }
 
 /// One round of `bench local`.
