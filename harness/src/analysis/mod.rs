@@ -338,6 +338,7 @@ pub fn failures<'a>(grids: impl IntoIterator<Item = &'a Grid>) -> Vec<triage::Fa
                 text,
                 started: column.started,
                 pr: column.pr,
+                passed: column.passed,
             });
         }
     }

@@ -33,6 +33,8 @@ pub struct TriageFigures {
     pub peak_rss_mb: Option<f64>,
     /// Whether the peak mark was reset before clustering.
     pub peak_is_exact: bool,
+    /// The corpus's own text (messages and names), in MB: part of the peak.
+    pub corpus_mb: f64,
     /// trellis's clusters scored pairwise against the reference's.
     pub vs_reference: PairScore,
     pub ari_trellis: f64,
@@ -167,15 +169,27 @@ fn labels_of(failures: &[Failure<'_>], clusters: &[triage::Cluster]) -> Vec<usiz
     labels
 }
 
-/// Resets the kernel's peak-RSS mark for this process (Linux); false when it cannot.
+/// Resets the kernel's peak-RSS mark for this process (Linux); false when it did
+/// not take (some kernels and sandboxes accept the write and keep the old peak).
 fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+    if std::fs::write("/proc/self/clear_refs", "5").is_err() {
+        return false;
+    }
+    match (status_mb("VmHWM:"), status_mb("VmRSS:")) {
+        (Some(peak), Some(now)) => peak <= now + 1.0,
+        _ => false,
+    }
 }
 
 /// Peak resident memory since the last reset, in MB (Linux `VmHWM`).
 fn peak_rss_mb() -> Option<f64> {
+    status_mb("VmHWM:")
+}
+
+/// A `/proc/self/status` figure given in kB, in MB.
+fn status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
@@ -190,6 +204,7 @@ fn borrow(corpus: &[LabelledFailure]) -> Vec<Failure<'_>> {
             text: &f.text,
             started: Some(f.started),
             pr: f.pr,
+            passed: Some(false),
         })
         .collect()
 }
@@ -216,7 +231,13 @@ pub fn run(n: usize, variation: Variation) -> TriageFigures {
             reference: (rc, rs),
         })
         .collect();
+    let corpus_mb = corpus
+        .iter()
+        .map(|f| f.text.len() + f.job.len() + f.test.len() + f.build.len())
+        .sum::<usize>() as f64
+        / 1e6;
     TriageFigures {
+        corpus_mb,
         peak_is_exact,
         per_cause,
         failures: n,

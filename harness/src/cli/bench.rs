@@ -386,18 +386,28 @@ fn triage(sizes: &[usize], per_cause: bool) -> Result<i32, Failure> {
     ] {
         println!("\n  {what}:");
         println!(
-            "  {:>9}  {:>8}  {:>8}  {:>9}  {:>7}  {:>6}  {:>6}  {:>7}  {:>7}",
-            "failures", "time s", "peak MB", "clusters", "ref cl", "P", "R", "ARI", "ref ARI"
+            "  {:>9}  {:>8}  {:>8}  {:>6}  {:>9}  {:>7}  {:>6}  {:>6}  {:>7}  {:>7}",
+            "failures",
+            "time s",
+            "peak MB",
+            "corpus",
+            "clusters",
+            "ref cl",
+            "P",
+            "R",
+            "ARI",
+            "ref ARI"
         );
         for &n in sizes {
             let f = crate::bench::triage::run(n.clamp(1, 2_000_000), variation);
             println!(
-                "  {:>9}  {:>8.2}  {:>8}  {:>9}  {:>7}  {:>6.3}  {:>6.3}  {:>7.3}  {:>7.3}",
+                "  {:>9}  {:>8.2}  {:>8}  {:>6.0}  {:>9}  {:>7}  {:>6.3}  {:>6.3}  {:>7.3}  {:>7.3}",
                 f.failures,
                 f.elapsed.as_secs_f64(),
                 f.peak_rss_mb.map_or("?".to_string(), |m| {
                     format!("{}{m:.0}", if f.peak_is_exact { "" } else { "<=" })
                 }),
+                f.corpus_mb,
                 f.clusters,
                 f.reference_clusters,
                 f.vs_reference.precision,

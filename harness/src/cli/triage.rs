@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 ///
 /// `--json` prints {window, failures, clusters: [{id, count, representative, common,
 /// example, sig, ci, pr, tests: [{name, count, jobs: [{name, count, builds}]}], jobs,
-/// builds: [{job, build, started, pr, failures}], days: [[day, count]]}]}, largest
+/// builds: [{job, build, started, pr, passed, failures}], days: [[day, count]]}]}, largest
 /// first. A cluster's `id` stays the same from run to run while its key does; pass
 /// the previous run's JSON as `--previous` to keep failures in the clusters they
 /// were in (Kubernetes triage's `--previous`).

@@ -56,6 +56,9 @@ pub struct BuildHit {
     pub build: String,
     pub started: Option<i64>,
     pub pr: Option<u64>,
+    /// The build's result: a passed build had this failure and still passed (a
+    /// retried or non-blocking test).
+    pub passed: Option<bool>,
     /// This cluster's failures in the build.
     pub failures: u64,
 }
@@ -96,6 +99,7 @@ pub fn describe(
                 build: f.build.to_string(),
                 started: f.started,
                 pr: f.pr,
+                passed: f.passed,
                 failures: 0,
             })
             .failures += 1;
@@ -243,6 +247,7 @@ mod tests {
             text: "boom",
             started: Some(started),
             pr,
+            passed: Some(false),
         };
         let failures = [
             f("ci-e2e", "[sig-network] DNS works", "10", 2 * DAY + 5, None),
