@@ -129,10 +129,11 @@ fn gotestsum_rerun_of_a_failed_test_merges_into_flaky() {
     let retry = cell(&b, "sigs.k8s.io/kind/pkg/cluster.TestCreateWithRetry");
     assert_eq!(retry.status, CellStatus::Flaky);
     assert_eq!(retry.attempts, 2);
-    // The `message` attribute first, then the element text.
+    // TestGrid's merge: how many runs passed, then the failed run's `message`
+    // attribute and its element text.
     let msg = retry.message.as_deref().unwrap_or("");
     assert!(
-        msg.starts_with("Failed\n=== RUN   TestCreateWithRetry"),
+        msg.starts_with("1/2 runs passed: Failed\n=== RUN   TestCreateWithRetry"),
         "{msg}"
     );
     assert!(msg.contains("node never became ready"), "{msg}");

@@ -153,10 +153,14 @@ pub fn outage_builds(grid: &Grid) -> Vec<String> {
 }
 
 /// TestGrid treats a one-word failure message ("Timeout", "ClusterSetupFailed") as an
-/// infra failure, not a test result.
+/// infra failure, not a test result: its summarizer's `^\w+$` on the cell's message,
+/// untrimmed, where `\w` is ASCII letters, digits and `_` ("Error!" is a test failure;
+/// so is "InfraError" followed by a body, and a merged "0/2 runs passed: Timeout").
 pub fn is_infra_message(message: &str) -> bool {
-    let m = message.trim();
-    !m.is_empty() && !m.contains(char::is_whitespace)
+    !message.is_empty()
+        && message
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// What every row of one grid shares: outage columns and commits as small integers.
@@ -513,6 +517,33 @@ mod tests {
         assert!(s.iter().all(|s| s.class == Class::Passing && s.runs == 3));
         assert!(is_infra_message("ClusterSetupFailed"));
         assert!(!is_infra_message("expected 1 got 2"));
+    }
+
+    /// #15 rule 8: TestGrid's infra test is `^\w+$` on the composed message. Of these
+    /// one-failure rows only the bare word is infra; the others are counted, so their
+    /// flip flakiness is 100 as in TestGrid.
+    #[test]
+    fn only_a_bare_word_is_an_infra_failure() {
+        let messages = [
+            ("InfraError\ntrace", 100.0),
+            ("Error!", 100.0),
+            ("0/2 runs passed: Timeout", 100.0),
+            ("Timeout", 0.0),
+            (" Timeout", 100.0),
+        ];
+        for (message, want) in messages {
+            let mut g = Grid::new(
+                "job".into(),
+                vec![Column {
+                    build: "1".into(),
+                    ..Column::default()
+                }],
+            );
+            let r = g.add_row("t".into());
+            g.set(r, 0, F, Some(message.to_string()));
+            let s = &grid_stats(&g, AlertRule::default())[0];
+            assert_eq!(s.flip_flakiness, want, "{message:?}");
+        }
     }
 
     #[test]

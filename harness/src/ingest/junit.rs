@@ -454,8 +454,8 @@ impl<'a> Parser<'a> {
                 }
             } else {
                 let message = match cap.attribute {
-                    Some(attribute) if attribute.trim() != text => format!("{attribute}\n{text}"),
-                    _ => text.to_string(),
+                    Some(attribute) => format!("{attribute}\n{text}"),
+                    None => text.to_string(),
                 };
                 self.set_message(cap.outcome, clip_message(message));
             }

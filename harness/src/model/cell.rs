@@ -39,20 +39,29 @@ pub struct CellMerge {
     saw_fail: bool,
     duration: Option<f64>,
     attempts: u32,
+    /// Observations merged, and how many of them passed (skips count as passing).
+    observations: u32,
+    passes: u32,
+    /// The message of the most severe observation (the latest of equals).
     message: Option<String>,
 }
 
 impl CellMerge {
     pub fn add(&mut self, obs: Observation) {
+        self.observations += 1;
         match obs.status.bucket() {
             // TestGrid's MergeCells counts a skip as passing: skipped in one place and
             // failed in another is FLAKY, not FAIL.
             crate::model::CountBucket::Pass | crate::model::CountBucket::Skip => {
-                self.saw_pass = true
+                self.saw_pass = true;
+                self.passes += 1;
             }
             crate::model::CountBucket::Fail => self.saw_fail = true,
             _ => {}
         }
+        let most_severe = self
+            .status
+            .is_none_or(|s| obs.status.severity() >= s.severity());
         self.status = Some(match self.status {
             Some(s) => s.worst(obs.status),
             None => obs.status,
@@ -61,7 +70,7 @@ impl CellMerge {
             *self.duration.get_or_insert(0.0) += d;
         }
         self.attempts += obs.attempts.max(1);
-        if self.message.is_none() {
+        if most_severe {
             self.message = obs.message;
         }
     }
@@ -73,12 +82,24 @@ impl CellMerge {
         } else {
             merged
         };
+        // TestGrid's MergeCells: the most severe result's message, prefixed with how
+        // many of the runs passed.
+        let message = if self.observations > 1 {
+            Some(clip_message(format!(
+                "{}/{} runs passed: {}",
+                self.passes,
+                self.observations,
+                self.message.unwrap_or_default()
+            )))
+        } else {
+            self.message
+        };
         Cell {
             test,
             status,
             duration: self.duration,
             attempts: self.attempts,
-            message: self.message,
+            message,
         }
     }
 }
@@ -124,7 +145,16 @@ mod tests {
         assert_eq!(c.status, Flaky);
         assert_eq!(c.attempts, 2);
         assert_eq!(c.duration, Some(2.0));
-        assert_eq!(c.message.as_deref(), Some("boom"));
+        assert_eq!(c.message.as_deref(), Some("1/2 runs passed: boom"));
+    }
+
+    /// #15 rule 8: a test that failed twice in one build is "0/2 runs passed: …", so
+    /// a one-word message no longer reads as an infra failure.
+    #[test]
+    fn merged_runs_say_how_many_passed() {
+        let c = merge(&[Fail, Fail]);
+        assert_eq!(c.message.as_deref(), Some("0/2 runs passed: boom"));
+        assert_eq!(merge(&[Fail]).message.as_deref(), Some("boom"));
     }
 
     #[test]
