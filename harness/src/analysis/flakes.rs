@@ -76,7 +76,10 @@ pub struct FlakeStats {
     pub flake_rate: f64,
     pub flake_rate_low: f64,
     pub flake_rate_high: f64,
-    pub flip_flakiness: f64,
+    /// TestGrid's flip flakiness, 0-100; None where TestGrid does not list the test
+    /// (no pass and no non-infra failure in the window: only FLAKY results or infra
+    /// failures, `calculateNaiveFlakiness`).
+    pub flip_flakiness: Option<f64>,
     /// Commits on which this test both passed and failed.
     pub same_commit_flakes: u64,
     /// For a failing test: the newest passing build before the breakage…
@@ -246,21 +249,33 @@ pub fn row_stats_in(
         };
         results.push((col, flip));
     }
-    // Flip flakiness is TestGrid's number, over TestGrid's own exclusions.
+    // Flip flakiness is TestGrid's number, over TestGrid's own exclusions. TestGrid
+    // lists a test only with a pass or a non-infra failure (an outage column's
+    // failures included: they are dropped from the flips, not from that count).
     let flip = {
         let tg = &mut scratch.flips;
         tg.clear();
+        let mut listed = false;
         for (col, status) in cells.iter().enumerate().take(cols.end).skip(cols.start) {
             tg.push(match coalesce(*status, true) {
                 CellStatus::NoResult => continue,
-                CellStatus::Pass => Flip::Pass,
+                CellStatus::Pass => {
+                    listed = true;
+                    Flip::Pass
+                }
                 CellStatus::Flaky => Flip::Flaky,
-                _ if ctx.testgrid_outages[col] => continue,
                 _ if grid.message(row, col).is_some_and(is_infra_message) => continue,
-                _ => Flip::Fail,
+                _ if ctx.testgrid_outages[col] => {
+                    listed = true;
+                    continue;
+                }
+                _ => {
+                    listed = true;
+                    Flip::Fail
+                }
             });
         }
-        flip_flakiness(tg)
+        listed.then(|| flip_flakiness(tg))
     };
     scratch.flips.clear();
     scratch.flips.extend(results.iter().map(|r| r.1));
@@ -542,8 +557,21 @@ mod tests {
             let r = g.add_row("t".into());
             g.set(r, 0, F, Some(message.to_string()));
             let s = &grid_stats(&g, AlertRule::default())[0];
+            // An infra failure alone: TestGrid does not list the test at all.
+            let want = (want > 0.0).then_some(want);
             assert_eq!(s.flip_flakiness, want, "{message:?}");
         }
+    }
+
+    /// #15 rule 10: a test with only FLAKY results is not in TestGrid's flakiness.
+    #[test]
+    fn a_test_with_only_flaky_results_has_no_flip_flakiness() {
+        let g = grid(&[&[K, K, K], &[K, P, K]], &["a", "b", "c"]);
+        let s = grid_stats(&g, AlertRule::default());
+        assert_eq!(s[0].flip_flakiness, None);
+        assert!(s[1]
+            .flip_flakiness
+            .is_some_and(|f| (f - 200.0 / 3.0).abs() < 1e-9));
     }
 
     #[test]
@@ -565,8 +593,8 @@ mod tests {
         let s = &grid_stats(&g, AlertRule::default())[0];
         // Four results (one FAIL dropped); one flip: the failure after a pass.
         assert!(
-            (s.flip_flakiness - 25.0).abs() < 1e-9,
-            "{}",
+            s.flip_flakiness.is_some_and(|f| (f - 25.0).abs() < 1e-9),
+            "{:?}",
             s.flip_flakiness
         );
         // The flake rate leaves out both columns.

@@ -14,6 +14,8 @@ use std::path::Path;
 /// `--json` prints {window: {days, since, until}, outages: [{job, build}], tests: [{job, test, class, runs, passes, failures, flakes,
 /// broken_runs, flake_rate, flake_rate_low, flake_rate_high, flip_flakiness, same_commit_flakes,
 /// last_pass, first_fail, priority}]}; only failing and flaky tests unless --all.
+/// `flip_flakiness` is null where TestGrid does not list the test (only FLAKY results
+/// or infra failures).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -91,7 +93,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             Class::Passing => "passing",
         };
         println!(
-            "{class:<8} {:>6} {:>8} {:>15} {:>6.1} {:>5}  {} / {}",
+            "{class:<8} {:>6} {:>8} {:>15} {:>6} {:>5}  {} / {}",
             s.runs,
             window::percent(s.flake_rate),
             format!(
@@ -99,7 +101,8 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
                 window::percent(s.flake_rate_low),
                 window::percent(s.flake_rate_high)
             ),
-            s.flip_flakiness,
+            s.flip_flakiness
+                .map_or_else(|| "-".to_string(), |f| format!("{f:.1}")),
             s.same_commit_flakes,
             crate::printable::line(&s.job),
             crate::printable::line(&s.test)
