@@ -335,3 +335,43 @@ fn the_triage_page_links_clusters_to_their_builds() {
     }
     assert!(links > 0, "no build links on the triage page");
 }
+
+/// #11 item 15: a symbolic link already in --out is replaced, never written through;
+/// a symlinked directory is refused, naming it, with its target untouched.
+#[test]
+fn links_in_the_output_directory_are_never_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    common::simulate_and_ingest(&db, &tmp.path().join("sim"), 5, 5, &[]);
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::os::unix::fs::symlink(&victim, site.join("index.html")).unwrap();
+    let o = trellis(&db, &["report", "--out", site.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let index = std::fs::symlink_metadata(site.join("index.html")).unwrap();
+    assert!(
+        index.file_type().is_file(),
+        "the link was replaced by the page"
+    );
+
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let site = tmp.path().join("site2");
+    std::fs::create_dir_all(&site).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, site.join("builds")).unwrap();
+    let o = trellis(&db, &["report", "--out", site.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("builds") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+}

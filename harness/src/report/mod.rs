@@ -33,6 +33,10 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path} is a symbolic link: trellis writes the site only into real directories")]
+    SymlinkedDirectory { path: PathBuf },
+    #[error("two pages of the site would both be {rel}")]
+    PageCollision { rel: String },
 }
 
 impl ReportError {
@@ -40,6 +44,12 @@ impl ReportError {
         match self {
             ReportError::Store(e) => e.hint(),
             ReportError::Io { .. } => "check that --out is writable and has space",
+            ReportError::SymlinkedDirectory { .. } => {
+                "remove the link, or pass an --out that is a plain directory"
+            }
+            ReportError::PageCollision { .. } => {
+                "two names map to one page name; rename one job, build or dashboard, and report this"
+            }
         }
     }
 }
@@ -54,9 +64,16 @@ pub struct SiteStats {
 }
 
 /// Writes files under the output directory, keeping count.
+///
+/// Each file is written beside its place and renamed over it, so a symbolic link
+/// already at that name is replaced, never followed, and a reader never sees half a
+/// page; directories under the root must be real ones. Each name is written once per
+/// site: a second page under the same name is an error, not a silent overwrite.
 pub(crate) struct Writer {
     root: PathBuf,
     stats: SiteStats,
+    written: std::collections::HashSet<String>,
+    checked_dirs: std::collections::HashSet<PathBuf>,
 }
 
 impl Writer {
@@ -64,18 +81,58 @@ impl Writer {
         Writer {
             root: root.to_path_buf(),
             stats: SiteStats::default(),
+            written: std::collections::HashSet::new(),
+            checked_dirs: std::collections::HashSet::new(),
         }
     }
 
+    /// Creates `dir` (under the root) and its parents, refusing a symbolic link at any
+    /// level below the root.
+    fn real_dir(&mut self, dir: &Path) -> Result<(), ReportError> {
+        if self.checked_dirs.contains(dir) {
+            return Ok(());
+        }
+        let rel = dir.strip_prefix(&self.root).unwrap_or(Path::new(""));
+        let mut at = self.root.clone();
+        std::fs::create_dir_all(&at).map_err(|source| ReportError::Io {
+            path: at.clone(),
+            source,
+        })?;
+        for part in rel.components() {
+            at.push(part);
+            match std::fs::symlink_metadata(&at) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(ReportError::SymlinkedDirectory { path: at });
+                }
+                Ok(_) => {}
+                Err(_) => std::fs::create_dir(&at).map_err(|source| ReportError::Io {
+                    path: at.clone(),
+                    source,
+                })?,
+            }
+        }
+        self.checked_dirs.insert(dir.to_path_buf());
+        Ok(())
+    }
+
     pub(crate) fn write(&mut self, rel: &str, content: &str) -> Result<(), ReportError> {
+        if !self.written.insert(rel.to_string()) {
+            return Err(ReportError::PageCollision {
+                rel: rel.to_string(),
+            });
+        }
         let path = self.root.join(rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| ReportError::Io {
-                path: parent.to_path_buf(),
-                source,
-            })?;
+            self.real_dir(parent)?;
         }
-        std::fs::write(&path, content).map_err(|source| ReportError::Io { path, source })?;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("page");
+        let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        std::fs::write(&temp, content)
+            .and_then(|()| std::fs::rename(&temp, &path))
+            .map_err(|source| {
+                let _ = std::fs::remove_file(&temp);
+                ReportError::Io { path, source }
+            })?;
         let len = content.len() as u64;
         self.stats.bytes += len;
         if rel.ends_with(".html") {

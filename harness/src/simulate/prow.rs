@@ -48,7 +48,7 @@ pub fn write_build(root: &Path, build: &Build) -> std::io::Result<()> {
             let msg = crate::xml::escape(cell.message.as_deref().unwrap_or("failed"));
             writeln!(
                 out,
-                r#"<testcase name="{name}" classname="Kubernetes e2e suite" time="{time}"><failure message="{msg}" type="failed">{msg}</failure></testcase>"#
+                r#"<testcase name="{name}" classname="Kubernetes e2e suite" time="{time}"><failure message="{msg}" type="failed"/></testcase>"#
             )
         };
         match cell.status {
