@@ -269,3 +269,81 @@ fn directory_without_results() {
     std::fs::write(empty.join("sub/PRODUCT.yaml"), "vendor: x\n").unwrap();
     expect_rejected(&c, s(&empty), &["no results found"]);
 }
+
+/// The scratch directories (`trellis-extract-…`) under `tmp`.
+fn scratch_dirs(tmp: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("trellis-extract-"))
+        })
+        .collect()
+}
+
+/// #11 item 14: an ingest stopped by SIGTERM while extracting a large archive removes
+/// its scratch directory and exits 143; one killed outright leaves it, and the next
+/// ingest removes it.
+#[test]
+fn a_stopped_ingest_leaves_no_scratch_behind() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // 512 MiB of zeros: a small file that takes a while to extract.
+    let archive = dir.path().join("results.tar.gz");
+    {
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&archive).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        let size = 512u64 << 20;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(
+            &mut header,
+            "plugins/e2e/results/global/big.log",
+            std::io::repeat(0).take(size),
+        )
+        .unwrap();
+        tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
+    }
+    let db = dir.path().join("t.db");
+    let mut child = common::trellis_cmd(&db)
+        .env("TMPDIR", &tmp)
+        .args(["ingest", archive.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Bounded wait for the extraction to begin.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while scratch_dirs(&tmp).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(scratch_dirs(&tmp).len(), 1, "the extraction started");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}");
+    assert!(scratch_dirs(&tmp).is_empty(), "{:?}", scratch_dirs(&tmp));
+
+    // A scratch directory of a process that no longer exists (pid 0 never does).
+    let orphan = tmp.join("trellis-extract-0-leftover");
+    std::fs::create_dir_all(orphan.join("plugins")).unwrap();
+    let o = common::trellis_cmd(&db)
+        .env("TMPDIR", &tmp)
+        .args([
+            "ingest",
+            fixtures().join("junit/ginkgo-v1.xml").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!orphan.exists(), "the killed ingest's scratch was swept");
+}

@@ -57,6 +57,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    // Extracted archives and downloads go when Ctrl-C or SIGTERM stops the ingest, and
+    // those an earlier, killed ingest left behind go now.
+    if let Err(e) = ingest::scratch::clean_up_on_signals() {
+        tracing::warn!("cannot watch for Ctrl-C to clean up scratch directories: {e}");
+    }
+    let swept = ingest::scratch::sweep_orphans(&std::env::temp_dir());
+    if swept > 0 {
+        tracing::info!(
+            swept,
+            "removed scratch directories of ingests that were killed"
+        );
+    }
     let mut store = super::open_store(db)?;
     let opts = IngestOptions {
         job: args.job,

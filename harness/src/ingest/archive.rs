@@ -13,15 +13,9 @@ use std::path::{Component, Path};
 /// Largest total size extracted from one archive.
 pub const MAX_EXTRACTED_BYTES: u64 = 8 << 30;
 
-/// Extracts `archive` (tar, optionally gzip-compressed) into a new temporary directory.
-pub fn extract_to_temp(archive: &Path) -> Result<tempfile::TempDir, IngestError> {
-    let dir = tempfile::Builder::new()
-        .prefix("trellis-extract-")
-        .tempdir()
-        .map_err(|e| IngestError::Io {
-            path: std::env::temp_dir(),
-            source: e,
-        })?;
+/// Extracts `archive` (tar, optionally gzip-compressed) into a new scratch directory.
+pub fn extract_to_temp(archive: &Path) -> Result<super::scratch::ScratchDir, IngestError> {
+    let dir = super::scratch::ScratchDir::new("extract")?;
     extract(archive, dir.path())?;
     Ok(dir)
 }

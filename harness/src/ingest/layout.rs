@@ -35,7 +35,7 @@ pub struct Unit {
     /// The input as the user named it (path or URL), kept as the build's source.
     pub source: String,
     /// Keeps an extraction or download directory alive while the unit is read.
-    pub scratch: Option<Rc<tempfile::TempDir>>,
+    pub scratch: Option<Rc<super::scratch::ScratchDir>>,
 }
 
 /// Finds every build under a local path.
@@ -233,7 +233,7 @@ fn unit(
     path: PathBuf,
     job: String,
     source: &str,
-    scratch: Option<Rc<tempfile::TempDir>>,
+    scratch: Option<Rc<super::scratch::ScratchDir>>,
 ) -> Unit {
     Unit {
         kind,

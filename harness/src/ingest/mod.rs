@@ -13,6 +13,7 @@ pub mod junit;
 mod layout;
 pub mod prow;
 pub mod remote;
+pub mod scratch;
 
 pub use assemble::{parse_timestamp, read_unit, UNFINISHED_AFTER_SECS};
 pub use error::IngestError;

@@ -146,14 +146,8 @@ fn url_path_segments(url: &str) -> Vec<String> {
         .collect()
 }
 
-fn scratch_dir() -> Result<tempfile::TempDir, IngestError> {
-    tempfile::Builder::new()
-        .prefix("trellis-fetch-")
-        .tempdir()
-        .map_err(|e| IngestError::Io {
-            path: std::env::temp_dir(),
-            source: e,
-        })
+fn scratch_dir() -> Result<super::scratch::ScratchDir, IngestError> {
+    super::scratch::ScratchDir::new("fetch")
 }
 
 struct Client {
