@@ -16,6 +16,9 @@ pub const SUBMISSION_REJECTED: i32 = 5;
 pub const RELEASE_BLOCKED: i32 = 6;
 /// `trellis test`: at least one test failed (after its retries).
 pub const TESTS_FAILED: i32 = 7;
+/// `trellis gate`: the build has a `new` failure, one neither flakiness, base breakage,
+/// infra nor quarantine explains.
+pub const GATE_BLOCKED: i32 = 8;
 
 /// `trellis run` was stopped by SIGINT (Ctrl-C); the cluster was torn down first.
 pub const INTERRUPTED_SIGINT: i32 = 130;

@@ -275,9 +275,13 @@ fn an_api_server_killed_mid_run_is_disruption_from_the_moment_it_died() {
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
         .find(|pid| {
+            // The program itself, not any process whose arguments mention it: a
+            // process between fork and exec, or one handed a path under the cluster's
+            // directory, must not be the one killed.
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
             let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let cmd = String::from_utf8_lossy(&cmd);
-            cmd.contains("kube-apiserver") && cmd.contains(&name)
+            exe.file_name().is_some_and(|n| n == "kube-apiserver")
+                && String::from_utf8_lossy(&cmd).contains(&name)
         })
         .expect("the API server is running");
     let killed_at = std::time::SystemTime::now()
@@ -285,7 +289,12 @@ fn an_api_server_killed_mid_run_is_disruption_from_the_moment_it_died() {
         .unwrap()
         .as_secs_f64();
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    let _ = child.wait();
+    let status = child.wait().unwrap();
+    assert!(
+        status.code().is_some(),
+        "the run itself was killed ({status}), pid {pid} was the API server's; it said:\n{}",
+        std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default()
+    );
     assert!(
         build.join("artifacts/upgrade-monitor.json").is_file(),
         "no monitor record; the run said:\n{}",

@@ -200,6 +200,25 @@ impl GridContext {
     }
 }
 
+impl GridContext {
+    /// For a grid holding only some rows (see `Store::rows_of`), where the rows cannot
+    /// tell an outage column: the caller says which columns are outages, e.g. from each
+    /// build's stored counts ([`is_outage`]).
+    pub fn with_outages(grid: &Grid, outages: Vec<bool>) -> GridContext {
+        let mut ctx = GridContext::new(grid);
+        ctx.testgrid_outages = outages.clone();
+        ctx.outages = outages;
+        ctx
+    }
+}
+
+/// Whether a build with these counts is an infra outage, by [`outage_columns`]' rule:
+/// more than [`OUTAGE_COLUMN_SHARE`] of at least four results failed.
+pub fn is_outage(counts: &crate::model::Counts) -> bool {
+    let filled = counts.pass + counts.fail + counts.flaky;
+    filled >= 4 && counts.fail as f64 > OUTAGE_COLUMN_SHARE * filled as f64
+}
+
 /// Buffers reused from row to row.
 #[derive(Default)]
 pub struct Scratch {

@@ -7,6 +7,7 @@
 //! recipe every reader of the whole picture (`trellis status`, the report) computes.
 
 pub mod flakes;
+pub mod gate;
 pub mod regressions;
 pub mod release;
 mod snapshot;

@@ -1,5 +1,6 @@
 //! Benchmarks behind `trellis bench`: they measure and print, never pass or fail.
 
+pub mod gate;
 pub mod triage;
 pub mod triage_corpus;
 

@@ -92,6 +92,19 @@ enum What {
         #[arg(long)]
         per_cause: bool,
     },
+    /// `trellis gate` against a long base history: one base job of --builds × --tests
+    /// and --prs simulated PR builds, generated into --store (kept for the next run),
+    /// then every PR build judged from a freshly opened store.
+    Gate {
+        #[arg(long, default_value_t = 5000)]
+        builds: usize,
+        #[arg(long, default_value_t = 7000)]
+        tests: usize,
+        #[arg(long, default_value_t = 20)]
+        prs: usize,
+        #[arg(long, default_value = "target/bench-gate.db")]
+        store: PathBuf,
+    },
     /// Store write throughput: synthetic builds into a fresh temporary store.
     Ingest {
         #[arg(long, default_value_t = 20)]
@@ -122,6 +135,12 @@ pub fn run(args: Args) -> Result<i32, Failure> {
             per_cause,
         } => triage(&failures, per_cause),
         What::Report { store, out } => report(&store, &out),
+        What::Gate {
+            builds,
+            tests,
+            prs,
+            store,
+        } => gate(builds, tests, prs, &store),
         What::Runner { jobs, rounds } => runner(jobs, rounds),
         What::Local {
             k8s_version: version,
@@ -371,6 +390,50 @@ fn runner(jobs: usize, rounds: usize) -> Result<i32, Failure> {
         "  ratio:              {:.2}x nextest's time (target: <= 1.00)",
         o / t
     );
+    Ok(exit::OK)
+}
+
+fn gate(builds: usize, tests: usize, prs: usize, store: &std::path::Path) -> Result<i32, Failure> {
+    let f = crate::bench::gate::gate(store, builds.max(1), tests.max(1), prs.max(1))?;
+    match f.generated {
+        Some(t) => println!(
+            "gate: generated {} ({} base builds x {} tests, {prs} PR builds) in {:.0} s",
+            store.display(),
+            f.base_builds,
+            f.tests,
+            t.as_secs_f64()
+        ),
+        None => println!(
+            "gate: reusing {} ({} base builds x {} tests; delete it to regenerate)",
+            store.display(),
+            f.base_builds,
+            f.tests
+        ),
+    }
+    println!(
+        "  {:>15}  {:>7}  {:>8}  {:>8}  {:>8}",
+        "PR build", "failing", "read ms", "judge ms", "total ms"
+    );
+    let mut times: Vec<f64> = Vec::new();
+    for r in &f.rounds {
+        let ms = r.elapsed().as_secs_f64() * 1000.0;
+        times.push(ms);
+        println!(
+            "  {:>15}  {:>7}  {:>8.1}  {:>8.1}  {:>8.1}",
+            r.build,
+            r.failing,
+            r.read.as_secs_f64() * 1000.0,
+            r.judge.as_secs_f64() * 1000.0,
+            ms
+        );
+    }
+    times.sort_by(f64::total_cmp);
+    if let (Some(median), Some(max)) = (times.get(times.len() / 2), times.last()) {
+        println!(
+            "  open + read base rows + judge: median {median:.1} ms, max {max:.1} ms over {} PR builds (target: under 100 ms)",
+            times.len()
+        );
+    }
     Ok(exit::OK)
 }
 

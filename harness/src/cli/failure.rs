@@ -23,6 +23,7 @@ hinted!(
     crate::ingest::IngestError,
     crate::store::StoreError,
     crate::config::ConfigError,
+    crate::config::quarantine::QuarantineError,
     crate::runner::RunnerError,
     crate::suite::SuiteError,
     crate::cluster::ClusterError,

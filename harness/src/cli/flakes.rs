@@ -26,6 +26,82 @@ pub struct Args {
     /// Passing tests too.
     #[arg(long)]
     all: bool,
+    /// Print quarantine entries (YAML for `trellis gate --quarantine`) for flaky tests
+    /// whose flake rate is above --min-rate even at the low end of its 95% interval;
+    /// owner from the test's [sig-…], 30 days until expiry.
+    #[arg(long, conflicts_with = "json")]
+    propose_quarantine: bool,
+    /// The flake rate a proposed quarantine needs (the interval's low end above it).
+    #[arg(
+        long,
+        default_value_t = 0.05,
+        value_name = "RATE",
+        requires = "propose_quarantine"
+    )]
+    min_rate: f64,
+}
+
+/// Days a proposed quarantine entry lasts: long enough to fix, short enough to be
+/// looked at again.
+const QUARANTINE_DAYS: i64 = 30;
+
+/// The SIG a Kubernetes e2e test names (`[sig-network]`), as its owner.
+fn owner_of(test: &str) -> String {
+    test.split('[')
+        .filter_map(|part| part.split(']').next())
+        .find(|tag| tag.starts_with("sig-"))
+        .unwrap_or("unowned")
+        .to_string()
+}
+
+/// YAML double-quoted string.
+fn yaml_quote(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+fn propose_quarantine(
+    table: &[crate::analysis::flakes::FlakeStats],
+    min_rate: f64,
+    now: i64,
+) -> String {
+    let expires = chrono::DateTime::from_timestamp(now + QUARANTINE_DAYS * 86_400, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d");
+    let mut out = format!(
+        "# Proposed by `trellis flakes --propose-quarantine`: flaky tests whose flake rate\n\
+         # is above {:.0}% even at the low end of its 95% interval. Add an issue link to each.\nquarantine:\n",
+        min_rate * 100.0
+    );
+    let mut any = false;
+    for s in table
+        .iter()
+        .filter(|s| s.class == Class::Flaky && s.flake_rate_low > min_rate)
+        // The Overall row and suite nodes are builds and setup, not tests to quarantine.
+        .filter(|s| s.test != crate::model::OVERALL_ROW && !crate::model::is_suite_node(&s.test))
+    {
+        any = true;
+        out.push_str(&format!(
+            "  - test: {}\n    owner: {}\n    reason: {}\n    expires: {expires}\n",
+            yaml_quote(&s.test),
+            owner_of(&s.test),
+            // No `job:` — the evidence is the base job's, and the entry is for the
+            // pre-submit jobs that run the same test.
+            yaml_quote(&format!(
+                "flakes in {} in {:.1}% of {} runs (95% {:.1}-{:.1}%), {} same-commit disagreements",
+                s.job,
+                s.flake_rate * 100.0,
+                s.runs,
+                s.flake_rate_low * 100.0,
+                s.flake_rate_high * 100.0,
+                s.same_commit_flakes
+            )),
+        ));
+    }
+    if !any {
+        out.push_str("  []\n");
+        out = out.replace("quarantine:\n  []\n", "quarantine: []\n");
+    }
+    out
 }
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
@@ -53,6 +129,13 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
                 .map(|build| serde_json::json!({ "job": g.job, "build": build }))
         })
         .collect();
+    if args.propose_quarantine {
+        print!(
+            "{}",
+            propose_quarantine(&table, args.min_rate, args.window.now())
+        );
+        return Ok(exit::OK);
+    }
     if args.window.json {
         return super::print_json(&serde_json::json!({
             "window": window,

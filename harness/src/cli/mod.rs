@@ -6,6 +6,8 @@ mod certify;
 mod cluster;
 mod failure;
 mod flakes;
+mod gate;
+mod gate_output;
 mod ingest;
 mod regressions;
 mod report;
@@ -32,7 +34,8 @@ use std::path::PathBuf;
 /// and builds CNCF conformance submissions.
 ///
 /// Exit codes: 0 ok; 1 failure; 2 usage; 3 some inputs rejected; 4 not found;
-/// 5 submission rejected; 6 release blocked; 7 tests failed; 130/143 interrupted by
+/// 5 submission rejected; 6 release blocked; 7 tests failed; 8 gate blocked (a new
+/// failure); 130/143 interrupted by
 /// SIGINT/SIGTERM (after tearing down).
 #[derive(Debug, Parser)]
 #[command(name = "trellis", version, propagate_version = true)]
@@ -58,6 +61,7 @@ enum Command {
     Flakes(flakes::Args),
     Regressions(regressions::Args),
     Triage(triage::Args),
+    Gate(gate::Args),
     Report(report::Args),
     Test(test::Args),
     Run(Box<run::Args>),
@@ -132,6 +136,7 @@ fn dispatch(command: Command, db: &std::path::Path) -> Result<i32, Failure> {
         Command::Flakes(args) => flakes::run(args, db),
         Command::Regressions(args) => regressions::run(args, db),
         Command::Triage(args) => triage::run(args, db),
+        Command::Gate(args) => gate::run(args, db),
         Command::Report(args) => report::run(args, db),
         Command::Test(args) => test::run(args, db),
         Command::Run(args) => run::run(*args, db),

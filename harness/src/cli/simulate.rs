@@ -54,6 +54,13 @@ pub struct Args {
     /// Hours between builds of a job.
     #[arg(long, default_value_t = 2.0)]
     interval_hours: f64,
+    /// PR builds per job, in a pre-submit job pull-<job>, each a known scenario (clean,
+    /// regression, a flaky test broken, hit by a known flake, outage) for `trellis gate`.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pr_builds: usize,
+    /// Attempts per test in a PR build (as Ginkgo's --flake-attempts).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pr_attempts: u32,
 }
 
 /// Cells a simulation may write: about 10 GB of Prow files, beyond any test's need.
@@ -156,6 +163,8 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     opts.broken_share = args.broken_share;
     opts.outage_probability = args.outage_probability;
     opts.interval = (args.interval_hours * 3600.0) as i64;
+    opts.pr_builds = args.pr_builds;
+    opts.pr_attempts = args.pr_attempts.clamp(1, 20);
     let (truth, truth_path) = if args.store {
         let mut store = Store::open(db)?;
         let mut stored = 0usize;
@@ -184,7 +193,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             Ok(t) => {
                 println!(
                     "wrote {} builds under {}",
-                    opts.jobs.len() * opts.builds,
+                    opts.jobs.len() * (opts.builds + opts.pr_builds),
                     out.join("logs").display()
                 );
                 (t, out.join("ground-truth.json"))
@@ -242,5 +251,16 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         count("fixed"),
         truth.outages.len()
     );
+    if !truth.prs.is_empty() {
+        println!(
+            "{} PR builds in {} (their truth under `prs`)",
+            truth.prs.len(),
+            opts.jobs
+                .iter()
+                .map(|j| simulate::presubmit::pr_job(j))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     Ok(exit::OK)
 }

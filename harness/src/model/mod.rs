@@ -45,8 +45,10 @@ pub fn is_suite_node(name: &str) -> bool {
         "[ReportAfterSuite]",
         "[DeferCleanup (Suite)]",
     ];
-    NODES.iter().any(|node| {
-        name.match_indices(node)
-            .any(|(at, _)| at == 0 || name[..at].ends_with('.'))
-    })
+    // Each `[` that starts the name or follows a `.`, checked against the nodes: a
+    // byte scan, where searching for every node in turn costs seven passes per row.
+    let bytes = name.as_bytes();
+    memchr::memchr_iter(b'[', bytes)
+        .filter(|&at| at == 0 || bytes[at - 1] == b'.')
+        .any(|at| NODES.iter().any(|node| name[at..].starts_with(node)))
 }

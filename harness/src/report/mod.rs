@@ -16,6 +16,7 @@ mod plots;
 
 pub use gather::{gather, snapshot, with_stored_jobs, Site};
 pub use markdown::markdown;
+pub use pages::build_href;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

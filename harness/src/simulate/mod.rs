@@ -9,6 +9,7 @@
 //! a store, plus a ground-truth file saying what was injected where.
 
 pub mod dashboards;
+pub mod presubmit;
 mod prow;
 
 pub use prow::write_build;
@@ -36,6 +37,10 @@ pub struct SimOptions {
     pub interval: i64,
     /// Start time of the newest build (Unix seconds).
     pub end: i64,
+    /// PR builds per job, in a pre-submit job `pull-<job>` (see [`presubmit`]).
+    pub pr_builds: usize,
+    /// Attempts per test in a PR build (a pass on a later one is FLAKY).
+    pub pr_attempts: u32,
 }
 
 impl SimOptions {
@@ -52,6 +57,8 @@ impl SimOptions {
             outage_probability: 0.02,
             interval: 2 * 3600,
             end,
+            pr_builds: 0,
+            pr_attempts: 3,
         }
     }
 }
@@ -66,6 +73,9 @@ pub struct GroundTruth {
     pub tests: Vec<TruthTest>,
     /// (job, build) of every outage column.
     pub outages: Vec<(String, String)>,
+    /// Every PR build, with what `trellis gate` should find in it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prs: Vec<presubmit::TruthPr>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -181,6 +191,15 @@ pub fn simulate<E>(
             let build = one_build(opts, job, index, &names, &behaviours, outage, &mut rng);
             sink(build)?;
         }
+        presubmit::pr_builds(
+            opts,
+            job,
+            &names,
+            &behaviours,
+            &mut rng,
+            &mut sink,
+            &mut truth.prs,
+        )?;
     }
     Ok(truth)
 }

@@ -1,21 +1,36 @@
 //! Writes a simulated build as Prow does: `logs/<job>/<build>/started.json`,
-//! `finished.json` and `artifacts/junit_01.xml` (Ginkgo-style; a FLAKY cell is a
-//! failed testcase followed by a passing one of the same name, as a retry writes it).
+//! `finished.json` and `artifacts/junit_01.xml` (a PR build under
+//! `pr-logs/pull/<org_repo>/<pr>/<job>/<build>/`). Each attempt of a test is a
+//! testcase, as a retry writes it: a FLAKY cell is failed testcases followed by a
+//! passing one of the same name, a failure retried N times is N failed testcases.
 
 use crate::model::{Build, CellStatus, OVERALL_ROW};
 use std::io::Write;
 use std::path::Path;
 
 pub fn write_build(root: &Path, build: &Build) -> std::io::Result<()> {
-    let dir = root.join("logs").join(&build.job).join(&build.build);
+    let dir = match build.pr {
+        Some(pr) => root
+            .join("pr-logs/pull/kubernetes_kubernetes")
+            .join(pr.to_string()),
+        None => root.join("logs"),
+    }
+    .join(&build.job)
+    .join(&build.build);
     std::fs::create_dir_all(dir.join("artifacts"))?;
     let mut repos = serde_json::Map::new();
+    let commit = build.commit.as_deref().unwrap_or("");
     repos.insert(
         "kubernetes/kubernetes".into(),
-        format!("master:{}", build.commit.as_deref().unwrap_or("")).into(),
+        match build.pr {
+            Some(pr) => format!("master:{commit},{pr}:{commit}"),
+            None => format!("master:{commit}"),
+        }
+        .into(),
     );
     let started = crate::prow::Started {
         timestamp: build.started.unwrap_or_default(),
+        pull: build.pr.map(|p| p.to_string()),
         repos,
         ..Default::default()
     };
@@ -52,9 +67,15 @@ pub fn write_build(root: &Path, build: &Build) -> std::io::Result<()> {
             )
         };
         match cell.status {
-            CellStatus::Fail => failure(&mut out)?,
+            CellStatus::Fail => {
+                for _ in 0..cell.attempts.max(1) {
+                    failure(&mut out)?;
+                }
+            }
             CellStatus::Flaky => {
-                failure(&mut out)?;
+                for _ in 1..cell.attempts.max(2) {
+                    failure(&mut out)?;
+                }
                 writeln!(
                     out,
                     r#"<testcase name="{name}" classname="Kubernetes e2e suite" time="{time}"></testcase>"#

@@ -1,9 +1,15 @@
 //! Reading a job's builds and cells back as a grid, for analysis.
 
 use super::{Store, StoreError};
-use crate::model::{CellStatus, CountBucket};
+use crate::model::{CellStatus, CountBucket, Counts};
 use crate::model::{Column, Grid, Span};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
+
+/// The builds of a span: their row ids, columns and stored counts, newest first.
+type SpanColumns = (Vec<i64>, Vec<Column>, Vec<Counts>);
+
+/// What [`Store::rows_of`] puts where a failing cell's message was one word.
+pub const INFRA_MESSAGE: &str = "InfraFailure";
 
 impl Store {
     /// Every job name in the store.
@@ -16,6 +22,24 @@ impl Store {
             .query_map([], |r| r.get(0))
             .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
             .map_err(|e| self.err("listing jobs", e))?;
+        Ok(names)
+    }
+
+    /// Jobs with at least one PR build (pre-submit jobs), by name.
+    pub fn jobs_with_pr_builds(&self) -> Result<Vec<String>, StoreError> {
+        let err = |e| self.err("listing pre-submit jobs", e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT j.name FROM jobs j WHERE EXISTS
+                 (SELECT 1 FROM builds b WHERE b.job_id = j.id AND b.pr IS NOT NULL)
+                 ORDER BY j.name",
+            )
+            .map_err(err)?;
+        let names = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+            .map_err(err)?;
         Ok(names)
     }
 
@@ -46,44 +70,7 @@ impl Store {
     /// cells only.
     pub fn grid(&self, job: &str, span: Span, names: &[String]) -> Result<Grid, StoreError> {
         let err = |e| self.err("reading a grid", e);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT b.id, b.build, b.started, b.finished, b.passed, b.commit_id, b.pr
-                 FROM builds b JOIN jobs j ON j.id = b.job_id
-                 WHERE j.name = ?1 AND (?2 IS NULL OR b.started <= ?2)
-                 ORDER BY b.started DESC, b.build DESC",
-            )
-            .map_err(err)?;
-        let mut ids = Vec::new();
-        let mut columns = Vec::new();
-        let mut rows = stmt.query(params![job, span.until]).map_err(err)?;
-        while let Some(r) = rows.next().map_err(err)? {
-            let started: Option<i64> = r.get(2).map_err(err)?;
-            // Newest first (SQLite sorts unknown start times last): the first build
-            // before the window ends it, kept only when nothing inside came before it.
-            let inside = match (span.since, started) {
-                (None, _) => true,
-                (Some(since), Some(t)) => t >= since,
-                (Some(_), None) => false,
-            };
-            if !inside && !columns.is_empty() {
-                break;
-            }
-            ids.push(r.get::<_, i64>(0).map_err(err)?);
-            columns.push(Column {
-                build: r.get(1).map_err(err)?,
-                started,
-                finished: r.get(3).map_err(err)?,
-                passed: r.get(4).map_err(err)?,
-                commit: r.get(5).map_err(err)?,
-                pr: r.get::<_, Option<i64>>(6).map_err(err)?.map(|p| p as u64),
-            });
-            if !inside {
-                break;
-            }
-        }
-        drop(rows);
+        let (ids, columns, _) = self.columns_in(job, span)?;
         let mut grid = Grid::new(job.to_string(), columns);
         // Test ids are dense: a vector beats a hash map on millions of cells.
         let mut row_of: Vec<u32> = vec![u32::MAX; names.len() + 1];
@@ -124,6 +111,139 @@ impl Store {
         }
         grid.sort_rows();
         Ok(grid)
+    }
+
+    /// The builds `span` takes of `job`, newest first: their row ids, their columns
+    /// and their stored counts.
+    fn columns_in(&self, job: &str, span: Span) -> Result<SpanColumns, StoreError> {
+        let err = |e| self.err("reading a grid", e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT b.id, b.build, b.started, b.finished, b.passed, b.commit_id, b.pr,
+                        b.n_pass, b.n_fail, b.n_flaky, b.n_skip, b.n_other
+                 FROM builds b JOIN jobs j ON j.id = b.job_id
+                 WHERE j.name = ?1 AND (?2 IS NULL OR b.started <= ?2)
+                 ORDER BY b.started DESC, b.build DESC",
+            )
+            .map_err(err)?;
+        let mut ids = Vec::new();
+        let mut columns = Vec::new();
+        let mut counts = Vec::new();
+        let mut rows = stmt.query(params![job, span.until]).map_err(err)?;
+        while let Some(r) = rows.next().map_err(err)? {
+            let started: Option<i64> = r.get(2).map_err(err)?;
+            // Newest first (SQLite sorts unknown start times last): the first build
+            // before the window ends it, kept only when nothing inside came before it.
+            let inside = match (span.since, started) {
+                (None, _) => true,
+                (Some(since), Some(t)) => t >= since,
+                (Some(_), None) => false,
+            };
+            if !inside && !columns.is_empty() {
+                break;
+            }
+            ids.push(r.get::<_, i64>(0).map_err(err)?);
+            columns.push(Column {
+                build: r.get(1).map_err(err)?,
+                started,
+                finished: r.get(3).map_err(err)?,
+                passed: r.get(4).map_err(err)?,
+                commit: r.get(5).map_err(err)?,
+                pr: r.get::<_, Option<i64>>(6).map_err(err)?.map(|p| p as u64),
+            });
+            let n = |i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+            counts.push(Counts {
+                pass: n(7).map_err(err)?,
+                fail: n(8).map_err(err)?,
+                flaky: n(9).map_err(err)?,
+                skip: n(10).map_err(err)?,
+                other: n(11).map_err(err)?,
+            });
+            if !inside {
+                break;
+            }
+        }
+        Ok((ids, columns, counts))
+    }
+
+    /// The rows of `tests` only (those stored; others are absent) in `job`'s builds in
+    /// `span`, with each build's stored counts: what judging a few tests against a long
+    /// history needs, read from the by-test index instead of the whole grid. Messages
+    /// are not read: a failing cell whose message is one word (an infra failure) gets
+    /// [`INFRA_MESSAGE`] in its place, the others none.
+    pub fn rows_of(
+        &self,
+        job: &str,
+        span: Span,
+        tests: &[String],
+    ) -> Result<(Grid, Vec<Counts>), StoreError> {
+        let err = |e| self.err("reading test rows", e);
+        let (ids, columns, counts) = self.columns_in(job, span)?;
+        let mut grid = Grid::new(job.to_string(), columns);
+        let mut test_id = self
+            .conn
+            .prepare_cached("SELECT id FROM tests WHERE name = ?1")
+            .map_err(err)?;
+        let mut wanted = Vec::new();
+        for name in tests {
+            if let Some(id) = test_id
+                .query_row([name], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(err)?
+            {
+                wanted.push((grid.add_row(name.clone()), id));
+            }
+        }
+        // By test through the `cells_by_test` index: a test's results in every build
+        // lie together, where by build they are spread over the whole table.
+        // Build row id → column, searched 200,000 times for 40 tests × 5,000 builds:
+        // a sorted vector, not a SipHash map.
+        let mut col_of: Vec<(i64, usize)> =
+            ids.iter().enumerate().map(|(c, id)| (*id, c)).collect();
+        col_of.sort_unstable();
+        let col_of = |build_id: i64| {
+            col_of
+                .binary_search_by_key(&build_id, |e| e.0)
+                .ok()
+                .map(|i| col_of[i].1)
+        };
+        let mut by_test = self
+            .conn
+            .prepare_cached(
+                "SELECT build_id, status, attempts FROM cells INDEXED BY cells_by_test
+                 WHERE test_id = ?1",
+            )
+            .map_err(err)?;
+        let mut infra = self
+            .conn
+            .prepare_cached(
+                "SELECT build_id FROM cells INDEXED BY cells_infra WHERE test_id = ?1
+                 AND length(message) > 0 AND message NOT GLOB '*[^A-Za-z0-9_]*'",
+            )
+            .map_err(err)?;
+        for &(row, test) in &wanted {
+            let mut rows = by_test.query([test]).map_err(err)?;
+            while let Some(r) = rows.next().map_err(err)? {
+                let Some(col) = col_of(r.get::<_, i64>(0).map_err(err)?) else {
+                    continue;
+                };
+                let status =
+                    CellStatus::from_code(r.get(1).map_err(err)?).unwrap_or(CellStatus::Unknown);
+                grid.set(row, col, status, None);
+                grid.set_attempts(row, col, r.get(2).map_err(err)?);
+            }
+            let mut rows = infra.query([test]).map_err(err)?;
+            while let Some(r) = rows.next().map_err(err)? {
+                if let Some(col) = col_of(r.get::<_, i64>(0).map_err(err)?) {
+                    let status = grid.row(row)[col];
+                    if status.bucket() == CountBucket::Fail {
+                        grid.set(row, col, status, Some(INFRA_MESSAGE.to_string()));
+                    }
+                }
+            }
+        }
+        Ok((grid, counts))
     }
 }
 

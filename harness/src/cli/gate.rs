@@ -1,0 +1,180 @@
+//! `trellis gate`: judge one build's failures against the base jobs' history.
+
+use super::failure::Failure;
+use super::gate_output;
+use super::window::WindowArgs;
+use crate::analysis::gate::{self, BaseHistory, Verdict};
+use crate::config::quarantine::Quarantine;
+use crate::exit;
+use crate::ingest::{self, HttpOptions, IngestOptions};
+use crate::model::{Build, Cell};
+use crate::store::Store;
+use std::path::{Path, PathBuf};
+
+/// Judge each failure of one build (a PR's pre-submit run) against the base jobs'
+/// history, and say whether it should block.
+///
+/// BUILD is a build directory, a JUnit file or a URL (read and stored if it is not
+/// already), or `JOB ID` of a stored build. Each failing test gets one class:
+/// `new` (blocks: passing on the base, or no history, or failing every attempt where
+/// the base's flakiness makes that unlikely), `known-flake` (flakes on the base, and
+/// failing as it did here is not unlikely at its flake rate), `broken-on-base` (the
+/// base fails it too, since a named build and commit), `infra` (an outage build, a
+/// one-word infra message, or the build failed with no test failing) or `quarantined`
+/// (in --quarantine, unexpired). Tests that failed and passed on retry are listed.
+///
+/// Exit codes: 0 pass (no `new` failure); 8 block; 4 build or base job not found.
+/// `--json` prints {verdict, build: {job, build, commit, pr}, checked, counts, base,
+/// failures: [{test, class, message, evidence: {kind, …}}], flaked_here,
+/// expired_quarantine}.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A build directory, file or URL; or JOB ID of a stored build.
+    #[arg(required = true, num_args = 1..=2, value_name = "BUILD")]
+    build: Vec<String>,
+    /// Base jobs to judge against (repeatable) [default: every stored job that has
+    /// no PR builds, other than the build's own].
+    #[arg(long, value_name = "JOB")]
+    base: Vec<String>,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Known flaky tests that never block (YAML: quarantine: [{test, job, owner,
+    /// reason, issue, expires}]).
+    #[arg(long, value_name = "FILE")]
+    quarantine: Option<PathBuf>,
+    /// Print Markdown for a PR comment or $GITHUB_STEP_SUMMARY instead of text.
+    #[arg(long, conflicts_with = "json")]
+    markdown: bool,
+    /// Also write JUnit XML where known flakes are `flakyFailure`s, quarantined and
+    /// infra failures are skipped with the reason, and only `new` and
+    /// `broken-on-base` failures are failures.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Where `trellis report` output is published: Markdown links to build pages.
+    #[arg(long, value_name = "URL")]
+    report_url: Option<String>,
+    /// Job name for a build read from a path (default: from the path, as ingest does).
+    #[arg(long, value_name = "NAME")]
+    job: Option<String>,
+}
+
+pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    let quarantine = match &args.quarantine {
+        Some(path) => Quarantine::load(path)?,
+        None => Quarantine::default(),
+    };
+    let now = args.window.now();
+    let mut store = super::open_store(db)?;
+    let build = resolve_build(&args, &mut store, now)?;
+    let config = args.window.config()?;
+    let window = args.window.window(&config);
+    let stored_jobs = store.jobs()?;
+    let base_jobs = if args.base.is_empty() {
+        let presubmit = store.jobs_with_pr_builds()?;
+        stored_jobs
+            .iter()
+            .filter(|j| **j != build.job && !presubmit.contains(j))
+            .cloned()
+            .collect()
+    } else {
+        for job in &args.base {
+            super::window::known_job(&stored_jobs, job, db)?;
+        }
+        args.base.clone()
+    };
+    let tests = gate::failing_tests(&build);
+    let started = std::time::Instant::now();
+    let mut base = Vec::with_capacity(base_jobs.len());
+    for job in &base_jobs {
+        let (grid, counts) = store.rows_of(job, window.span(), &tests)?;
+        base.push(BaseHistory { grid, counts });
+    }
+    let today = chrono::DateTime::from_timestamp(now, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string();
+    let report = gate::judge(&build, &base, &quarantine, &today);
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "judged against the base"
+    );
+    for expired in &report.expired_quarantine {
+        eprintln!("warning: quarantine entry expired and no longer excuses a failure: {expired}");
+    }
+    if let Some(path) = &args.junit {
+        gate_output::write_junit(&report, &build, path).map_err(|e| {
+            Failure::message(
+                exit::FAILURE,
+                format!("{}: cannot write JUnit: {e}", path.display()),
+                "pass --junit a path in a writable directory",
+            )
+        })?;
+    }
+    if args.window.json {
+        super::print_json(&report)?;
+    } else if args.markdown {
+        print!(
+            "{}",
+            gate_output::markdown(&report, args.report_url.as_deref())
+        );
+    } else {
+        print!("{}", gate_output::text(&report, &window.describe()));
+    }
+    Ok(match report.verdict {
+        Verdict::Pass => exit::OK,
+        Verdict::Block => exit::GATE_BLOCKED,
+    })
+}
+
+/// The build to judge: stored (`JOB ID`), or read from a path or URL and stored.
+fn resolve_build(args: &Args, store: &mut Store, now: i64) -> Result<Build, Failure> {
+    if let [job, id] = args.build.as_slice() {
+        let detail = store.build_detail(job, id)?.ok_or_else(|| {
+            Failure::message(
+                exit::NOT_FOUND,
+                format!("no build {job}/{id} in {}", store.path().display()),
+                "`trellis runs --job JOB` lists the stored builds; or pass the build's directory or URL",
+            )
+        })?;
+        return Ok(Build {
+            job: detail.run.job,
+            build: detail.run.build,
+            started: detail.run.started,
+            finished: detail.run.finished,
+            passed: detail.run.passed,
+            commit: detail.run.commit,
+            pr: detail.pr,
+            result: detail.result,
+            source: detail.source,
+            cells: detail
+                .cells
+                .into_iter()
+                .map(|c| Cell {
+                    test: c.test,
+                    status: c.status,
+                    duration: c.duration,
+                    attempts: c.attempts,
+                    message: c.message,
+                })
+                .collect(),
+            ..Build::default()
+        });
+    }
+    let input = &args.build[0];
+    let opts = IngestOptions {
+        job: args.job.clone(),
+        build: None,
+        http: HttpOptions::default(),
+    };
+    let mut builds = ingest::read_all(input, &opts, now)?;
+    if builds.len() != 1 {
+        return Err(Failure::message(
+            exit::INPUT_REJECTED,
+            format!("{input} holds {} builds; gate judges one", builds.len()),
+            "pass one build's directory or file, or JOB ID of a stored build",
+        ));
+    }
+    let build = builds.remove(0);
+    store.insert_build(&build)?;
+    Ok(build)
+}

@@ -1,0 +1,168 @@
+//! The quarantine file: known flaky tests that may fail without blocking a PR, each
+//! with an owner, a reason, an issue and an expiry date, so quarantine is a loan and not
+//! a graveyard.
+//!
+//! ```yaml
+//! quarantine:
+//!   - test: "Kubernetes e2e suite.[sig-network] Services should serve endpoints on same port and different protocols"
+//!     job: pull-kubernetes-e2e-kind      # optional: every job when absent
+//!     owner: sig-network
+//!     reason: times out under load on two-core runners
+//!     issue: https://github.com/kubernetes/kubernetes/issues/123456
+//!     expires: 2027-01-31
+//! ```
+//!
+//! `test` is the exact row name (suite + "." + test case, as `trellis show` prints it).
+//! An entry is in force up to and including its `expires` day (UTC); after that it
+//! excuses nothing and is reported as expired.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QuarantineError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+impl QuarantineError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            QuarantineError::Io { .. } => "pass --quarantine FILE with a readable file",
+            QuarantineError::Invalid { .. } => {
+                "fix the named line: each entry has test, owner, reason and expires (YYYY-MM-DD), optionally job and issue"
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Quarantine {
+    pub entries: Vec<QuarantineEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineEntry {
+    pub test: String,
+    #[serde(default)]
+    pub job: Option<String>,
+    pub owner: String,
+    pub reason: String,
+    #[serde(default)]
+    pub issue: Option<String>,
+    /// `YYYY-MM-DD`, checked when read.
+    #[serde(deserialize_with = "date")]
+    pub expires: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    quarantine: Vec<QuarantineEntry>,
+}
+
+/// A calendar date as `YYYY-MM-DD`; anything else is refused where it stands.
+fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text: String = serde::Deserialize::deserialize(d)?;
+    match chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+        Ok(day) if day.format("%Y-%m-%d").to_string() == text => Ok(text),
+        _ => Err(serde::de::Error::custom(format!(
+            "expires: `{text}` is not a date as YYYY-MM-DD (e.g. 2027-01-31)"
+        ))),
+    }
+}
+
+impl Quarantine {
+    pub fn load(path: &Path) -> Result<Quarantine, QuarantineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| QuarantineError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Quarantine::parse(&text).map_err(|reason| QuarantineError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Quarantine, String> {
+        if text.trim().is_empty() {
+            return Ok(Quarantine::default());
+        }
+        let file: File = crate::yaml::from_str(text)?;
+        for (i, e) in file.quarantine.iter().enumerate() {
+            if e.test.trim().is_empty() || e.owner.trim().is_empty() {
+                return Err(format!(
+                    "entry {}: `test` and `owner` must not be empty",
+                    i + 1
+                ));
+            }
+        }
+        Ok(Quarantine {
+            entries: file.quarantine,
+        })
+    }
+
+    /// The entry in force on `today` (`YYYY-MM-DD`) for `test` in `job`.
+    pub fn find(&self, job: &str, test: &str, today: &str) -> Option<&QuarantineEntry> {
+        self.entries.iter().find(|e| {
+            e.test == test
+                && e.job.as_deref().is_none_or(|j| j == job)
+                && e.expires.as_str() >= today
+        })
+    }
+
+    /// Tests whose entries expired before `today`, as `test (expired DATE, owner)`.
+    pub fn expired(&self, today: &str) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|e| e.expires.as_str() < today)
+            .map(|e| format!("{} (expired {}, owner {})", e.test, e.expires, e.owner))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "quarantine:\n  - test: a.b\n    owner: sig-node\n    reason: flakes\n    issue: https://example.invalid/1\n    expires: 2027-01-31\n  - test: c.d\n    job: pull\n    owner: sig-apps\n    reason: slow\n    expires: 2026-11-30\n";
+
+    #[test]
+    fn entries_are_in_force_until_their_day_and_for_their_job() {
+        let q = Quarantine::parse(GOOD).unwrap();
+        assert!(q.find("any", "a.b", "2027-01-31").is_some());
+        assert!(q.find("any", "a.b", "2027-02-01").is_none());
+        assert!(q.find("pull", "c.d", "2026-11-30").is_some());
+        assert!(q.find("other", "c.d", "2026-11-30").is_none());
+        assert_eq!(
+            q.expired("2026-12-02"),
+            vec!["c.d (expired 2026-11-30, owner sig-apps)"]
+        );
+    }
+
+    #[test]
+    fn a_bad_date_names_its_line() {
+        let text = GOOD.replace("2027-01-31", "2027-02-30");
+        let e = Quarantine::parse(&text).unwrap_err();
+        assert!(e.contains("2027-02-30") && e.contains("YYYY-MM-DD"), "{e}");
+        assert!(e.contains("line 6"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_field_names_its_line() {
+        let text = GOOD.replace(
+            "    reason: slow\n",
+            "    reason: slow\n    expiry: 2027-01-01\n",
+        );
+        let e = Quarantine::parse(&text).unwrap_err();
+        assert!(e.contains("expiry"), "{e}");
+        assert!(e.contains("line 11"), "{e}");
+    }
+}
