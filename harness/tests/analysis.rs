@@ -673,21 +673,18 @@ fn gate_judges_a_pr_build_from_files_and_the_store() {
     assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
     let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(report["verdict"], "block");
-    let new: HashSet<&str> = report["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["class"] == "new")
-        .map(|f| f["test"].as_str().unwrap())
-        .collect();
-    let truly_new: HashSet<&str> = regression["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["class"] == "new")
-        .map(|f| f["test"].as_str().unwrap())
-        .collect();
-    assert_eq!(new, truly_new);
+    // The `new` tests of a gate report and of a PR's truth: the same shape.
+    let new_tests = |failures: &Value| -> HashSet<String> {
+        failures
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["class"] == "new")
+            .map(|f| f["test"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let truly_new = new_tests(&regression["failures"]);
+    assert_eq!(new_tests(&report["failures"]), truly_new);
     let first = &report["failures"][0];
     assert_eq!(first["evidence"]["kind"], "new");
     assert!(first["evidence"]["chance"].as_f64().unwrap() < 0.05);

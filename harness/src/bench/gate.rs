@@ -57,23 +57,7 @@ pub fn gate(db: &Path, builds: usize, tests: usize, prs: usize) -> Result<GateFi
     let store = Store::open(db)?;
     for run in store.runs(Some("pull-bench-base"))? {
         if let Some(detail) = store.build_detail(&run.job, &run.build)? {
-            pr_builds.push(Build {
-                job: run.job,
-                build: run.build,
-                pr: detail.pr,
-                cells: detail
-                    .cells
-                    .into_iter()
-                    .map(|c| crate::model::Cell {
-                        test: c.test,
-                        status: c.status,
-                        duration: c.duration,
-                        attempts: c.attempts,
-                        message: c.message,
-                    })
-                    .collect(),
-                ..Build::default()
-            });
+            pr_builds.push(detail.into_build());
         }
     }
     let base_builds = store.runs(Some("bench-base"))?.len();

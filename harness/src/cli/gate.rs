@@ -7,7 +7,7 @@ use crate::analysis::gate::{self, BaseHistory, Verdict};
 use crate::config::quarantine::Quarantine;
 use crate::exit;
 use crate::ingest::{self, HttpOptions, IngestOptions};
-use crate::model::{Build, Cell};
+use crate::model::Build;
 use crate::store::Store;
 use std::path::{Path, PathBuf};
 
@@ -136,29 +136,7 @@ fn resolve_build(args: &Args, store: &mut Store, now: i64) -> Result<Build, Fail
                 "`trellis runs --job JOB` lists the stored builds; or pass the build's directory or URL",
             )
         })?;
-        return Ok(Build {
-            job: detail.run.job,
-            build: detail.run.build,
-            started: detail.run.started,
-            finished: detail.run.finished,
-            passed: detail.run.passed,
-            commit: detail.run.commit,
-            pr: detail.pr,
-            result: detail.result,
-            source: detail.source,
-            cells: detail
-                .cells
-                .into_iter()
-                .map(|c| Cell {
-                    test: c.test,
-                    status: c.status,
-                    duration: c.duration,
-                    attempts: c.attempts,
-                    message: c.message,
-                })
-                .collect(),
-            ..Build::default()
-        });
+        return Ok(detail.into_build());
     }
     let input = &args.build[0];
     let opts = IngestOptions {
@@ -170,7 +148,11 @@ fn resolve_build(args: &Args, store: &mut Store, now: i64) -> Result<Build, Fail
     if builds.len() != 1 {
         return Err(Failure::message(
             exit::INPUT_REJECTED,
-            format!("{input} holds {} builds; gate judges one", builds.len()),
+            format!(
+                "{} holds {} builds; gate judges one",
+                crate::secrets::Redactor::default().redact(input),
+                builds.len()
+            ),
             "pass one build's directory or file, or JOB ID of a stored build",
         ));
     }

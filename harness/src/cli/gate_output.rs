@@ -172,7 +172,7 @@ pub fn text(report: &GateReport, window: &str) -> String {
                 quote(f.message.as_deref())
             );
         }
-        let _ = writeln!(out, "                {}", evidence_line(f));
+        let _ = writeln!(out, "                {}", line(&evidence_line(f)));
     }
     if !report.flaked_here.is_empty() {
         let _ = writeln!(out, "\nflaked in this build (passed on retry):");

@@ -12,7 +12,7 @@
 //! show are the ones a real flake produces, not a uniform pick.
 
 use super::{commit_of, Behaviour, Rng, SimOptions};
-use crate::model::{Build, Cell, CellStatus, OVERALL_ROW};
+use crate::model::{Build, Cell, CellStatus};
 use serde::Serialize;
 
 /// What was injected into one PR build.
@@ -165,17 +165,7 @@ pub(super) fn pr_builds<E>(
             });
         }
         let passed = failures.is_empty();
-        cells.push(Cell {
-            test: OVERALL_ROW.to_string(),
-            status: if passed {
-                CellStatus::Pass
-            } else {
-                CellStatus::Fail
-            },
-            duration: Some(3600.0),
-            attempts: 1,
-            message: (!passed).then(|| "Build failed: FAILURE".to_string()),
-        });
+        cells.push(super::overall_cell(passed, 3600.0));
         let started = opts.end + 600 * (i as i64 + 1);
         let build = format!("{}", 1_800_000_000_000u64 + i as u64);
         truth.push(TruthPr {

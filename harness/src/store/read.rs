@@ -39,6 +39,36 @@ pub struct StoredCell {
     pub message: Option<String>,
 }
 
+impl BuildDetail {
+    /// The stored build as the model's `Build` (what ingest would have read).
+    pub fn into_build(self) -> crate::model::Build {
+        crate::model::Build {
+            job: self.run.job,
+            build: self.run.build,
+            started: self.run.started,
+            finished: self.run.finished,
+            passed: self.run.passed,
+            commit: self.run.commit,
+            pr: self.pr,
+            result: self.result,
+            source: self.source,
+            metadata: self.metadata,
+            cells: self
+                .cells
+                .into_iter()
+                .map(|c| crate::model::Cell {
+                    test: c.test,
+                    status: c.status,
+                    duration: c.duration,
+                    attempts: c.attempts,
+                    message: c.message,
+                })
+                .collect(),
+            ..crate::model::Build::default()
+        }
+    }
+}
+
 const RUN_COLUMNS: &str = "j.name, b.build, b.started, b.finished, b.passed, b.commit_id,
      b.n_pass, b.n_fail, b.n_flaky, b.n_skip, b.n_other";
 
