@@ -239,3 +239,47 @@ fn a_tests_children_do_not_outlive_it() {
         String::from_utf8_lossy(&left.stdout)
     );
 }
+
+/// `--skip-quarantined`: tests an unexpired entry names (bare, or as a row) are not run
+/// but reported skipped with the entry's owner and reason; an expired entry runs its
+/// test and says so.
+#[test]
+fn quarantined_tests_are_skipped_with_their_reason() {
+    if armed().is_some() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("quarantine.yaml");
+    std::fs::write(
+        &q,
+        "quarantine:\n\
+         - test: fixture_fail\n  owner: sig-testing\n  reason: fails on purpose\n  expires: 2100-01-01\n\
+         - test: runner.fixture_slow\n  owner: sig-testing\n  reason: slow\n  expires: 2100-01-01\n\
+         - test: fixture_pass\n  owner: sig-testing\n  reason: old\n  expires: 2020-01-01\n",
+    )
+    .unwrap();
+    let report = tmp.path().join("junit.xml");
+    let o = trellis_test(
+        tmp.path(),
+        &[
+            "--retries",
+            "1",
+            "--skip-quarantined",
+            q.to_str().unwrap(),
+            "--junit",
+            report.to_str().unwrap(),
+        ],
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("1 passed, 1 flaky, 0 failed, 2 skipped"),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("expired"), "{}", stderr(&o));
+    let xml = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        xml.contains("quarantined until 2100-01-01 by sig-testing: fails on purpose"),
+        "{xml}"
+    );
+}

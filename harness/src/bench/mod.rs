@@ -342,6 +342,7 @@ pub fn runner(jobs: usize, rounds: usize) -> Result<RunnerFigures, BenchError> {
         output_dir: None,
         env: Vec::new(),
         interrupt: None,
+        skip: Default::default(),
     };
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for _ in 0..rounds.max(1) {

@@ -55,6 +55,11 @@ pub struct Args {
     /// Job name the run is stored under (with --build-dir).
     #[arg(long, default_value = "trellis-test", value_name = "NAME")]
     job: String,
+    /// Skip the tests listed (unexpired, for --job or every job) in this quarantine
+    /// file (`trellis gate --quarantine`'s format); they are reported skipped with the
+    /// entry's owner and reason. An entry names the test or its row (`suite.test`).
+    #[arg(long, value_name = "FILE")]
+    skip_quarantined: Option<PathBuf>,
 }
 
 pub fn run(args: Args, db: &std::path::Path) -> Result<i32, Failure> {
@@ -71,6 +76,10 @@ pub fn run(args: Args, db: &std::path::Path) -> Result<i32, Failure> {
             .map_err(code(exit::USAGE))?
             .select(cases);
     }
+    let skip = match &args.skip_quarantined {
+        Some(path) => quarantined(path, &args.job, &cases, started)?,
+        None => Default::default(),
+    };
     if cases.is_empty() {
         // A run of nothing passing would hide a typo'd filter or an empty binary.
         return Err(Failure::message(
@@ -90,6 +99,7 @@ pub fn run(args: Args, db: &std::path::Path) -> Result<i32, Failure> {
         output_dir: None,
         env: Vec::new(),
         interrupt: None,
+        skip: std::sync::Arc::new(skip),
     };
     let mut sinks: Vec<Box<dyn reporter::Sink>> = vec![Box::new(Terminal::progress())];
     if let Some(path) = &args.junit {
@@ -167,4 +177,35 @@ fn write_metadata(path: &std::path::Path, value: &impl serde::Serialize) -> Resu
             "check that --build-dir is writable",
         )
     })
+}
+
+/// The listed tests a quarantine file covers today, with the reason each is skipped;
+/// expired entries are warned about and skip nothing.
+fn quarantined(
+    path: &std::path::Path,
+    job: &str,
+    cases: &[runner::TestCase],
+    now: i64,
+) -> Result<std::collections::HashMap<String, String>, Failure> {
+    let q = crate::config::quarantine::Quarantine::load(path)?;
+    let today = chrono::DateTime::from_timestamp(now, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string();
+    for expired in q.expired(&today) {
+        eprintln!("warning: quarantine entry expired, the test runs: {expired}");
+    }
+    Ok(cases
+        .iter()
+        .filter_map(|c| {
+            let e = q.find_case(job, &c.name, &today)?;
+            Some((
+                c.name.clone(),
+                format!(
+                    "quarantined until {} by {}: {}",
+                    e.expires, e.owner, e.reason
+                ),
+            ))
+        })
+        .collect())
 }

@@ -61,6 +61,13 @@ pub struct QuarantineEntry {
     pub expires: String,
 }
 
+impl QuarantineEntry {
+    /// Whether the entry covers `job` on `today` (`YYYY-MM-DD`; its expiry day included).
+    fn in_force(&self, job: &str, today: &str) -> bool {
+        self.job.as_deref().is_none_or(|j| j == job) && self.expires.as_str() >= today
+    }
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -111,10 +118,20 @@ impl Quarantine {
 
     /// The entry in force on `today` (`YYYY-MM-DD`) for `test` in `job`.
     pub fn find(&self, job: &str, test: &str, today: &str) -> Option<&QuarantineEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.test == test && e.in_force(job, today))
+    }
+
+    /// Like [`Quarantine::find`] for a test known by its bare name (a runner's test
+    /// case): an entry may name it, or its row (`suite.` + name).
+    pub fn find_case(&self, job: &str, name: &str, today: &str) -> Option<&QuarantineEntry> {
         self.entries.iter().find(|e| {
-            e.test == test
-                && e.job.as_deref().is_none_or(|j| j == job)
-                && e.expires.as_str() >= today
+            (e.test == name
+                || e.test
+                    .strip_suffix(name)
+                    .is_some_and(|suite| suite.ends_with('.')))
+                && e.in_force(job, today)
         })
     }
 

@@ -356,6 +356,15 @@ impl<'a> Parser<'a> {
     fn start(&mut self, e: &BytesStart<'_>, offset: u64, empty: bool) -> Result<(), IngestError> {
         let name = e.local_name();
         let name = name.as_ref();
+        if self.saw_root && self.depth == 0 {
+            return Err(self.bad(
+                offset,
+                format!(
+                    "a second root element `<{}>`: a JUnit file has one <testsuites> or <testsuite>",
+                    String::from_utf8_lossy(name)
+                ),
+            ));
+        }
         if !self.saw_root {
             self.saw_root = true;
             if name != b"testsuites" && name != b"testsuite" {
@@ -399,6 +408,12 @@ impl<'a> Parser<'a> {
                         b"time" => case.duration = parse_seconds(self.utf8(value, offset)?),
                         _ => {}
                     }
+                }
+                if case.row.len() == case.name_at {
+                    return Err(self.bad(
+                        offset,
+                        "a <testcase> without a name (or with an empty one): every result needs a name to be a row".into(),
+                    ));
                 }
                 self.case = Some(case);
                 if empty {
@@ -597,13 +612,17 @@ impl<'a> Parser<'a> {
         key: &[u8],
         offset: u64,
     ) -> Result<Option<String>, IngestError> {
+        // Every attribute is read, so a repeated one is refused wherever it is.
+        let mut found = None;
         for attr in RawAttrs::new(e.attributes_raw()) {
             let (k, value) = attr.map_err(|reason| self.bad(offset, reason))?;
             if k == key {
-                return self.unescape(value, offset).map(|v| Some(v.into_owned()));
+                found = Some(value);
             }
         }
-        Ok(None)
+        found
+            .map(|value| self.unescape(value, offset).map(Cow::into_owned))
+            .transpose()
     }
 
     fn unescape<'v>(&self, value: &'v [u8], offset: u64) -> Result<Cow<'v, str>, IngestError> {
@@ -682,11 +701,45 @@ impl<'a> Parser<'a> {
 /// else is a clear error.
 struct RawAttrs<'a> {
     rest: &'a [u8],
+    /// Keys seen so far in this element: XML forbids a repeated attribute, and a
+    /// second `name` must not silently replace the first.
+    seen: smallvec_keys::Keys<'a>,
 }
 
 impl<'a> RawAttrs<'a> {
     fn new(raw: &'a [u8]) -> Self {
-        RawAttrs { rest: raw }
+        RawAttrs {
+            rest: raw,
+            seen: smallvec_keys::Keys::default(),
+        }
+    }
+}
+
+/// The keys of one element's attributes, without allocating for the usual few.
+mod smallvec_keys {
+    const INLINE: usize = 8;
+
+    #[derive(Default)]
+    pub struct Keys<'a> {
+        inline: [&'a [u8]; INLINE],
+        len: usize,
+        more: Vec<&'a [u8]>,
+    }
+
+    impl<'a> Keys<'a> {
+        /// Adds `key`; false when it was already there.
+        pub fn insert(&mut self, key: &'a [u8]) -> bool {
+            if self.inline[..self.len.min(INLINE)].contains(&key) || self.more.contains(&key) {
+                return false;
+            }
+            if self.len < INLINE {
+                self.inline[self.len] = key;
+            } else {
+                self.more.push(key);
+            }
+            self.len += 1;
+            true
+        }
     }
 }
 
@@ -703,11 +756,8 @@ impl<'a> Iterator for RawAttrs<'a> {
                 String::from_utf8_lossy(rest).trim()
             )));
         };
+        // The whole qualified name: `evil:name` is another attribute than `name`.
         let key = rest[..eq].trim_ascii_end();
-        let key = match memchr::memrchr(b':', key) {
-            Some(colon) => &key[colon + 1..],
-            None => key,
-        };
         let after = rest[eq + 1..].trim_ascii_start();
         let (quote, body) = match after.split_first() {
             Some((q @ (b'"' | b'\''), body)) => (*q, body),
@@ -727,6 +777,13 @@ impl<'a> Iterator for RawAttrs<'a> {
             )));
         };
         self.rest = &body[end + 1..];
+        if !self.seen.insert(key) {
+            self.rest = &[];
+            return Some(Err(format!(
+                "attribute `{}` appears twice in one element",
+                String::from_utf8_lossy(key)
+            )));
+        }
         Some(Ok((key, &body[..end])))
     }
 }
@@ -756,6 +813,41 @@ mod tests {
 
     fn parse(xml: &str) -> Result<JunitReport, IngestError> {
         parse_reader("test.xml", xml.as_bytes())
+    }
+
+    /// Malformed JUnit is refused, naming the file and what is wrong, never read as
+    /// something it does not say (#11 item 17).
+    #[test]
+    fn malformed_junit_is_refused_naming_what_is_wrong() {
+        for (xml, says) in [
+            (
+                r#"<testsuite name="s"><testcase name="a" name="b"/></testsuite>"#,
+                "attribute `name` appears twice",
+            ),
+            (
+                r#"<testsuite name="s"><testcase name="a"><failure message="x" message="y"/></testcase></testsuite>"#,
+                "attribute `message` appears twice",
+            ),
+            (
+                r#"<testsuite name="s"></testsuite><testsuite name="t"></testsuite>"#,
+                "a second root element `<testsuite>`",
+            ),
+            (
+                r#"<testsuite name="s"><testcase time="1"/></testsuite>"#,
+                "a <testcase> without a name",
+            ),
+            (
+                r#"<testsuite name="s"><testcase name=""/></testsuite>"#,
+                "a <testcase> without a name",
+            ),
+        ] {
+            let e = parse(xml).map(|r| r.cases.len()).unwrap_err().to_string();
+            assert!(e.contains("test.xml") && e.contains(says), "{xml}: {e}");
+        }
+        // A namespaced attribute is another attribute: it does not rename the test.
+        let r =
+            parse(r#"<testsuite name="s"><testcase name="a" evil:name="b"/></testsuite>"#).unwrap();
+        assert_eq!(r.cases[0].name(), "a");
     }
 
     #[test]

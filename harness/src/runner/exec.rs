@@ -25,6 +25,9 @@ pub struct RunOptions {
     pub env: Vec<(String, String)>,
     /// When set, running tests are killed and no more start.
     pub interrupt: Option<crate::interrupt::Interrupt>,
+    /// Tests not to run, by name, with the reason they are reported skipped for
+    /// (quarantined tests, `trellis test --skip-quarantined`).
+    pub skip: std::sync::Arc<std::collections::HashMap<String, String>>,
 }
 
 impl RunOptions {
@@ -233,6 +236,16 @@ pub fn run(
             std::thread::spawn(move || loop {
                 let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
                 let Some((index, case)) = next else { break };
+                if let Some(reason) = opts.skip.get(&case.name) {
+                    let skipped = TestRun {
+                        case,
+                        outcome: TestOutcome::Skipped,
+                        attempts: Vec::new(),
+                        skip_reason: Some(reason.clone()),
+                    };
+                    let _ = tx.send(WorkerMessage::Done(index, Ok(skipped)));
+                    continue;
+                }
                 if stop.load(Ordering::SeqCst) || opts.interrupted() {
                     let skipped = TestRun {
                         case,

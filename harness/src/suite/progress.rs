@@ -28,6 +28,29 @@ impl SpecCounter {
             self.total = rest.split_whitespace().next().and_then(|n| n.parse().ok());
             return;
         }
+        // The run's own summary settles the counts, however the dots went:
+        // `Ran 169 of 6731 Specs in 601.2 seconds`, then
+        // `SUCCESS! -- 169 Passed | 0 Failed | 0 Pending | 6562 Skipped`.
+        if let Some(rest) = line.strip_prefix("Ran ") {
+            let mut words = rest.split_whitespace();
+            if let (Some(Ok(ran)), Some("of")) = (words.next().map(str::parse), words.next()) {
+                self.done = ran;
+                return;
+            }
+        }
+        if let Some(counts) = line
+            .strip_prefix("SUCCESS! -- ")
+            .or_else(|| line.strip_prefix("FAIL! -- "))
+        {
+            if let Some(failed) = counts
+                .split('|')
+                .map(str::trim)
+                .find_map(|part| part.strip_suffix(" Failed")?.parse().ok())
+            {
+                self.failed = failed;
+            }
+            return;
+        }
         if line.starts_with("{\"msg\"") {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
                 let field = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
@@ -159,6 +182,10 @@ pub fn follow_file(
             }
         }
         if last {
+            // The run is over: a last line without its newline still counts.
+            if !pending.is_empty() {
+                progress.feed(&String::from_utf8_lossy(&pending));
+            }
             return;
         }
         std::thread::sleep(Duration::from_secs(1));
@@ -243,6 +270,30 @@ mod tests {
             SpecCounter {
                 total: Some(2),
                 done: 2,
+                failed: 1
+            }
+        );
+    }
+
+    #[test]
+    fn the_runs_own_summary_settles_the_counts() {
+        let mut c = SpecCounter::default();
+        // One dot lost (written where the counter did not see it): the summary still
+        // says what ran and what failed.
+        for l in [
+            "Will run 3 of 10 specs",
+            "SS•SS•",
+            "",
+            "Ran 3 of 10 Specs in 12.5 seconds",
+            "FAIL! -- 2 Passed | 1 Failed | 0 Pending | 7 Skipped",
+        ] {
+            c.feed(l);
+        }
+        assert_eq!(
+            c,
+            SpecCounter {
+                total: Some(3),
+                done: 3,
                 failed: 1
             }
         );
