@@ -745,35 +745,29 @@ fn gate_judges_a_pr_build_from_files_and_the_store() {
     assert!(stderr(&o).contains("expired"), "{}", stderr(&o));
 
     // A bad date and an unknown field are named with their line.
-    std::fs::write(
-        &q,
+    let with_quarantine = |yaml: &str| {
+        std::fs::write(&q, yaml).unwrap();
+        gate(&[
+            "pull-sim-job-01",
+            build,
+            "--quarantine",
+            q.to_str().unwrap(),
+        ])
+    };
+    let o = with_quarantine(
         "quarantine:\n  - test: a\n    owner: me\n    reason: r\n    expires: 31/01/2027\n",
-    )
-    .unwrap();
-    let o = gate(&[
-        "pull-sim-job-01",
-        build,
-        "--quarantine",
-        q.to_str().unwrap(),
-    ]);
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let said = stderr(&o);
     assert!(
-        stderr(&o).contains("line 5") && stderr(&o).contains("YYYY-MM-DD"),
-        "{}",
-        stderr(&o)
+        said.contains("line 5") && said.contains("YYYY-MM-DD"),
+        "{said}"
     );
-    std::fs::write(&q, "quarantine:\n  - test: a\n    owner: me\n    reason: r\n    expires: 2027-01-31\n    team: x\n").unwrap();
-    let o = gate(&[
-        "pull-sim-job-01",
-        build,
-        "--quarantine",
-        q.to_str().unwrap(),
-    ]);
-    assert!(
-        stderr(&o).contains("team") && stderr(&o).contains("line 6"),
-        "{}",
-        stderr(&o)
+    let o = with_quarantine(
+        "quarantine:\n  - test: a\n    owner: me\n    reason: r\n    expires: 2027-01-31\n    team: x\n",
     );
+    let said = stderr(&o);
+    assert!(said.contains("team") && said.contains("line 6"), "{said}");
 
     // An outage: every failure infra, not blocking; JUnit skips them with the reason.
     let outage = pick("outage")["build"].as_str().unwrap();
