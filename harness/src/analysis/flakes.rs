@@ -179,6 +179,17 @@ pub struct GridContext {
 
 impl GridContext {
     pub fn new(grid: &Grid) -> GridContext {
+        GridContext::with(grid, outage_columns(grid), testgrid_outage_columns(grid))
+    }
+
+    /// For a grid holding only some rows (see `Store::rows_of`), where the rows cannot
+    /// tell an outage column: the caller says which columns are outages, e.g. from each
+    /// build's stored counts ([`is_outage`]).
+    pub fn with_outages(grid: &Grid, outages: Vec<bool>) -> GridContext {
+        GridContext::with(grid, outages.clone(), outages)
+    }
+
+    fn with(grid: &Grid, outages: Vec<bool>, testgrid_outages: Vec<bool>) -> GridContext {
         let mut ids: HashMap<&str, u32> = HashMap::new();
         let commit_of = grid
             .columns
@@ -192,23 +203,11 @@ impl GridContext {
             })
             .collect();
         GridContext {
-            outages: outage_columns(grid),
-            testgrid_outages: testgrid_outage_columns(grid),
+            outages,
+            testgrid_outages,
             commit_of,
             commits: ids.len(),
         }
-    }
-}
-
-impl GridContext {
-    /// For a grid holding only some rows (see `Store::rows_of`), where the rows cannot
-    /// tell an outage column: the caller says which columns are outages, e.g. from each
-    /// build's stored counts ([`is_outage`]).
-    pub fn with_outages(grid: &Grid, outages: Vec<bool>) -> GridContext {
-        let mut ctx = GridContext::new(grid);
-        ctx.testgrid_outages = outages.clone();
-        ctx.outages = outages;
-        ctx
     }
 }
 

@@ -64,9 +64,7 @@ fn propose_quarantine(
     min_rate: f64,
     now: i64,
 ) -> String {
-    let expires = chrono::DateTime::from_timestamp(now + QUARANTINE_DAYS * 86_400, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%d");
+    let expires = crate::config::quarantine::day(now + QUARANTINE_DAYS * 86_400);
     let mut out = format!(
         "# Proposed by `trellis flakes --propose-quarantine`: flaky tests whose flake rate\n\
          # is above {:.0}% even at the low end of its 95% interval. Add an issue link to each.\nquarantine:\n",

@@ -89,10 +89,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         let (grid, counts) = store.rows_of(job, window.span(), &tests)?;
         base.push(BaseHistory { grid, counts });
     }
-    let today = chrono::DateTime::from_timestamp(now, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string();
+    let today = crate::config::quarantine::day(now);
     let report = gate::judge(&build, &base, &quarantine, &today);
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,

@@ -188,10 +188,7 @@ fn quarantined(
     now: i64,
 ) -> Result<std::collections::HashMap<String, String>, Failure> {
     let q = crate::config::quarantine::Quarantine::load(path)?;
-    let today = chrono::DateTime::from_timestamp(now, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string();
+    let today = crate::config::quarantine::day(now);
     for expired in q.expired(&today) {
         eprintln!("warning: quarantine entry expired, the test runs: {expired}");
     }

@@ -75,6 +75,14 @@ struct File {
     quarantine: Vec<QuarantineEntry>,
 }
 
+/// The UTC day of a Unix time as `YYYY-MM-DD`: how entries' `expires` is compared.
+pub fn day(unix_seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_seconds, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// A calendar date as `YYYY-MM-DD`; anything else is refused where it stands.
 fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let text: String = serde::Deserialize::deserialize(d)?;

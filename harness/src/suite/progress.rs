@@ -206,6 +206,15 @@ mod tests {
         c
     }
 
+    /// The counter after `lines`.
+    fn counted(lines: &[&str]) -> SpecCounter {
+        let mut c = SpecCounter::default();
+        for l in lines {
+            c.feed(l);
+        }
+        c
+    }
+
     #[test]
     fn ginkgo_v2_dots_count_the_specs_that_ran() {
         // v1.33/gke: "Ran 419 of 6731 Specs", all passed.
@@ -257,16 +266,12 @@ mod tests {
     #[test]
     fn coloured_output_counts_the_same() {
         // What ginkgo writes to a file when not given --no-color.
-        let mut c = SpecCounter::default();
-        for l in [
-            "Will run \u{1b}[1m2\u{1b}[0m of \u{1b}[1m9\u{1b}[0m specs",
-            "\u{1b}[38;5;10m•\u{1b}[0mSS",
-            "\u{1b}[38;5;9m• [FAILED] [1.2 seconds]\u{1b}[0m",
-        ] {
-            c.feed(l);
-        }
         assert_eq!(
-            c,
+            counted(&[
+                "Will run \u{1b}[1m2\u{1b}[0m of \u{1b}[1m9\u{1b}[0m specs",
+                "\u{1b}[38;5;10m•\u{1b}[0mSS",
+                "\u{1b}[38;5;9m• [FAILED] [1.2 seconds]\u{1b}[0m",
+            ]),
             SpecCounter {
                 total: Some(2),
                 done: 2,
@@ -277,20 +282,16 @@ mod tests {
 
     #[test]
     fn the_runs_own_summary_settles_the_counts() {
-        let mut c = SpecCounter::default();
         // One dot lost (written where the counter did not see it): the summary still
         // says what ran and what failed.
-        for l in [
-            "Will run 3 of 10 specs",
-            "SS•SS•",
-            "",
-            "Ran 3 of 10 Specs in 12.5 seconds",
-            "FAIL! -- 2 Passed | 1 Failed | 0 Pending | 7 Skipped",
-        ] {
-            c.feed(l);
-        }
         assert_eq!(
-            c,
+            counted(&[
+                "Will run 3 of 10 specs",
+                "SS•SS•",
+                "",
+                "Ran 3 of 10 Specs in 12.5 seconds",
+                "FAIL! -- 2 Passed | 1 Failed | 0 Pending | 7 Skipped",
+            ]),
             SpecCounter {
                 total: Some(3),
                 done: 3,
@@ -301,19 +302,15 @@ mod tests {
 
     #[test]
     fn a_failure_block_counts_once() {
-        let mut c = SpecCounter::default();
-        for l in [
-            "Will run 3 of 10 specs",
-            "SS•SS",
-            "------------------------------",
-            "• [FAILED] [12.345 seconds]",
-            "[sig-apps] something",
-            "SSS•",
-        ] {
-            c.feed(l);
-        }
         assert_eq!(
-            c,
+            counted(&[
+                "Will run 3 of 10 specs",
+                "SS•SS",
+                "------------------------------",
+                "• [FAILED] [12.345 seconds]",
+                "[sig-apps] something",
+                "SSS•",
+            ]),
             SpecCounter {
                 total: Some(3),
                 done: 3,
