@@ -283,3 +283,285 @@ fn quarantined_tests_are_skipped_with_their_reason() {
         "{xml}"
     );
 }
+
+/// Writes `builds` base builds of job `job` as Prow directories under `root/logs`,
+/// hourly up to an hour ago: `fixture_fail` always passes; `fixture_flaky` flakes
+/// (failed, then passed on retry) in every fourth build; with `broken`, `fixture_fail`
+/// fails in every build instead. The suite is named as `trellis test` names it,
+/// after the test binary's file.
+fn write_base_history(root: &Path, job: &str, builds: i64, broken: bool) {
+    let me = std::env::current_exe().unwrap();
+    let suite = me.file_name().unwrap().to_string_lossy().into_owned();
+    let now = chrono::Utc::now().timestamp();
+    for i in 0..builds {
+        let started = now - (builds - i + 1) * 3600;
+        let dir = root.join("logs").join(job).join((1000 + i).to_string());
+        std::fs::create_dir_all(dir.join("artifacts")).unwrap();
+        std::fs::write(
+            dir.join("started.json"),
+            format!("{{\"timestamp\": {started}}}"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("finished.json"),
+            format!(
+                "{{\"timestamp\": {}, \"passed\": true, \"result\": \"SUCCESS\", \"metadata\": {{\"repo-commit\": \"c{i:039}\"}}}}",
+                started + 60
+            ),
+        )
+        .unwrap();
+        let fail = if broken {
+            "<failure message=\"fixture failure: expected 1, got 2\"/>"
+        } else {
+            ""
+        };
+        let flake = if i % 4 == 0 {
+            "<flakyFailure message=\"fixture flake: first attempt fails\"/>"
+        } else {
+            ""
+        };
+        std::fs::write(
+            dir.join("artifacts/junit_01.xml"),
+            format!(
+                "<testsuites><testsuite name=\"{suite}\" tests=\"2\">\
+                 <testcase name=\"fixture_fail\" classname=\"{suite}\">{fail}</testcase>\
+                 <testcase name=\"fixture_flaky\" classname=\"{suite}\">{flake}</testcase>\
+                 </testsuite></testsuites>"
+            ),
+        )
+        .unwrap();
+    }
+}
+
+/// `trellis gate --retry` runs a `trellis test` build's failures again: the known
+/// flake passes on retry and no longer counts against the PR; the real failure fails
+/// every retry and still blocks, with the extra attempts in its evidence. A build
+/// that does not say how to re-run its tests is refused with the way to fix it.
+#[test]
+fn gate_retry_reruns_the_failures_of_a_trellis_test_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    write_base_history(tmp.path(), "ci-fixtures", 40, false);
+    let o = common::trellis(&db, &["ingest", tmp.path().join("logs").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let builds = tmp.path().join("pr");
+    let marker_dir = tmp.path().join("markers");
+    std::fs::create_dir(&marker_dir).unwrap();
+    let o = common::trellis_cmd(&db)
+        .arg("test")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--filter",
+            "fixture_f",
+            "--job",
+            "pull-fixtures",
+        ])
+        .arg("--build-dir")
+        .arg(&builds)
+        .env(FIXTURE, &marker_dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let build = std::fs::read_dir(&builds)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let gate = |extra: &[&str]| {
+        let mut cmd = common::trellis_cmd(&db);
+        cmd.arg("gate")
+            .arg(&build)
+            .args(["--job", "pull-fixtures", "--base", "ci-fixtures", "--json"])
+            .args(extra)
+            .env(FIXTURE, &marker_dir);
+        let o = cmd.output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&o), stderr(&o)));
+        (o, report)
+    };
+    let class = |report: &serde_json::Value, test: &str| {
+        report["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["test"].as_str().unwrap().ends_with(test))
+            .map(|f| f["class"].as_str().unwrap().to_string())
+    };
+
+    // As it ran: the flake is excused by its history, the other failure blocks.
+    let (o, report) = gate(&[]);
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert_eq!(
+        class(&report, "fixture_flaky").as_deref(),
+        Some("known-flake")
+    );
+    assert_eq!(class(&report, "fixture_fail").as_deref(), Some("new"));
+
+    // Retried: the flake passes and is listed as a known flake of this build; the
+    // real failure fails all three retries, four attempts in all.
+    let (o, report) = gate(&["--retry", "3"]);
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert_eq!(class(&report, "fixture_flaky"), None, "{report:#}");
+    let flaked = &report["flaked_here"][0];
+    assert!(flaked["test"].as_str().unwrap().ends_with("fixture_flaky"));
+    assert_eq!(flaked["known_flake"], true, "{flaked}");
+    let fail = report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["test"].as_str().unwrap().ends_with("fixture_fail"))
+        .unwrap();
+    assert_eq!(fail["class"], "new");
+    assert_eq!(fail["evidence"]["attempts"], 4);
+    let retried = report["retried"].as_array().unwrap();
+    assert_eq!(retried.len(), 2, "{retried:?}");
+    assert!(retried
+        .iter()
+        .any(|r| r["attempts"] == 3 && r["failed"] == 3));
+    assert!(retried
+        .iter()
+        .any(|r| r["attempts"] == 1 && r["failed"] == 0));
+
+    // A base build was not made by `trellis test`: nothing says how to re-run it.
+    let o = common::trellis_cmd(&db)
+        .arg("gate")
+        .arg(tmp.path().join("logs/ci-fixtures/1001"))
+        .args(["--retry", "2", "--base", "ci-fixtures"])
+        .output()
+        .unwrap();
+    // Nothing failed in it: no retry is needed, and it passes.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    std::fs::write(
+        tmp.path().join("logs/ci-fixtures/1001/artifacts/junit_01.xml"),
+        format!(
+            "<testsuite name=\"s\">{}<testcase name=\"broken\"><failure message=\"expected 1, got 2\"/></testcase></testsuite>",
+            (0..9)
+                .map(|i| format!("<testcase name=\"fine{i}\"/>"))
+                .collect::<String>()
+        ),
+    )
+    .unwrap();
+    let o = common::trellis_cmd(&db)
+        .arg("gate")
+        .arg(tmp.path().join("logs/ci-fixtures/1001"))
+        .args(["--job", "other", "--retry", "2", "--base", "ci-fixtures"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not say how to run its tests again")
+            && stderr(&o).contains("trellis test BINARY"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Which base jobs `trellis gate` reads without --base: a test group's
+/// `trellis_base_jobs` in the dashboards config; else every stored job but the
+/// build's own, leaving out the config's Prow `presubmits`.
+#[test]
+fn gate_takes_its_base_jobs_from_the_dashboards_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    write_base_history(tmp.path(), "ci-fixtures", 40, false);
+    // Another job, where fixture_fail is broken: a base that excuses the failure.
+    write_base_history(tmp.path(), "pull-other", 40, true);
+    let o = common::trellis(&db, &["ingest", tmp.path().join("logs").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let builds = tmp.path().join("pr");
+    let o = common::trellis_cmd(&db)
+        .arg("test")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--filter",
+            "fixture_fail",
+            "--job",
+            "pull-fixtures",
+        ])
+        .arg("--build-dir")
+        .arg(&builds)
+        .env(FIXTURE, tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let build = std::fs::read_dir(&builds)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let dashboards = tmp.path().join("dashboards");
+    std::fs::create_dir(&dashboards).unwrap();
+    let gate_with = |config: Option<&str>| {
+        if let Some(yaml) = config {
+            std::fs::write(dashboards.join("config.yaml"), yaml).unwrap();
+        }
+        let mut cmd = common::trellis_cmd(&db);
+        cmd.arg("gate")
+            .arg(&build)
+            .args(["--job", "pull-fixtures", "--json"]);
+        if config.is_some() {
+            cmd.arg("--dashboards").arg(&dashboards);
+        }
+        let o = cmd.output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&o), stderr(&o)));
+        let base: Vec<String> = report["base"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b[0].as_str().unwrap().to_string())
+            .collect();
+        (
+            o.status.code(),
+            base,
+            report["failures"][0]["class"].clone(),
+        )
+    };
+    // No config: both stored jobs are the base, and the broken one excuses it.
+    assert_eq!(
+        gate_with(None),
+        (
+            Some(0),
+            vec!["ci-fixtures".to_string(), "pull-other".to_string()],
+            "broken-on-base".into()
+        )
+    );
+    // The test group names its base: only ci-fixtures, where the test passes.
+    let named = "test_groups:\n- name: pull-fixtures\n  trellis_base_jobs: [ci-fixtures]\n";
+    assert_eq!(
+        gate_with(Some(named)),
+        (Some(8), vec!["ci-fixtures".to_string()], "new".into())
+    );
+    // A Prow job file that lists pull-other as a pre-submit: not a base.
+    let prow = "presubmits:\n  kubernetes/kubernetes:\n  - name: pull-other\n";
+    assert_eq!(
+        gate_with(Some(prow)),
+        (Some(8), vec!["ci-fixtures".to_string()], "new".into())
+    );
+    // A named base job that is not stored: said, with the field that names it.
+    let o = {
+        std::fs::write(
+            dashboards.join("config.yaml"),
+            "test_groups:\n- name: pull-fixtures\n  trellis_base_jobs: [ci-missing]\n",
+        )
+        .unwrap();
+        common::trellis_cmd(&db)
+            .arg("gate")
+            .arg(&build)
+            .args(["--job", "pull-fixtures", "--dashboards"])
+            .arg(&dashboards)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("base job ci-missing (trellis_base_jobs)"),
+        "{}",
+        stderr(&o)
+    );
+}

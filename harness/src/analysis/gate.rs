@@ -158,6 +158,16 @@ impl JudgedFailure {
     }
 }
 
+/// A test that failed, then passed on retry, in the gated build.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlakedHere {
+    pub test: String,
+    /// It flakes on the base too: the retry's pass is the known flake.
+    pub known_flake: bool,
+    /// What the base says, in words.
+    pub base: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct GatedBuild {
     pub job: String,
@@ -178,14 +188,19 @@ pub struct GateReport {
     pub base: Vec<(String, usize)>,
     /// Failures, the blocking ones first.
     pub failures: Vec<JudgedFailure>,
-    /// Tests that failed and passed on retry in this build: not failures, listed.
-    pub flaked_here: Vec<String>,
+    /// Tests that failed and passed on retry in this build: not failures, listed
+    /// with what the base says of them.
+    pub flaked_here: Vec<FlakedHere>,
+    /// Failing tests run again by `trellis gate --retry` (their results are folded
+    /// into the build before it is judged).
+    pub retried: Vec<crate::runner::Retried>,
     /// Quarantine entries that have expired: they excuse nothing any more.
     pub expired_quarantine: Vec<String>,
 }
 
-/// The failing tests of `build` that need base history (to read only their rows):
-/// none for an outage build, whose failures are infra whatever the base says.
+/// The failing (and flaky) tests of `build` that need base history (to read only
+/// their rows): none for an outage build, whose failures are infra whatever the base
+/// says.
 pub fn failing_tests(build: &Build) -> Vec<String> {
     if flakes::is_outage(&build.counts()) {
         return Vec::new();
@@ -193,7 +208,10 @@ pub fn failing_tests(build: &Build) -> Vec<String> {
     let mut tests: Vec<String> = build
         .cells
         .iter()
-        .filter(|c| is_test(&c.test) && c.status.bucket() == CountBucket::Fail)
+        .filter(|c| {
+            is_test(&c.test)
+                && (c.status.bucket() == CountBucket::Fail || c.status == CellStatus::Flaky)
+        })
         .map(|c| c.test.clone())
         .collect();
     tests.sort();
@@ -228,7 +246,7 @@ pub fn judge(
     let mut flaked_here = Vec::new();
     for cell in build.cells.iter().filter(|c| is_test(&c.test)) {
         if cell.status == CellStatus::Flaky {
-            flaked_here.push(cell.test.clone());
+            flaked_here.push(flaked(&cell.test, base, &contexts, &mut scratch));
             continue;
         }
         if cell.status.bucket() != CountBucket::Fail {
@@ -322,7 +340,52 @@ pub fn judge(
             .collect(),
         failures,
         flaked_here,
+        retried: Vec::new(),
         expired_quarantine: quarantine.expired(today),
+    }
+}
+
+/// What the base says of a test that flaked in the build: a known flake, or a test
+/// that never flaked there (a flake the change may have brought).
+fn flaked(
+    test: &str,
+    base: &[BaseHistory],
+    contexts: &[GridContext],
+    scratch: &mut Scratch,
+) -> FlakedHere {
+    let (known_flake, words) = match against_base(test, 1, base, contexts, scratch).1 {
+        Evidence::KnownFlake { base, .. } => (
+            true,
+            format!(
+                "a known flake: {:.1}% of {} base runs (95% {:.1}–{:.1}%)",
+                base.flake_rate * 100.0,
+                base.base_runs,
+                base.flake_rate_low * 100.0,
+                base.flake_rate_high * 100.0
+            ),
+        ),
+        Evidence::BrokenOnBase { since, .. } => (
+            false,
+            format!("failing on the base since {}/{}", since.job, since.build),
+        ),
+        Evidence::New { base, .. } if base.base_runs == 0 => {
+            (false, "no base history to call it a known flake".into())
+        }
+        Evidence::New { base, .. } => (
+            false,
+            format!(
+                "not a known flake: {} of {} base runs failed or flaked; did this change make it flaky?",
+                base.base_failures + base.base_flakes,
+                base.base_runs
+            ),
+        ),
+        Evidence::Infra { reason } => (false, reason),
+        Evidence::Quarantined { reason, .. } => (false, reason),
+    };
+    FlakedHere {
+        test: test.to_string(),
+        known_flake,
+        base: words,
     }
 }
 
@@ -338,6 +401,19 @@ pub fn worth_retrying(report: &GateReport) -> Vec<(String, u32)> {
             } => Some((f.test.clone(), *retries_to_decide)),
             _ => None,
         })
+        .collect()
+}
+
+/// The failures worth running again to confirm (`trellis gate --retry`): those that
+/// block, and those excused as known flakes; not infra, quarantined or broken on the
+/// base, which a retry would not change.
+pub fn to_retry(report: &GateReport) -> Vec<String> {
+    report
+        .failures
+        .iter()
+        .filter(|f| matches!(f.class, FailureClass::New | FailureClass::KnownFlake))
+        .filter(|f| f.test != model::OVERALL_ROW)
+        .map(|f| f.test.clone())
         .collect()
 }
 

@@ -8,6 +8,7 @@ use crate::config::quarantine::Quarantine;
 use crate::exit;
 use crate::ingest::{self, HttpOptions, IngestOptions};
 use crate::model::Build;
+use crate::runner::{RerunSpec, Retried};
 use crate::store::Store;
 use std::path::{Path, PathBuf};
 
@@ -21,19 +22,27 @@ use std::path::{Path, PathBuf};
 /// failing as it did here is not unlikely at its flake rate), `broken-on-base` (the
 /// base fails it too, since a named build and commit), `infra` (an outage build, a
 /// one-word infra message, or the build failed with no test failing) or `quarantined`
-/// (in --quarantine, unexpired). Tests that failed and passed on retry are listed.
+/// (in --quarantine, unexpired). Tests that failed and passed on retry are listed,
+/// with whether the base knows them as flakes.
+///
+/// `--retry N` confirms by running the `new` and `known-flake` failures again, up to
+/// N times each (stopping at the first pass), for a build `trellis test --build-dir`
+/// made (it records its binaries): a test that passes on retry is then a flake of
+/// this build, not a failure; one that fails every retry has N more failed attempts,
+/// which a known flake rarely explains.
 ///
 /// Exit codes: 0 pass (no `new` failure); 8 block; 4 build or base job not found.
 /// `--json` prints {verdict, build: {job, build, commit, pr}, checked, counts, base,
-/// failures: [{test, class, message, evidence: {kind, …}}], flaked_here,
-/// expired_quarantine}.
+/// failures: [{test, class, message, evidence: {kind, …}}], flaked_here: [{test,
+/// known_flake, base}], retried: [{test, attempts, failed}], expired_quarantine}.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A build directory, file or URL; or JOB ID of a stored build.
     #[arg(required = true, num_args = 1..=2, value_name = "BUILD")]
     build: Vec<String>,
-    /// Base jobs to judge against (repeatable) [default: every stored job that has
-    /// no PR builds, other than the build's own].
+    /// Base jobs to judge against (repeatable) [default: the `trellis_base_jobs` of
+    /// the build's test group in --dashboards; else every stored job other than the
+    /// build's own that has no PR builds and is not a pre-submit in --dashboards].
     #[arg(long, value_name = "JOB")]
     base: Vec<String>,
     #[command(flatten)]
@@ -56,6 +65,10 @@ pub struct Args {
     /// Job name for a build read from a path (default: from the path, as ingest does).
     #[arg(long, value_name = "NAME")]
     job: Option<String>,
+    /// Run the `new` and `known-flake` failures again, up to N times each, before
+    /// judging (builds made by `trellis test --build-dir`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
+    retry: Option<u32>,
 }
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
@@ -65,22 +78,37 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     };
     let now = args.window.now();
     let mut store = super::open_store(db)?;
-    let build = resolve_build(&args, &mut store, now)?;
+    let mut build = resolve_build(&args, &mut store, now)?;
     let config = args.window.config()?;
     let window = args.window.window(&config);
     let stored_jobs = store.jobs()?;
-    let base_jobs = if args.base.is_empty() {
-        let presubmit = store.jobs_with_pr_builds()?;
-        stored_jobs
-            .iter()
-            .filter(|j| **j != build.job && !presubmit.contains(j))
-            .cloned()
-            .collect()
-    } else {
+    let base_jobs = if !args.base.is_empty() {
         for job in &args.base {
             super::window::known_job(&stored_jobs, job, db)?;
         }
         args.base.clone()
+    } else if let Some(configured) = config.base_jobs_for(&build.job) {
+        if let Some(missing) = configured.iter().find(|j| !stored_jobs.contains(j)) {
+            return Err(Failure::message(
+                exit::NOT_FOUND,
+                format!(
+                    "the test group of {} names base job {missing} (trellis_base_jobs), which has no builds in {}",
+                    build.job,
+                    db.display()
+                ),
+                "ingest that job's builds, or fix trellis_base_jobs in --dashboards",
+            ));
+        }
+        configured.to_vec()
+    } else {
+        let presubmit = store.jobs_with_pr_builds()?;
+        stored_jobs
+            .iter()
+            .filter(|j| {
+                **j != build.job && !presubmit.contains(j) && !config.presubmits.contains(j)
+            })
+            .cloned()
+            .collect()
     };
     let tests = gate::failing_tests(&build);
     let started = std::time::Instant::now();
@@ -90,11 +118,19 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         base.push(BaseHistory { grid, counts });
     }
     let today = crate::config::quarantine::day(now);
-    let report = gate::judge(&build, &base, &quarantine, &today);
+    let mut report = gate::judge(&build, &base, &quarantine, &today);
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "judged against the base"
     );
+    if let Some(attempts) = args.retry {
+        let retried = retry(&build, &gate::to_retry(&report), attempts)?;
+        for r in &retried {
+            gate::record_retries(&mut build, &r.test, r.attempts, r.failed);
+        }
+        report = gate::judge(&build, &base, &quarantine, &today);
+        report.retried = retried;
+    }
     for expired in &report.expired_quarantine {
         eprintln!("warning: quarantine entry expired and no longer excuses a failure: {expired}");
     }
@@ -121,6 +157,42 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         Verdict::Pass => exit::OK,
         Verdict::Block => exit::GATE_BLOCKED,
     })
+}
+
+/// Runs `tests` of `build` again, up to `attempts` times each.
+fn retry(build: &Build, tests: &[String], attempts: u32) -> Result<Vec<Retried>, Failure> {
+    if tests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let spec = RerunSpec::from_metadata(&build.metadata).ok_or_else(|| {
+        Failure::message(
+            exit::USAGE,
+            format!(
+                "--retry: {}/{} does not say how to run its tests again (no `{}` in its finished.json)",
+                build.job,
+                build.build,
+                crate::runner::RERUN_METADATA_KEY
+            ),
+            "run the tests with `trellis test BINARY... --build-dir DIR --job JOB` and gate that build; or leave out --retry",
+        )
+    })?;
+    eprintln!(
+        "retrying {} failing test{} up to {attempts} time{} each",
+        tests.len(),
+        if tests.len() == 1 { "" } else { "s" },
+        if attempts == 1 { "" } else { "s" }
+    );
+    let retried = spec.retry(tests, attempts)?;
+    for test in tests
+        .iter()
+        .filter(|t| !retried.iter().any(|r| &r.test == *t))
+    {
+        eprintln!(
+            "warning: --retry: no binary of the build lists {} any more; judged as it ran",
+            crate::printable::line(test)
+        );
+    }
+    Ok(retried)
 }
 
 /// The build to judge: stored (`JOB ID`), or read from a path or URL and stored.

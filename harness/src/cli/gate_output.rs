@@ -174,13 +174,35 @@ pub fn text(report: &GateReport, window: &str) -> String {
         }
         let _ = writeln!(out, "                {}", line(&evidence_line(f)));
     }
+    if !report.retried.is_empty() {
+        let _ = writeln!(out, "\nretried:");
+        for r in &report.retried {
+            let _ = writeln!(out, "  {}: {}", line(&r.test), retry_words(r));
+        }
+    }
     if !report.flaked_here.is_empty() {
-        let _ = writeln!(out, "\nflaked in this build (passed on retry):");
+        let _ = writeln!(
+            out,
+            "\nflaked in this build (failed, then passed on retry):"
+        );
         for t in &report.flaked_here {
-            let _ = writeln!(out, "  {}", line(t));
+            let _ = writeln!(out, "  {}: {}", line(&t.test), line(&t.base));
         }
     }
     out
+}
+
+fn retry_words(r: &crate::runner::Retried) -> String {
+    if r.failed < r.attempts {
+        // The re-run stops at the first pass: the last attempt passed.
+        format!("passed on retry {}", r.attempts)
+    } else {
+        format!(
+            "failed all {} retr{}",
+            r.attempts,
+            if r.attempts == 1 { "y" } else { "ies" }
+        )
+    }
 }
 
 /// Markdown cells may not hold a `|` or a line break.
@@ -196,6 +218,24 @@ pub fn markdown(report: &GateReport, report_url: Option<&str>) -> String {
         Verdict::Block => "❌",
     };
     let _ = writeln!(out, "### {icon} trellis gate: {}\n", md(&headline(report)));
+    if !report.flaked_here.is_empty() {
+        let _ = writeln!(
+            out,
+            "Flaked in this build (failed, then passed on retry):\n"
+        );
+        for t in report.flaked_here.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "- `{}`: {}",
+                md(&t.test).replace('`', "'"),
+                md(&t.base)
+            );
+        }
+        if report.flaked_here.len() > 10 {
+            let _ = writeln!(out, "- … and {} more", report.flaked_here.len() - 10);
+        }
+        out.push('\n');
+    }
     if report.failures.is_empty() {
         let _ = writeln!(out, "No failures to judge.");
         return out;

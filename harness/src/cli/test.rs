@@ -134,7 +134,17 @@ pub fn run(args: Args, db: &std::path::Path) -> Result<i32, Failure> {
     );
     if let Some(build) = &build {
         let finished = started + report.elapsed.as_secs() as i64;
-        store_run(build, &args.job, started, finished, f == 0, db)?;
+        let rerun = runner::RerunSpec {
+            // Absolute, so `trellis gate --retry` finds them from anywhere.
+            binaries: args
+                .binaries
+                .iter()
+                .map(|b| std::path::absolute(b).unwrap_or_else(|_| b.clone()))
+                .collect(),
+            ignored: args.ignored,
+            timeout: opts.timeout,
+        };
+        store_run(build, &args.job, started, finished, f == 0, &rerun, db)?;
     }
     Ok(if f > 0 { exit::TESTS_FAILED } else { exit::OK })
 }
@@ -146,6 +156,7 @@ fn store_run(
     started: i64,
     finished: i64,
     passed: bool,
+    rerun: &runner::RerunSpec,
     db: &std::path::Path,
 ) -> Result<(), Failure> {
     let started = prow::Started {
@@ -160,6 +171,9 @@ fn store_run(
         } else {
             prow::ProwResult::Failure
         }),
+        metadata: [(runner::RERUN_METADATA_KEY.to_string(), rerun.to_metadata())]
+            .into_iter()
+            .collect(),
         ..Default::default()
     };
     write_metadata(&build.join("started.json"), &started)?;

@@ -7,6 +7,11 @@
 //!
 //! A dashboard is release-blocking when its name ends in `-blocking`, or when it sets
 //! the trellis field `trellis_release_blocking: true` (false overrides the name).
+//!
+//! `trellis gate` judges a pre-submit job's build against base jobs: a test group may
+//! name them with the trellis field `trellis_base_jobs: [ci-…]`; otherwise the base is
+//! every stored job that is not a pre-submit (the `presubmits:` of Prow job files in
+//! the config, and jobs with PR builds in the store).
 
 use regex::Regex;
 use serde::Deserialize;
@@ -64,6 +69,9 @@ pub struct TestGroup {
     pub num_passes_to_disable_alert: u32,
     /// 0: never stale.
     pub alert_stale_results_hours: u32,
+    /// The periodic or post-submit jobs `trellis gate` judges this (pre-submit)
+    /// job's builds against (`trellis_base_jobs`); empty: the default base.
+    pub base_jobs: Vec<String>,
 }
 
 impl TestGroup {
@@ -151,6 +159,8 @@ pub struct DashboardConfig {
     pub test_groups: Vec<TestGroup>,
     pub dashboards: Vec<Dashboard>,
     pub groups: Vec<DashboardGroup>,
+    /// Jobs the config's Prow job files list as `presubmits`.
+    pub presubmits: Vec<String>,
 }
 
 /// The dashboard that shows stored jobs no config names.
@@ -191,6 +201,15 @@ impl DashboardConfig {
             .map(|g| g.days_of_results)
             .max()
             .unwrap_or(BUILTIN_DAYS_OF_RESULTS)
+    }
+
+    /// The base jobs configured for `job` (`trellis_base_jobs` of the test group
+    /// that reads it), if any.
+    pub fn base_jobs_for(&self, job: &str) -> Option<&[String]> {
+        self.test_groups
+            .iter()
+            .find(|g| g.matches_job(job) && !g.base_jobs.is_empty())
+            .map(|g| g.base_jobs.as_slice())
     }
 
     pub fn test_group(&self, name: &str) -> Option<&TestGroup> {
@@ -244,6 +263,8 @@ struct RawTestGroup {
     num_failures_to_alert: Option<u32>,
     num_passes_to_disable_alert: Option<u32>,
     alert_stale_results_hours: Option<u32>,
+    #[serde(default)]
+    trellis_base_jobs: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -352,6 +373,9 @@ fn resolve(files: Vec<(PathBuf, RawFile)>) -> Result<DashboardConfig, ConfigErro
                 dashboard_names: g.dashboard_names,
             });
         }
+        config
+            .presubmits
+            .extend(file.presubmits.values().flatten().map(|j| j.name.clone()));
         let jobs = file
             .periodics
             .into_iter()
@@ -417,6 +441,7 @@ fn resolve_group(g: RawTestGroup, d: &RawTestGroup) -> TestGroup {
             .alert_stale_results_hours
             .or(d.alert_stale_results_hours)
             .unwrap_or(0),
+        base_jobs: g.trellis_base_jobs,
         name: g.name,
     }
 }

@@ -10,12 +10,14 @@
 mod exec;
 mod junit;
 mod list;
+mod rerun;
 
 pub use exec::{
     run, skip_reason, Attempt, RunOptions, RunReport, TestEvent, TestOutcome, TestRun, SKIP_MARKER,
 };
 pub use junit::write_junit;
 pub use list::{list_tests, Partition, TestCase};
+pub use rerun::{RerunSpec, Retried, METADATA_KEY as RERUN_METADATA_KEY};
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
