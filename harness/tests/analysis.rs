@@ -507,7 +507,6 @@ fn builds_from_the_future_do_not_unblock_a_release() {
 #[test]
 fn gate_tells_regressions_from_known_flakes_on_held_out_seeds() {
     use trellis::analysis::gate::{self, BaseHistory, FailureClass, Verdict};
-    use trellis::config::quarantine::Quarantine;
     struct Rng(u64);
     impl Rng {
         fn unit(&mut self) -> f64 {
@@ -547,7 +546,7 @@ fn gate_tells_regressions_from_known_flakes_on_held_out_seeds() {
                 .rows_of("ci", trellis::model::Span::ALL, &tests)
                 .unwrap();
             let base = [BaseHistory { grid, counts }];
-            let mut report = gate::judge(&build, &base, &Quarantine::default(), "2026-12-02");
+            let mut report = gate::judge(&build, &base, &gate::Excuses::none("2026-12-02"));
             for f in &pr.failures {
                 let is_new = report
                     .failures
@@ -571,7 +570,7 @@ fn gate_tells_regressions_from_known_flakes_on_held_out_seeds() {
                 gate::record_retries(&mut build, &test, retries, failed);
                 retried += 1;
             }
-            report = gate::judge(&build, &base, &Quarantine::default(), "2026-12-02");
+            report = gate::judge(&build, &base, &gate::Excuses::none("2026-12-02"));
             for f in &pr.failures {
                 let got = report.failures.iter().find(|j| j.test == f.test);
                 // A retry that passed makes the failure a flake of this build.

@@ -564,4 +564,50 @@ fn gate_takes_its_base_jobs_from_the_dashboards_config() {
         "{}",
         stderr(&o)
     );
+
+    // Its failure text labelled infra (from a triage cluster's text, another build's
+    // numbers): infra, not blocking; triage marks the cluster the same way.
+    let labels = tmp.path().join("infra.yaml");
+    std::fs::write(
+        &labels,
+        "infra:\n  - cluster: \"thread 'fixture_fail' (31337) panicked at harness/tests/runner.rs:27:9: fixture failure: expected 1, got 2\"\n    reason: the fixture host\n",
+    )
+    .unwrap();
+    let o = common::trellis_cmd(&db)
+        .arg("gate")
+        .arg(&build)
+        .args(["--job", "pull-fixtures", "--base", "ci-fixtures", "--infra"])
+        .arg(&labels)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("triage cluster labelled infra: the fixture host"),
+        "{}",
+        stdout(&o)
+    );
+    let o = common::trellis_cmd(&db)
+        .args(["triage", "--days", "30", "--json", "--infra"])
+        .arg(&labels)
+        .output()
+        .unwrap();
+    let triage: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let clusters = triage["clusters"].as_array().unwrap();
+    let labelled: Vec<&serde_json::Value> = clusters
+        .iter()
+        .filter(|c| c.get("infra").is_some())
+        .collect();
+    assert_eq!(labelled.len(), 1, "{clusters:#?}");
+    assert!(
+        labelled[0]["representative"]
+            .as_str()
+            .unwrap()
+            .starts_with("thread 'fixture_fail'"),
+        "{:#}",
+        labelled[0]
+    );
+    assert!(labelled[0]["infra"]
+        .as_str()
+        .unwrap()
+        .ends_with("the fixture host"));
 }

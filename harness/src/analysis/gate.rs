@@ -22,6 +22,8 @@
 use super::flakes::{self, AlertRule, Class, GridContext, Scratch};
 use super::stats;
 use super::testgrid::coalesce;
+use super::triage::InfraMatcher;
+use crate::config::infra::InfraLabels;
 use crate::config::quarantine::{Quarantine, QuarantineEntry};
 use crate::model::{self, Build, CellStatus, CountBucket, Counts, Grid};
 use serde::Serialize;
@@ -35,6 +37,33 @@ pub const RETRY_MISS: f64 = 0.01;
 
 /// Newest flaky base builds shown as evidence of a known flake.
 const RECENT_FLAKES: usize = 5;
+
+/// What excuses a failure before the base history is asked: the quarantine file (on
+/// `today`, `YYYY-MM-DD`) and failure texts labelled infra.
+#[derive(Default)]
+pub struct Excuses {
+    pub quarantine: Quarantine,
+    pub infra: InfraMatcher,
+    pub today: String,
+}
+
+impl Excuses {
+    pub fn new(quarantine: Quarantine, infra: &InfraLabels, today: String) -> Excuses {
+        Excuses {
+            quarantine,
+            infra: InfraMatcher::new(infra),
+            today,
+        }
+    }
+
+    /// Nothing excused, on `today`.
+    pub fn none(today: &str) -> Excuses {
+        Excuses {
+            today: today.to_string(),
+            ..Excuses::default()
+        }
+    }
+}
 
 /// The history of one base job for the failing tests: their rows and each build's
 /// stored counts (outages are told from the counts, since the rows are few).
@@ -224,14 +253,9 @@ fn is_test(name: &str) -> bool {
 }
 
 /// Judges every failure of `build` against `base` (one entry per base job; each grid
-/// holds the rows of [`failing_tests`]). `today` is a `YYYY-MM-DD` date for quarantine
-/// expiry.
-pub fn judge(
-    build: &Build,
-    base: &[BaseHistory],
-    quarantine: &Quarantine,
-    today: &str,
-) -> GateReport {
+/// holds the rows of [`failing_tests`]) after what `excuses` excuses.
+pub fn judge(build: &Build, base: &[BaseHistory], excuses: &Excuses) -> GateReport {
+    let (quarantine, today) = (&excuses.quarantine, excuses.today.as_str());
     let counts = build.counts();
     let outage = flakes::is_outage(&counts);
     let contexts: Vec<GridContext> = base
@@ -282,6 +306,10 @@ pub fn judge(
                     reason: format!("the one-word failure message `{m}` marks an infra failure"),
                 },
             ));
+            continue;
+        }
+        if let Some(reason) = cell.message.as_deref().and_then(|m| excuses.infra.why(m)) {
+            failures.push(judged(FailureClass::Infra, Evidence::Infra { reason }));
             continue;
         }
         if let Some(q) = quarantine.find(&build.job, &cell.test, today) {
@@ -701,7 +729,7 @@ mod tests {
     }
 
     fn class_of(build: &Build, history: &[BaseHistory]) -> (FailureClass, Evidence) {
-        let r = judge(build, history, &Quarantine::default(), "2026-12-02");
+        let r = judge(build, history, &Excuses::none("2026-12-02"));
         (r.failures[0].class, r.failures[0].evidence.clone())
     }
 
@@ -776,6 +804,41 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_in_a_cluster_labelled_infra_is_infra() {
+        let mut build = pr(&[(T, F, 1)]);
+        build.cells[0].message = Some(
+            "Get \"https://10.96.0.1:443/api/v1/namespaces/e2e-3941/pods\": dial tcp 10.96.0.1:443: connect: connection refused".into(),
+        );
+        let history = [base("ci", &[P; 40])];
+        let judge_with = |yaml: &str| {
+            let labels = InfraLabels::parse(yaml).unwrap();
+            let excuses = Excuses::new(Quarantine::default(), &labels, "2026-12-02".into());
+            let r = judge(&build, &history, &excuses);
+            (r.failures[0].class, r.failures[0].evidence.clone())
+        };
+        // The label was taken from another build's failure: other namespace, other IP.
+        let cluster = "infra:\n  - cluster: 'Get \"https://10.0.0.1:443/api/v1/namespaces/e2e-77/pods\": dial tcp 10.0.0.1:443: connect: connection refused'\n    reason: API server restarts under the CI cluster\n";
+        let (class, evidence) = judge_with(cluster);
+        assert_eq!(class, FailureClass::Infra);
+        let Evidence::Infra { reason } = evidence else {
+            panic!()
+        };
+        assert!(
+            reason.contains("triage cluster labelled infra: API server restarts"),
+            "{reason}"
+        );
+        let (class, _) = judge_with(
+            "infra:\n  - pattern: 'connect: connection refused$'\n    reason: api down\n",
+        );
+        assert_eq!(class, FailureClass::Infra);
+        // A different failure is not excused by either.
+        let (class, _) = judge_with(
+            "infra:\n  - cluster: 'expected 3 replicas, got 2 in deployment webserver'\n    reason: r\n  - pattern: '^timeout'\n    reason: r\n",
+        );
+        assert_eq!(class, FailureClass::New);
+    }
+
+    #[test]
     fn no_history_is_new_and_says_so() {
         let (class, evidence) = class_of(&pr(&[(T, F, 1)]), &[base("ci", &[])]);
         assert_eq!(class, FailureClass::New);
@@ -795,8 +858,7 @@ mod tests {
         let r = judge(
             &pr(&refs),
             &[base("ci", &[P; 30])],
-            &Quarantine::default(),
-            "2026-12-02",
+            &Excuses::none("2026-12-02"),
         );
         assert_eq!(r.verdict, Verdict::Pass);
         assert!(r.failures.iter().all(|f| f.class == FailureClass::Infra));
@@ -807,8 +869,7 @@ mod tests {
         let r = judge(
             &pr(&[(T, P, 1)]),
             &[base("ci", &[P; 3])],
-            &Quarantine::default(),
-            "2026-12-02",
+            &Excuses::none("2026-12-02"),
         );
         assert_eq!(r.verdict, Verdict::Pass);
         assert_eq!(r.checked, 21);

@@ -24,6 +24,7 @@ hinted!(
     crate::store::StoreError,
     crate::config::ConfigError,
     crate::config::quarantine::QuarantineError,
+    crate::config::infra::InfraError,
     crate::runner::RunnerError,
     crate::suite::SuiteError,
     crate::cluster::ClusterError,

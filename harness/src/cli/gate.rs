@@ -4,6 +4,7 @@ use super::failure::Failure;
 use super::gate_output;
 use super::window::WindowArgs;
 use crate::analysis::gate::{self, BaseHistory, Verdict};
+use crate::config::infra::InfraLabels;
 use crate::config::quarantine::Quarantine;
 use crate::exit;
 use crate::ingest::{self, HttpOptions, IngestOptions};
@@ -21,7 +22,8 @@ use std::path::{Path, PathBuf};
 /// the base's flakiness makes that unlikely), `known-flake` (flakes on the base, and
 /// failing as it did here is not unlikely at its flake rate), `broken-on-base` (the
 /// base fails it too, since a named build and commit), `infra` (an outage build, a
-/// one-word infra message, or the build failed with no test failing) or `quarantined`
+/// one-word infra message, a failure text --infra labels, or the build failed with
+/// no test failing) or `quarantined`
 /// (in --quarantine, unexpired). Tests that failed and passed on retry are listed,
 /// with whether the base knows them as flakes.
 ///
@@ -51,6 +53,11 @@ pub struct Args {
     /// reason, issue, expires}]).
     #[arg(long, value_name = "FILE")]
     quarantine: Option<PathBuf>,
+    /// Failure texts known to be infrastructure (YAML: infra: [{cluster: TEXT |
+    /// pattern: REGEX, reason}]; `cluster` is a triage cluster's text, matched by
+    /// triage's rule): such failures are `infra` and never block.
+    #[arg(long, value_name = "FILE")]
+    infra: Option<PathBuf>,
     /// Print Markdown for a PR comment or $GITHUB_STEP_SUMMARY instead of text.
     #[arg(long, conflicts_with = "json")]
     markdown: bool,
@@ -75,6 +82,10 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let quarantine = match &args.quarantine {
         Some(path) => Quarantine::load(path)?,
         None => Quarantine::default(),
+    };
+    let infra = match &args.infra {
+        Some(path) => InfraLabels::load(path)?,
+        None => InfraLabels::default(),
     };
     let now = args.window.now();
     let mut store = super::open_store(db)?;
@@ -117,8 +128,8 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         let (grid, counts) = store.rows_of(job, window.span(), &tests)?;
         base.push(BaseHistory { grid, counts });
     }
-    let today = crate::config::quarantine::day(now);
-    let mut report = gate::judge(&build, &base, &quarantine, &today);
+    let excuses = gate::Excuses::new(quarantine, &infra, crate::config::quarantine::day(now));
+    let mut report = gate::judge(&build, &base, &excuses);
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "judged against the base"
@@ -128,7 +139,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         for r in &retried {
             gate::record_retries(&mut build, &r.test, r.attempts, r.failed);
         }
-        report = gate::judge(&build, &base, &quarantine, &today);
+        report = gate::judge(&build, &base, &excuses);
         report.retried = retried;
     }
     for expired in &report.expired_quarantine {

@@ -3,6 +3,7 @@
 use super::failure::Failure;
 use super::window::{self, WindowArgs};
 use crate::analysis::{self, triage};
+use crate::config::infra::InfraLabels;
 use crate::exit;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +17,8 @@ use std::path::{Path, PathBuf};
 /// builds: [{job, build, started, pr, passed, failures}], days: [[day, count]]}]}, largest
 /// first. A cluster's `id` stays the same from run to run while its key does; pass
 /// the previous run's JSON as `--previous` to keep failures in the clusters they
-/// were in (Kubernetes triage's `--previous`).
+/// were in (Kubernetes triage's `--previous`). With `--infra FILE`, clusters whose
+/// text a label matches say so (`infra`: the reason).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -32,6 +34,10 @@ pub struct Args {
     /// their ids stay stable.
     #[arg(long, value_name = "FILE")]
     previous: Option<PathBuf>,
+    /// Failure texts labelled infrastructure (`trellis gate --infra`'s file): the
+    /// clusters they match say so (`infra` in --json).
+    #[arg(long, value_name = "FILE")]
+    infra: Option<PathBuf>,
     /// How many clusters to print (human output).
     #[arg(long, default_value_t = 20)]
     top: usize,
@@ -94,22 +100,39 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         Only::Pr => failures.retain(|f| f.is_pr()),
     }
     let clusters = triage::cluster_seeded(&failures, &previous);
+    let infra = match &args.infra {
+        Some(path) => triage::InfraMatcher::new(&InfraLabels::load(path)?),
+        None => triage::InfraMatcher::default(),
+    };
+    let labels: Vec<Option<String>> = clusters
+        .iter()
+        .map(|c| infra.why(&c.representative))
+        .collect();
     if args.window.json {
+        let mut listed = serde_json::to_value(&clusters)
+            .map_err(|e| Failure::message(exit::FAILURE, e.to_string(), "report this as a bug"))?;
+        if let Some(list) = listed.as_array_mut() {
+            for (c, label) in list.iter_mut().zip(&labels) {
+                if let (Some(c), Some(label)) = (c.as_object_mut(), label) {
+                    c.insert("infra".into(), label.clone().into());
+                }
+            }
+        }
         return super::print_json(&serde_json::json!({
             "window": window,
             "failures": failures.len(),
-            "clusters": clusters,
+            "clusters": listed,
         }));
     }
     println!("{}", window.describe());
     println!("{} failures in {} clusters", failures.len(), clusters.len());
-    for c in clusters.iter().take(args.top) {
-        print_cluster(c);
+    for (c, label) in clusters.iter().zip(&labels).take(args.top) {
+        print_cluster(c, label.as_deref());
     }
     Ok(exit::OK)
 }
 
-fn print_cluster(c: &triage::Cluster) {
+fn print_cluster(c: &triage::Cluster, infra: Option<&str>) {
     use crate::printable::line;
     println!();
     println!(
@@ -128,6 +151,9 @@ fn print_cluster(c: &triage::Cluster) {
     );
     let text: String = c.representative.chars().take(300).collect();
     println!("    {}", line(&text));
+    if let Some(label) = infra {
+        println!("    labelled infra: {}", line(label));
+    }
     for t in c.tests.iter().take(5) {
         println!("    {:>6}  {}", t.count, line(&t.name));
         for j in t.jobs.iter().take(3) {

@@ -1,8 +1,9 @@
 //! Configuration read from files: TestGrid-format dashboards (which jobs form which
-//! tabs, which dashboards are release-blocking, alerting thresholds) and the quarantine
-//! file of known flaky tests.
+//! tabs, which dashboards are release-blocking, alerting thresholds), the quarantine
+//! file of known flaky tests and the labels of known infra failures.
 
 mod dashboards;
+pub mod infra;
 pub mod quarantine;
 
 pub use dashboards::{

@@ -14,11 +14,24 @@
 
 pub mod detail;
 pub mod distance;
+mod labels;
 pub mod normalize;
 
 pub use detail::{BuildHit, Cluster, ClusterJob, ClusterTest};
 pub use distance::Shape;
+pub use labels::InfraMatcher;
 pub use normalize::{normalize, MAX_COMPARED_BYTES};
+
+/// A failure text as triage compares it: normalised, with its gram histogram.
+pub fn shape_of(text: &str) -> Shape {
+    Shape::new(normalize(text))
+}
+
+/// Whether triage would put the two texts in one cluster: equal once normalised, or
+/// within the edit distance its rule allows.
+pub fn same_failure(a: &Shape, b: &Shape) -> bool {
+    a.text == b.text || (distance::plausible(a, b, a.gram_distance(b)) && distance::matches(a, b))
+}
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
