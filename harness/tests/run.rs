@@ -563,3 +563,96 @@ fn a_failing_exec_plugin_leaks_no_credential() {
         }
     }
 }
+
+const TWO_TEST_SUITE: &str = r#"#!/bin/sh
+# A libtest-compatible suite: `works` passes, `broken` fails.
+case "$*" in
+  *--list*) echo "works: test"; echo "broken: test" ;;
+  *broken*) echo "expected 1, got 2"; exit 101 ;;
+  *) exit 0 ;;
+esac
+"#;
+
+/// `trellis run --skip-quarantined`: a libtest suite reports a quarantined test
+/// skipped with its owner and reason (and the run passes without it); an e2e suite
+/// hands the quarantined specs to Ginkgo's skip, beside the manifest's.
+#[test]
+fn quarantined_tests_are_skipped_by_a_run() {
+    let env = Env::new(Options::default());
+    let suite = script(env.dir.path(), "two-tests", TWO_TEST_SUITE);
+    let manifest = env.path("two.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "name: two\nkind: libtest\nbinary: {}\nparallel: 1\ntimeout: 1m\n",
+            suite.display()
+        ),
+    )
+    .unwrap();
+    let quarantine = env.path("quarantine.yaml");
+    std::fs::write(
+        &quarantine,
+        "quarantine:\n  - test: two-tests.broken\n    owner: sig-testing\n    reason: fails on purpose\n    expires: 2100-01-01\n  - test: \"Kubernetes e2e suite.[sig-network] DNS should work (IPv4)\"\n    owner: sig-network\n    reason: flakes\n    expires: 2100-01-01\n",
+    )
+    .unwrap();
+    let o = env.run_on_fake(&[manifest.to_str().unwrap(), "--job", "plain"]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let o = env.run_on_fake(&[
+        manifest.to_str().unwrap(),
+        "--job",
+        "quarantined",
+        "--skip-quarantined",
+        quarantine.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let junit = std::fs::read_to_string(
+        build_dir(&env.path("out"), "quarantined").join("artifacts/junit_two.xml"),
+    )
+    .unwrap();
+    assert!(
+        junit.contains("quarantined until 2100-01-01 by sig-testing: fails on purpose"),
+        "{junit}"
+    );
+
+    // e2e: the quarantined specs join the manifest's skip.
+    let e2e = script(env.dir.path(), "e2e.test", E2E_STANDIN);
+    let e2e_manifest = env.path("e2e.yaml");
+    std::fs::write(
+        &e2e_manifest,
+        format!(
+            "name: e2e\nkind: e2e\nbinary: {}\nfocus: '\\[sig-network\\]'\nskip: '\\[Slow\\]'\nparallel: 1\ntimeout: 10m\n",
+            e2e.display()
+        ),
+    )
+    .unwrap();
+    let calls = env.path("calls.log");
+    let mut cmd = env.run(&[
+        e2e_manifest.to_str().unwrap(),
+        "--kubeconfig",
+        env.kubeconfig.to_str().unwrap(),
+        "--job",
+        "e2e-q",
+        "--skip-quarantined",
+        quarantine.to_str().unwrap(),
+    ]);
+    cmd.env("E2E_LOG", &calls).env(
+        "E2E_JUNIT",
+        repo_root().join("fixtures/hydrophone/junit_01.xml"),
+    );
+    let o = output(cmd);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    assert!(
+        calls.contains(r"--ginkgo.skip=(?:\[Slow\])|two\-tests\.broken|Kubernetes e2e suite\.\[sig\-network\] DNS should work \(IPv4\)|\[sig\-network\] DNS should work \(IPv4\) "),
+        "{calls}"
+    );
+    // A certified run skips nothing: the two do not go together.
+    let o = env.run_on_fake(&[
+        "conformance",
+        "--mode",
+        "certified",
+        "--skip-quarantined",
+        quarantine.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

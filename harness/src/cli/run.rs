@@ -7,6 +7,7 @@ use crate::cluster::access::Access;
 use crate::cluster::local::LocalProvider;
 use crate::cluster::provider::{KindProvider, KubeconfigProvider, Provider};
 use crate::cluster::{kind, kind_config, preflight};
+use crate::config::quarantine::{AppliedQuarantine, Quarantine};
 use crate::exit;
 use crate::run::{self, Plan};
 use crate::suite::{self, Manifest, Overrides};
@@ -95,6 +96,12 @@ pub struct Args {
     /// Conformance and e2e: list the specs without running them.
     #[arg(long)]
     dry_run: bool,
+    /// Skip the tests listed (unexpired, for --job or every job) in this quarantine
+    /// file (`trellis gate --quarantine`'s format): libtest suites report them skipped
+    /// with the entry's owner and reason; conformance and e2e suites add them to
+    /// Ginkgo's skip. Not with --mode certified, which skips nothing.
+    #[arg(long, value_name = "FILE", conflicts_with = "mode")]
+    skip_quarantined: Option<PathBuf>,
     /// Upgrade suite: the version the control plane is upgraded to (one minor up from
     /// the cluster's, built by k8s/build.sh).
     #[arg(long, value_name = "vX.Y.Z")]
@@ -116,6 +123,10 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         certified: matches!(args.mode, Some(Mode::Certified)),
         dry_run: args.dry_run,
         upgrade_to: args.upgrade_to.clone(),
+        quarantine: match &args.skip_quarantined {
+            Some(path) => load_quarantine(path, &args.job, chrono::Utc::now().timestamp())?,
+            None => Default::default(),
+        },
     };
     // Resolved once, before any cluster exists: a refused combination costs nothing.
     let manifests = manifests
@@ -158,6 +169,17 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         (None, true, Ok(())) => Ok(exit::OK),
         (None, false, Ok(())) => Ok(exit::TESTS_FAILED),
     }
+}
+
+/// A quarantine file as a run of `job` starting at `now` applies it; expired entries
+/// are warned about and skip nothing.
+pub fn load_quarantine(path: &Path, job: &str, now: i64) -> Result<AppliedQuarantine, Failure> {
+    let q = Quarantine::load(path)?;
+    let today = crate::config::quarantine::day(now);
+    for expired in q.expired(&today) {
+        eprintln!("warning: quarantine entry expired, the test runs: {expired}");
+    }
+    Ok(q.applied(job, &today))
 }
 
 /// What creating a kind cluster needs from this machine (a container engine, kind),

@@ -201,22 +201,9 @@ fn quarantined(
     cases: &[runner::TestCase],
     now: i64,
 ) -> Result<std::collections::HashMap<String, String>, Failure> {
-    let q = crate::config::quarantine::Quarantine::load(path)?;
-    let today = crate::config::quarantine::day(now);
-    for expired in q.expired(&today) {
-        eprintln!("warning: quarantine entry expired, the test runs: {expired}");
-    }
+    let applied = super::run::load_quarantine(path, job, now)?;
     Ok(cases
         .iter()
-        .filter_map(|c| {
-            let e = q.find_case(job, &c.name, &today)?;
-            Some((
-                c.name.clone(),
-                format!(
-                    "quarantined until {} by {}: {}",
-                    e.expires, e.owner, e.reason
-                ),
-            ))
-        })
+        .filter_map(|c| Some((c.name.clone(), applied.skip_reason(&c.name)?)))
         .collect())
 }

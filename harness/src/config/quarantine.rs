@@ -131,16 +131,16 @@ impl Quarantine {
             .find(|e| e.test == test && e.in_force(job, today))
     }
 
-    /// Like [`Quarantine::find`] for a test known by its bare name (a runner's test
-    /// case): an entry may name it, or its row (`suite.` + name).
-    pub fn find_case(&self, job: &str, name: &str, today: &str) -> Option<&QuarantineEntry> {
-        self.entries.iter().find(|e| {
-            (e.test == name
-                || e.test
-                    .strip_suffix(name)
-                    .is_some_and(|suite| suite.ends_with('.')))
-                && e.in_force(job, today)
-        })
+    /// The entries in force for `job` on `today`: what a run of that job skips.
+    pub fn applied(&self, job: &str, today: &str) -> AppliedQuarantine {
+        AppliedQuarantine {
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| e.in_force(job, today))
+                .cloned()
+                .collect(),
+        }
     }
 
     /// Tests whose entries expired before `today`, as `test (expired DATE, owner)`.
@@ -150,6 +150,49 @@ impl Quarantine {
             .filter(|e| e.expires.as_str() < today)
             .map(|e| format!("{} (expired {}, owner {})", e.test, e.expires, e.owner))
             .collect()
+    }
+}
+
+/// A quarantine as one run applies it (`--skip-quarantined`): the entries in force for
+/// the run's job on the day it starts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppliedQuarantine {
+    entries: Vec<QuarantineEntry>,
+}
+
+impl AppliedQuarantine {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Why a run skips the test case `name` (its bare name; an entry may name it or its
+    /// row, `suite.` + name), if it does.
+    pub fn skip_reason(&self, name: &str) -> Option<String> {
+        let e = self.entries.iter().find(|e| {
+            e.test == name
+                || e.test
+                    .strip_suffix(name)
+                    .is_some_and(|suite| suite.ends_with('.'))
+        })?;
+        Some(format!(
+            "quarantined until {} by {}: {}",
+            e.expires, e.owner, e.reason
+        ))
+    }
+
+    /// A regular expression for Ginkgo's `--ginkgo.skip` that matches the quarantined
+    /// specs, literally: each entry's test as written, and without its suite when it
+    /// is a Kubernetes spec row (`Kubernetes e2e suite.[sig-…] …`: the spec's text
+    /// starts at the `[`). None when nothing is quarantined.
+    pub fn spec_regex(&self) -> Option<String> {
+        let mut alternatives: Vec<String> = Vec::new();
+        for e in &self.entries {
+            alternatives.push(regex::escape(&e.test));
+            if let Some(at) = e.test.find(".[") {
+                alternatives.push(regex::escape(&e.test[at + 1..]));
+            }
+        }
+        (!alternatives.is_empty()).then(|| alternatives.join("|"))
     }
 }
 
@@ -169,6 +212,34 @@ mod tests {
         assert_eq!(
             q.expired("2026-12-02"),
             vec!["c.d (expired 2026-11-30, owner sig-apps)"]
+        );
+    }
+
+    #[test]
+    fn a_run_skips_what_is_in_force_for_its_job() {
+        let q = Quarantine::parse(GOOD).unwrap();
+        let applied = q.applied("pull", "2026-11-30");
+        assert!(applied
+            .skip_reason("b")
+            .unwrap()
+            .starts_with("quarantined until 2027-01-31 by sig-node"));
+        assert!(applied.skip_reason("d").is_some());
+        assert!(applied.skip_reason("x.b").is_none());
+        assert!(q.applied("other", "2026-11-30").skip_reason("d").is_none());
+        let re = regex::Regex::new(&applied.spec_regex().unwrap()).unwrap();
+        // Rows are skipped as written; only a spec row's suite is left off.
+        assert!(re.is_match("a.b") && !re.is_match("aXb") && !re.is_match("b"));
+        let spec =
+            Quarantine::parse(&GOOD.replace("a.b", "\"Kubernetes e2e suite.[sig-x] y (z)\""))
+                .unwrap()
+                .applied("any", "2026-12-02");
+        let re = regex::Regex::new(&spec.spec_regex().unwrap()).unwrap();
+        assert!(re.is_match("[sig-x] y (z) [Conformance]") && !re.is_match("[sig-x] y z"));
+        assert_eq!(
+            Quarantine::default()
+                .applied("j", "2026-01-01")
+                .spec_regex(),
+            None
         );
     }
 

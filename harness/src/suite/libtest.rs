@@ -34,7 +34,15 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
         output_dir: None,
         env: vec![("KUBECONFIG".into(), ctx.kubeconfig.display().to_string())],
         interrupt: Some(ctx.interrupt.clone()),
-        skip: Default::default(),
+        skip: std::sync::Arc::new(
+            cases
+                .iter()
+                .filter_map(|c| {
+                    let reason = ctx.overrides.quarantine.skip_reason(&c.name)?;
+                    Some((c.name.clone(), reason))
+                })
+                .collect(),
+        ),
     };
     // Test events go to the run's sinks as they happen (the JUnit sink writes
     // artifacts/junit_<suite>.xml when the tests are done).

@@ -106,6 +106,9 @@ pub struct Overrides {
     pub dry_run: bool,
     /// Upgrade: the version to upgrade the control plane to.
     pub upgrade_to: Option<String>,
+    /// Tests not to run (`--skip-quarantined`): libtest suites report them skipped
+    /// with the reason; conformance and e2e suites add them to Ginkgo's skip.
+    pub quarantine: crate::config::quarantine::AppliedQuarantine,
 }
 
 /// The focus of the certified run: every conformance spec.
@@ -128,6 +131,15 @@ impl Overrides {
         }
         if let Some(parallel) = self.parallel {
             m.parallel = parallel;
+        }
+        if let (SuiteKind::Conformance | SuiteKind::E2e, Some(quarantined)) =
+            (m.kind, self.quarantine.spec_regex())
+        {
+            m.skip = if m.skip.is_empty() {
+                quarantined
+            } else {
+                format!("(?:{})|{quarantined}", m.skip)
+            };
         }
         if self.certified {
             match m.kind {
