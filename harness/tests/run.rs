@@ -39,6 +39,13 @@ impl Env {
         self.dir.path().join(p)
     }
 
+    /// Writes a suite manifest into the test's directory.
+    fn manifest(&self, file: &str, yaml: String) -> PathBuf {
+        let path = self.path(file);
+        std::fs::write(&path, yaml).unwrap();
+        path
+    }
+
     fn run(&self, args: &[&str]) -> Command {
         let mut cmd = trellis_cmd(&self.path("db.sqlite"));
         cmd.arg("run")
@@ -580,15 +587,13 @@ esac
 fn quarantined_tests_are_skipped_by_a_run() {
     let env = Env::new(Options::default());
     let suite = script(env.dir.path(), "two-tests", TWO_TEST_SUITE);
-    let manifest = env.path("two.yaml");
-    std::fs::write(
-        &manifest,
+    let manifest = env.manifest(
+        "two.yaml",
         format!(
             "name: two\nkind: libtest\nbinary: {}\nparallel: 1\ntimeout: 1m\n",
             suite.display()
         ),
-    )
-    .unwrap();
+    );
     let quarantine = env.path("quarantine.yaml");
     std::fs::write(
         &quarantine,
@@ -616,15 +621,13 @@ fn quarantined_tests_are_skipped_by_a_run() {
 
     // e2e: the quarantined specs join the manifest's skip.
     let e2e = script(env.dir.path(), "e2e.test", E2E_STANDIN);
-    let e2e_manifest = env.path("e2e.yaml");
-    std::fs::write(
-        &e2e_manifest,
+    let e2e_manifest = env.manifest(
+        "e2e.yaml",
         format!(
             "name: e2e\nkind: e2e\nbinary: {}\nfocus: '\\[sig-network\\]'\nskip: '\\[Slow\\]'\nparallel: 1\ntimeout: 10m\n",
             e2e.display()
         ),
-    )
-    .unwrap();
+    );
     let calls = env.path("calls.log");
     let mut cmd = env.run(&[
         e2e_manifest.to_str().unwrap(),

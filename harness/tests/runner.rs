@@ -333,6 +333,23 @@ fn write_base_history(root: &Path, job: &str, builds: i64, broken: bool) {
     }
 }
 
+/// A PR build of job `pull-fixtures`: `trellis test --build-dir BUILDS` of the
+/// fixtures `filter` picks (armed with `markers`), failing; its directory.
+fn pr_build(db: &Path, filter: &str, builds: &Path, markers: &Path) -> PathBuf {
+    let o = common::trellis_cmd(db)
+        .arg("test")
+        .arg(std::env::current_exe().unwrap())
+        .args(["--ignored", "--filter", filter, "--job", "pull-fixtures"])
+        .arg("--build-dir")
+        .arg(builds)
+        .env(FIXTURE, markers)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let mut dirs = std::fs::read_dir(builds).unwrap();
+    dirs.next().unwrap().unwrap().path()
+}
+
 /// `trellis gate --retry` runs a `trellis test` build's failures again: the known
 /// flake passes on retry and no longer counts against the PR; the real failure fails
 /// every retry and still blocks, with the extra attempts in its evidence. A build
@@ -345,31 +362,9 @@ fn gate_retry_reruns_the_failures_of_a_trellis_test_build() {
     let o = common::trellis(&db, &["ingest", tmp.path().join("logs").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
-    let builds = tmp.path().join("pr");
     let marker_dir = tmp.path().join("markers");
     std::fs::create_dir(&marker_dir).unwrap();
-    let o = common::trellis_cmd(&db)
-        .arg("test")
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--filter",
-            "fixture_f",
-            "--job",
-            "pull-fixtures",
-        ])
-        .arg("--build-dir")
-        .arg(&builds)
-        .env(FIXTURE, &marker_dir)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
-    let build = std::fs::read_dir(&builds)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let build = pr_build(&db, "fixture_f", &tmp.path().join("pr"), &marker_dir);
     let gate = |extra: &[&str]| {
         let mut cmd = common::trellis_cmd(&db);
         cmd.arg("gate")
@@ -471,29 +466,7 @@ fn gate_takes_its_base_jobs_from_the_dashboards_config() {
     write_base_history(tmp.path(), "pull-other", 40, true);
     let o = common::trellis(&db, &["ingest", tmp.path().join("logs").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let builds = tmp.path().join("pr");
-    let o = common::trellis_cmd(&db)
-        .arg("test")
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--filter",
-            "fixture_fail",
-            "--job",
-            "pull-fixtures",
-        ])
-        .arg("--build-dir")
-        .arg(&builds)
-        .env(FIXTURE, tmp.path())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
-    let build = std::fs::read_dir(&builds)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let build = pr_build(&db, "fixture_fail", &tmp.path().join("pr"), tmp.path());
     let dashboards = tmp.path().join("dashboards");
     std::fs::create_dir(&dashboards).unwrap();
     let gate_with = |config: Option<&str>| {

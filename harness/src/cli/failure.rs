@@ -23,8 +23,6 @@ hinted!(
     crate::ingest::IngestError,
     crate::store::StoreError,
     crate::config::ConfigError,
-    crate::config::quarantine::QuarantineError,
-    crate::config::infra::InfraError,
     crate::runner::RunnerError,
     crate::suite::SuiteError,
     crate::cluster::ClusterError,
@@ -35,6 +33,12 @@ hinted!(
     crate::run::RunError,
     crate::bench::BenchError,
 );
+
+impl Hinted for crate::config::FileError {
+    fn hint(&self) -> Cow<'_, str> {
+        Cow::from(crate::config::FileError::hint(self))
+    }
+}
 
 /// A plain message with its hint, for failures that are not a library error (a
 /// command-line combination, a file the CLI itself writes).

@@ -12,31 +12,9 @@
 //!     reason: kind could not start the cluster
 //! ```
 
+use super::FileError;
 use regex::Regex;
-use std::path::{Path, PathBuf};
-
-#[derive(Debug, thiserror::Error)]
-pub enum InfraError {
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: {reason}")]
-    Invalid { path: PathBuf, reason: String },
-}
-
-impl InfraError {
-    pub fn hint(&self) -> &'static str {
-        match self {
-            InfraError::Io { .. } => "pass --infra FILE with a readable file",
-            InfraError::Invalid { .. } => {
-                "fix the named entry: each has a reason and either cluster (a triage cluster's text) or pattern (a regular expression)"
-            }
-        }
-    }
-}
+use std::path::Path;
 
 /// One labelled signature.
 #[derive(Debug, Clone)]
@@ -80,15 +58,13 @@ struct File {
 const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
 impl InfraLabels {
-    pub fn load(path: &Path) -> Result<InfraLabels, InfraError> {
-        let text = std::fs::read_to_string(path).map_err(|source| InfraError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        InfraLabels::parse(&text).map_err(|reason| InfraError::Invalid {
-            path: path.to_path_buf(),
-            reason,
-        })
+    pub fn load(path: &Path) -> Result<InfraLabels, FileError> {
+        super::load_file(
+            path,
+            "--infra",
+            "each entry has a reason and either cluster (a triage cluster's text) or pattern (a regular expression)",
+            InfraLabels::parse,
+        )
     }
 
     pub fn parse(text: &str) -> Result<InfraLabels, String> {

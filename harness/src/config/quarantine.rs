@@ -16,30 +16,8 @@
 //! An entry is in force up to and including its `expires` day (UTC); after that it
 //! excuses nothing and is reported as expired.
 
-use std::path::{Path, PathBuf};
-
-#[derive(Debug, thiserror::Error)]
-pub enum QuarantineError {
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: {reason}")]
-    Invalid { path: PathBuf, reason: String },
-}
-
-impl QuarantineError {
-    pub fn hint(&self) -> &'static str {
-        match self {
-            QuarantineError::Io { .. } => "pass --quarantine FILE with a readable file",
-            QuarantineError::Invalid { .. } => {
-                "fix the named line: each entry has test, owner, reason and expires (YYYY-MM-DD), optionally job and issue"
-            }
-        }
-    }
-}
+use super::FileError;
+use std::path::Path;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Quarantine {
@@ -95,15 +73,13 @@ fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 impl Quarantine {
-    pub fn load(path: &Path) -> Result<Quarantine, QuarantineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| QuarantineError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Quarantine::parse(&text).map_err(|reason| QuarantineError::Invalid {
-            path: path.to_path_buf(),
-            reason,
-        })
+    pub fn load(path: &Path) -> Result<Quarantine, FileError> {
+        super::load_file(
+            path,
+            "--quarantine",
+            "each entry has test, owner, reason and expires (YYYY-MM-DD), optionally job and issue",
+            Quarantine::parse,
+        )
     }
 
     pub fn parse(text: &str) -> Result<Quarantine, String> {
