@@ -115,7 +115,15 @@ fn not_junit_and_empty() {
     expect_rejected(&c, s(&html), &["root element <html>"]);
     let c = case();
     let empty = write(c._dir.path(), "junit_empty.xml", b"");
-    expect_rejected(&c, s(&empty), &["empty file"]);
+    expect_rejected(&c, s(&empty), &["the file is empty"]);
+    // A file of NUL bytes is not "empty": it says how much it holds and what it is not.
+    let c = case();
+    let nul = write(c._dir.path(), "junit_nul.xml", &[0u8; 4096]);
+    expect_rejected(
+        &c,
+        s(&nul),
+        &["no XML element in 4096 bytes", "not a JUnit report"],
+    );
 }
 
 #[test]

@@ -88,3 +88,90 @@ fn two_hundred_megabytes_streams_in_bounded_memory() {
         cases
     );
 }
+
+/// One document with a single giant run of the kind `what` names, just over the size
+/// read whole, so it is streamed.
+fn write_one_giant_run(path: &std::path::Path, what: &str) {
+    const RUN: usize = 70 << 20;
+    let mut out = BufWriter::new(std::fs::File::create(path).unwrap());
+    // No entity reference: quick-xml would hand over the text between two of them
+    // as one event, and the run would never be long.
+    let chunk = "log line and more é\n".repeat(4096);
+    let giant = |out: &mut BufWriter<std::fs::File>| {
+        let mut written = 0;
+        while written < RUN {
+            out.write_all(chunk.as_bytes()).unwrap();
+            written += chunk.len();
+        }
+    };
+    let head = "<testsuites><testsuite name=\"s\"><testcase name=\"t\">";
+    match what {
+        "system-out" => {
+            write!(out, "{head}<system-out>").unwrap();
+            giant(&mut out);
+            write!(out, "</system-out></testcase>").unwrap();
+        }
+        "failure body" => {
+            write!(out, "{head}<failure>").unwrap();
+            giant(&mut out);
+            write!(out, "</failure></testcase>").unwrap();
+        }
+        "message attribute" => {
+            write!(out, "{head}<failure message=\"").unwrap();
+            giant(&mut out);
+            write!(out, "\">trace</failure></testcase>").unwrap();
+        }
+        _ => unreachable!(),
+    }
+    write!(out, "<testcase name=\"u\"/></testsuite></testsuites>").unwrap();
+    out.flush().unwrap();
+}
+
+/// A 70 MB text node, failure body or message attribute is cut to its ends as it is
+/// read (it was held whole: a 300 MB `<system-out>` cost 315 MB): the ingest's peak
+/// memory stays far below the run's size, and what is stored is the message's head.
+#[test]
+#[allow(clippy::zombie_processes)]
+fn a_giant_text_node_is_cut_as_it_streams() {
+    const LIMIT_KB: i64 = 48 * 1024;
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, what) in ["system-out", "failure body", "message attribute"]
+        .into_iter()
+        .enumerate()
+    {
+        let file = tmp.path().join("junit_giant.xml");
+        write_one_giant_run(&file, what);
+        let db = tmp.path().join(format!("giant-{i}.db"));
+        let child = trellis_cmd(&db)
+            .args([
+                "ingest",
+                "--job",
+                "giant",
+                "--build",
+                "1",
+                file.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let (code, peak_kb) = wait_peak_rss_kb(child.id());
+        assert_eq!(code, 0, "{what}");
+        eprintln!("70 MB {what}: peak RSS {} MiB", peak_kb / 1024);
+        assert!(peak_kb < LIMIT_KB, "{what}: peak RSS {peak_kb} KiB");
+        let detail = common::show(&db, "giant", "1");
+        let t = common::cell(&detail, "s.t");
+        if what == "system-out" {
+            assert_eq!(t["status"], "PASS", "{t}");
+        } else {
+            assert_eq!(t["status"], "FAIL", "{t}");
+            let message = t["message"].as_str().unwrap();
+            assert!(
+                message.starts_with("log line and more é\n"),
+                "{what}: {message:.80}"
+            );
+            // The attribute is the message's first part; the body ("trace") follows it.
+            assert!(message.contains(" […truncated]"), "{what}");
+        }
+        std::fs::remove_file(&file).unwrap();
+    }
+}

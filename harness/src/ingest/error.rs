@@ -32,8 +32,12 @@ pub enum IngestError {
     EntityDeclaration { input: String },
     #[error("{input}: root element <{root}> is not a JUnit <testsuites> or <testsuite>")]
     NotJunit { input: String, root: String },
-    #[error("{input}: no XML element found (empty file?)")]
-    EmptyXml { input: String },
+    #[error("{input}: {}", if *.bytes == 0 {
+        "the file is empty".to_string()
+    } else {
+        format!("no XML element in {} bytes: not a JUnit report (whitespace, NUL bytes or plain text)", .bytes)
+    })]
+    EmptyXml { input: String, bytes: u64 },
     #[error("{input}: {reason}")]
     Json { input: String, reason: String },
     #[error("{input}: {reason}")]
@@ -74,7 +78,7 @@ impl IngestError {
             Encoding { .. } => "re-encode the file as UTF-8 and fix the declaration",
             EntityDeclaration { .. } => "JUnit reports never need DTD entities; remove the DOCTYPE",
             NotJunit { .. } => "pass a JUnit XML report (junit*.xml), not another XML file",
-            EmptyXml { .. } => "the report is empty; the test run probably crashed before writing it",
+            EmptyXml { .. } => "the test run probably crashed before writing its report; remove or replace the file",
             Json { .. } => "Prow writes these as JSON objects with a numeric `timestamp`; fix or remove the file",
             Yaml { .. } => "fix the YAML syntax of the named file",
             MissingStarted { .. } => "Prow writes started.json first; copy the whole build directory",

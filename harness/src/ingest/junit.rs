@@ -7,6 +7,7 @@
 //! `<system-out>` text, which is skipped without being decoded. Entities are never
 //! expanded: a DOCTYPE that declares any is refused outright.
 
+use super::bounded_text::BoundedText;
 use super::IngestError;
 use crate::model::{clip_message, is_suite_node, CellStatus, Observation, MAX_MESSAGE_BYTES};
 use quick_xml::events::{BytesStart, Event};
@@ -136,6 +137,11 @@ fn clip(text: &str, max: usize) -> &str {
     &text[..cut]
 }
 
+/// Bytes kept of any one run of text, attribute value, comment or CDATA in a
+/// streamed document: its first and last half (trellis keeps at most
+/// [`MAX_MESSAGE_BYTES`] of a message, and nothing of outputs).
+const TEXT_KEPT: usize = super::bounded_text::DEFAULT_KEEP;
+
 /// Files up to this size are read whole and parsed without copying; larger ones are
 /// streamed through a fixed buffer so memory stays bounded.
 const WHOLE_FILE_LIMIT: u64 = 64 << 20;
@@ -186,8 +192,11 @@ pub fn parse_slice(input: &str, doc: &[u8]) -> Result<JunitReport, IngestError> 
     parser.finish(reader.buffer_position())
 }
 
-/// Reads a JUnit document from any buffered reader; `input` names it in errors.
+/// Reads a JUnit document from any buffered reader; `input` names it in errors. Long
+/// runs of text are cut to their ends first ([`BoundedText`]), so memory stays
+/// bounded whatever the document holds.
 pub fn parse_reader<R: BufRead>(input: &str, source: R) -> Result<JunitReport, IngestError> {
+    let source = BufReader::with_capacity(1 << 16, BoundedText::new(source, TEXT_KEPT));
     let mut reader = Reader::from_reader(source);
     configure(&mut reader);
     let mut parser = Parser::new(input);
@@ -208,6 +217,39 @@ pub fn parse_reader<R: BufRead>(input: &str, source: R) -> Result<JunitReport, I
 
 fn configure<R>(reader: &mut Reader<R>) {
     reader.config_mut().check_end_names = true;
+}
+
+/// Checks every `&…;` reference of `text` without decoding it: predefined entities
+/// and character references only.
+fn check_refs(text: &str) -> Result<(), String> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = memchr::memchr(b'&', &bytes[from..]) {
+        let start = from + at + 1;
+        let window = &text[start..text.len().min(start + 32)];
+        let Some(semi) = window.find(';') else {
+            return Err(format!(
+                "a reference at byte {} is not closed by `;`",
+                start - 1
+            ));
+        };
+        let name = &window[..semi];
+        let known = match name.strip_prefix('#') {
+            Some(num) => {
+                let value = match num.strip_prefix('x') {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => num.parse::<u32>().ok(),
+                };
+                value.and_then(char::from_u32).is_some()
+            }
+            None => quick_xml::escape::resolve_predefined_entity(name).is_some(),
+        };
+        if !known {
+            return Err(format!("undefined entity `&{name};`"));
+        }
+        from = start + semi + 1;
+    }
+    Ok(())
 }
 
 /// Which element a failure-like child is, for attempts and status.
@@ -427,7 +469,7 @@ impl<'a> Parser<'a> {
                 if self.case.is_none() {
                     return Ok(());
                 }
-                let message = self.attr(e, b"message", offset)?.filter(|m| !m.is_empty());
+                let message = self.message_attr(e, offset)?.filter(|m| !m.is_empty());
                 let attribute = match outcome {
                     Outcome::Skipped => None,
                     _ => message.clone(),
@@ -487,16 +529,24 @@ impl<'a> Parser<'a> {
     }
 
     /// Text is only decoded where it becomes part of a message; elsewhere it is only
-    /// checked to be UTF-8 (unless the whole document already was).
+    /// checked to be UTF-8 (unless the whole document already was). Of a message, no
+    /// more than it can hold is copied.
     fn text(&mut self, bytes: &[u8], offset: u64) -> Result<(), IngestError> {
-        if self.capture.is_some() {
-            let text = self.utf8(bytes, offset)?;
-            let text = text.to_owned();
-            self.push_text(&text);
-            Ok(())
-        } else {
-            self.check(bytes, offset)
+        let room = match &self.capture {
+            Some(cap) if cap.muted == 0 => (MAX_MESSAGE_BYTES + 1).saturating_sub(cap.text.len()),
+            _ => 0,
+        };
+        if room == 0 {
+            return self.check(bytes, offset);
         }
+        let text = self.utf8(bytes, offset)?;
+        let mut end = room.min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        let piece = text[..end].to_owned();
+        self.push_text(&piece);
+        Ok(())
     }
 
     fn check(&self, bytes: &[u8], offset: u64) -> Result<(), IngestError> {
@@ -600,6 +650,7 @@ impl<'a> Parser<'a> {
         if !self.saw_root {
             return Err(IngestError::EmptyXml {
                 input: self.input.to_string(),
+                bytes: offset,
             });
         }
         self.report.bytes = offset;
@@ -623,6 +674,42 @@ impl<'a> Parser<'a> {
         found
             .map(|value| self.unescape(value, offset).map(Cow::into_owned))
             .transpose()
+    }
+
+    /// A failure's `message` attribute, of which only what a message holds is copied
+    /// and decoded (the whole is still checked: UTF-8 and its references).
+    fn message_attr(&self, e: &BytesStart<'_>, offset: u64) -> Result<Option<String>, IngestError> {
+        let mut found = None;
+        for attr in RawAttrs::new(e.attributes_raw()) {
+            let (k, value) = attr.map_err(|reason| self.bad(offset, reason))?;
+            if k == b"message" {
+                found = Some(value);
+            }
+        }
+        let Some(raw) = found else { return Ok(None) };
+        if raw.len() <= MAX_MESSAGE_BYTES {
+            return Ok(Some(self.unescape(raw, offset)?.into_owned()));
+        }
+        let text = self.utf8(raw, offset)?;
+        check_refs(text).map_err(|reason| self.bad(offset, reason))?;
+        // Escaped text is never shorter than what it decodes to: this prefix holds
+        // every byte a message keeps.
+        let mut end = MAX_MESSAGE_BYTES + 1;
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        let head = &text[..end];
+        let head = match head.rfind('&') {
+            Some(amp) if !head[amp..].contains(';') => &head[..amp],
+            _ => head,
+        };
+        let mut message = self.unescape(head.as_bytes(), offset)?.into_owned();
+        if message.len() > MAX_MESSAGE_BYTES {
+            message = clip_message(message);
+        } else {
+            message.push_str(" […truncated]");
+        }
+        Ok(Some(message))
     }
 
     fn unescape<'v>(&self, value: &'v [u8], offset: u64) -> Result<Cow<'v, str>, IngestError> {
@@ -1017,10 +1104,14 @@ In [It] at: test/e2e/common/node/pods.go:575 @ 12/05/23 10:04:41.2</failure>
             parse("").unwrap_err(),
             IngestError::EmptyXml { .. }
         ));
-        assert!(matches!(
-            parse("   \n").unwrap_err(),
-            IngestError::EmptyXml { .. }
-        ));
+        let blank = parse("   \n").unwrap_err();
+        assert!(matches!(blank, IngestError::EmptyXml { bytes: 4, .. }));
+        assert!(
+            blank.to_string().contains("no XML element in 4 bytes"),
+            "{blank}"
+        );
+        let nul = parse("\0\0\0").unwrap_err();
+        assert!(nul.to_string().contains("NUL bytes"), "{nul}");
     }
 
     #[test]
