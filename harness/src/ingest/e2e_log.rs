@@ -72,10 +72,14 @@ pub fn parse_file(path: &Path) -> Result<E2eSummary, IngestError> {
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
+    parse_reader(BufReader::with_capacity(1 << 16, file)).map_err(io)
+}
+
+/// Reads an e2e.log from any buffered reader, one capped line at a time.
+pub fn parse_reader(mut reader: impl BufRead) -> std::io::Result<E2eSummary> {
     let mut summary = E2eSummary::default();
     let mut line = Vec::new();
-    while read_line_capped(&mut reader, &mut line).map_err(io)? {
+    while read_line_capped(&mut reader, &mut line)? {
         summary.read_line(&String::from_utf8_lossy(&line));
     }
     summary.started = summary.start_time();

@@ -7,7 +7,7 @@
 
 mod archive;
 mod assemble;
-mod bounded_text;
+pub mod bounded_text;
 pub mod e2e_log;
 mod error;
 pub mod junit;
