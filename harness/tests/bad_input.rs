@@ -22,9 +22,19 @@ fn case() -> Case {
     }
 }
 
-/// Ingests the good fixture and `bad` in one call; checks the error and the store.
+/// Peak memory any rejected input may cost the ingest (an empty one costs about 12 MiB).
+const REJECTED_RSS_LIMIT_KB: i64 = 64 * 1024;
+
+/// Ingests the good fixture and `bad` in one call; checks the error, the memory the
+/// ingest took, and the store.
 fn expect_rejected(c: &Case, bad: &str, needles: &[&str]) {
-    let out = trellis(&c.db, &["ingest", c.good.to_str().unwrap(), bad]);
+    let mut cmd = common::trellis_cmd(&c.db);
+    cmd.args(["ingest", c.good.to_str().unwrap(), bad]);
+    let (out, peak_kb) = common::output_with_peak_rss(cmd);
+    assert!(
+        peak_kb < REJECTED_RSS_LIMIT_KB,
+        "{bad}: peak RSS {peak_kb} KiB"
+    );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "exit code; stderr: {err}");
     assert!(err.contains(bad), "error names the input {bad}: {err}");
@@ -123,6 +133,30 @@ fn not_junit_and_empty() {
         &c,
         s(&nul),
         &["no XML element in 4096 bytes", "not a JUnit report"],
+    );
+}
+
+/// A started.json that is a FIFO is named as one (it used to read "no started.json"),
+/// and nothing waits on the pipe.
+#[test]
+fn a_fifo_started_json_is_named_for_what_it_is() {
+    let c = case();
+    let d = c._dir.path().join("logs/job/1");
+    write(
+        &d,
+        "finished.json",
+        br#"{"timestamp": 1700000100, "passed": true}"#,
+    );
+    let fifo = d.join("started.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    expect_rejected(
+        &c,
+        s(&d),
+        &["started.json is a FIFO (named pipe), not a file"],
     );
 }
 

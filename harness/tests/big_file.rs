@@ -36,39 +36,24 @@ fn write_big_junit(path: &std::path::Path) -> u64 {
     i
 }
 
-/// Waits for `pid` and returns its peak resident set size in KiB.
-fn wait_peak_rss_kb(pid: u32) -> (i32, i64) {
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own child; status and usage are valid out-pointers.
-    let rc = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid as i32, "wait4");
-    (libc::WEXITSTATUS(status), usage.ru_maxrss)
-}
-
 #[test]
-// The child is reaped by wait4 (to read its rusage), which clippy cannot see.
-#[allow(clippy::zombie_processes)]
 fn two_hundred_megabytes_streams_in_bounded_memory() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("junit_big.xml");
     let cases = write_big_junit(&file);
     assert!(std::fs::metadata(&file).unwrap().len() >= TARGET_BYTES);
     let db = tmp.path().join("t.db");
-    let child = trellis_cmd(&db)
-        .args([
-            "ingest",
-            "--job",
-            "big",
-            "--build",
-            "1",
-            file.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (code, peak_kb) = wait_peak_rss_kb(child.id());
-    assert_eq!(code, 0);
+    let mut cmd = trellis_cmd(&db);
+    cmd.args([
+        "ingest",
+        "--job",
+        "big",
+        "--build",
+        "1",
+        file.to_str().unwrap(),
+    ]);
+    let (out, peak_kb) = common::output_with_peak_rss(cmd);
+    assert_eq!(out.status.code(), Some(0));
     eprintln!(
         "200 MB JUnit ({cases} testcases): peak RSS {} MiB",
         peak_kb / 1024
@@ -131,7 +116,6 @@ fn write_one_giant_run(path: &std::path::Path, what: &str) {
 /// read (it was held whole: a 300 MB `<system-out>` cost 315 MB): the ingest's peak
 /// memory stays far below the run's size, and what is stored is the message's head.
 #[test]
-#[allow(clippy::zombie_processes)]
 fn a_giant_text_node_is_cut_as_it_streams() {
     const LIMIT_KB: i64 = 48 * 1024;
     let tmp = tempfile::tempdir().unwrap();
@@ -142,20 +126,11 @@ fn a_giant_text_node_is_cut_as_it_streams() {
         let file = tmp.path().join("junit_giant.xml");
         write_one_giant_run(&file, what);
         let db = tmp.path().join(format!("giant-{i}.db"));
-        let child = trellis_cmd(&db)
-            .args([
-                "ingest",
-                "--job",
-                "giant",
-                "--build",
-                "1",
-                file.to_str().unwrap(),
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let (code, peak_kb) = wait_peak_rss_kb(child.id());
-        assert_eq!(code, 0, "{what}");
+        let mut cmd = trellis_cmd(&db);
+        cmd.args(["ingest", "--job", "giant", "--build", "1"])
+            .arg(&file);
+        let (out, peak_kb) = common::output_with_peak_rss(cmd);
+        assert_eq!(out.status.code(), Some(0), "{what}");
         eprintln!("70 MB {what}: peak RSS {} MiB", peak_kb / 1024);
         assert!(peak_kb < LIMIT_KB, "{what}: peak RSS {peak_kb} KiB");
         let detail = common::show(&db, "giant", "1");

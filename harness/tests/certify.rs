@@ -295,6 +295,18 @@ fn mutations_are_caught_by_the_right_check() {
         "names are case-sensitive",
     );
 
+    // junit_01.xml that is a directory: said as such, not as a misspelt name.
+    let d = fresh("v1.30");
+    std::fs::remove_file(d.join("junit_01.xml")).unwrap();
+    std::fs::create_dir(d.join("junit_01.xml")).unwrap();
+    let (code, report) = verify_json(&d, &[]);
+    assert_ne!(code, 0);
+    let required = details(check(&report, "files.required"));
+    assert_eq!(
+        required,
+        vec!["junit_01.xml (found a directory of that name, not a file)".to_string()]
+    );
+
     let d = fresh("v1.30");
     let product = std::fs::read_to_string(d.join("PRODUCT.yaml")).unwrap();
     std::fs::write(

@@ -222,3 +222,52 @@ fn an_e2e_log_claiming_an_endless_run_does_not_overflow() {
     assert_eq!(detail["started"], 1_653_614_476);
     assert!(detail["finished"].is_null(), "{detail}");
 }
+
+/// A tarball whose JUnit is a type-7 ("contiguous file") entry is read like a
+/// regular file, and a link in it is not followed but said.
+#[test]
+fn contiguous_entries_are_files_and_links_are_said() {
+    let (t, db) = tmp_db();
+    let kind = common::shared_data().join("conformance/submissions/v1.25/kind");
+    let tarball = t.path().join("202209032038_sonobuoy_0f1e2d3c.tar.gz");
+    {
+        let file = std::fs::File::create(&tarball).unwrap();
+        let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let junit = std::fs::read(kind.join("junit_01.xml")).unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Continuous);
+        header.set_size(junit.len() as u64);
+        header.set_mode(0o644);
+        tar.append_data(
+            &mut header,
+            "plugins/e2e/results/global/junit_01.xml",
+            &junit[..],
+        )
+        .unwrap();
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        tar.append_link(
+            &mut link,
+            "plugins/e2e/results/global/latest.xml",
+            "junit_01.xml",
+        )
+        .unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+    let out = trellis(&db, &["ingest", tarball.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("link plugins/e2e/results/global/latest.xml not extracted"),
+        "{}",
+        stderr(&out)
+    );
+    let run = &runs(&db)[0];
+    let detail = show(
+        &db,
+        run["job"].as_str().unwrap(),
+        run["build"].as_str().unwrap(),
+    );
+    assert_eq!(detail["metadata"]["junit"]["passed"], 362);
+}

@@ -160,22 +160,115 @@ fn a_write_that_fails_half_way_leaves_nothing() {
     assert_eq!(count("SELECT count(*) FROM cells"), 55);
 }
 
+/// A store of a newer schema is refused, and left exactly as it was: not even switched
+/// to WAL (a newer trellis may have chosen another journal mode).
 #[test]
-fn newer_schema_is_refused() {
+fn newer_schema_is_refused_untouched() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("t.db");
     drop(Store::open(&db).unwrap());
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .pragma_update(None, "user_version", 99)
-        .unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    drop(conn);
+    let before = std::fs::read(&db).unwrap();
     let out = trellis(&db, &["runs"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("schema version 99 is newer"),
+        stderr(&out).contains("schema version 99 is newer") && stderr(&out).contains("not touched"),
         "{}",
         stderr(&out)
     );
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the store changed");
+    let beside: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        beside,
+        vec!["t.db".to_string()],
+        "files made beside the store"
+    );
+}
+
+/// Makes a path immutable (`chattr +i`: not even root may write it) until dropped.
+struct Immutable(Vec<std::path::PathBuf>);
+
+impl Immutable {
+    fn set(paths: &[&std::path::Path]) -> Immutable {
+        for p in paths {
+            let o = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(p)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "chattr +i {}: {}",
+                p.display(),
+                stderr(&o)
+            );
+        }
+        Immutable(paths.iter().map(|p| p.to_path_buf()).collect())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(p)
+                .status();
+        }
+    }
+}
+
+/// A store that cannot be written (the file and its directory immutable) is still
+/// read by every reading command; a write says the store is read-only, not that it
+/// "may be damaged"; nothing changes.
+#[test]
+fn a_read_only_store_is_read_and_says_why_it_cannot_be_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    std::fs::create_dir(&dir).unwrap();
+    let db = dir.join("t.db");
+    let mut store = Store::open(&db).unwrap();
+    store.insert_build(&build("job", "1", 5)).unwrap();
+    drop(store);
+    let before = std::fs::read(&db).unwrap();
+    let _guard = Immutable::set(&[&db, &dir]);
+    let out = trellis(&db, &["runs", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"job\""), "{}", stdout(&out));
+    for args in [vec!["show", "job", "1"], vec!["status"], vec!["flakes"]] {
+        let out = trellis(&db, &args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    }
+    let junit = tmp.path().join("junit.xml");
+    std::fs::write(
+        &junit,
+        "<testsuite name=\"s\"><testcase name=\"t\"/></testsuite>",
+    )
+    .unwrap();
+    let out = trellis(
+        &db,
+        &[
+            "ingest",
+            "--job",
+            "other",
+            "--build",
+            "2",
+            junit.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the store is read-only") && !err.contains("damaged"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the store changed");
 }
 
 #[test]

@@ -195,6 +195,9 @@ fn check_files(dir: &Path, checks: &mut Vec<Check>) {
             .iter()
             .find(|(n, _, _)| n.eq_ignore_ascii_case(want))
         {
+            Some((found, _, true)) if found == want => missing.push(format!(
+                "{want} (found a directory of that name, not a file)"
+            )),
             Some((found, _, _)) => missing.push(format!(
                 "{want} (found `{found}`: names are case-sensitive)"
             )),
@@ -247,28 +250,13 @@ fn check_files(dir: &Path, checks: &mut Vec<Check>) {
 }
 
 fn check_product(dir: &Path, version: Option<Minor>, checks: &mut Vec<Check>) {
-    let path = dir.join("PRODUCT.yaml");
-    let parsed = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read PRODUCT.yaml: {e}"))
-        .and_then(|t| {
-            crate::yaml::from_str::<serde_json::Value>(&t)
-                .map_err(|e| format!("PRODUCT.yaml is not valid YAML: {e}"))
-        });
-    let map = match parsed {
-        Ok(serde_json::Value::Object(m)) => m,
-        Ok(_) => {
-            checks.push(Check::fail(
-                "product.fields",
-                "PRODUCT.yaml is not a mapping of fields",
-                "write `field: value` lines",
-            ));
-            return;
-        }
+    let map = match crate::ingest::product::read(&dir.join("PRODUCT.yaml")) {
+        Ok(map) => map,
         Err(e) => {
             checks.push(Check::fail(
                 "product.fields",
                 e,
-                "add a PRODUCT.yaml with the required fields",
+                "write a PRODUCT.yaml of `field: value` lines with the required fields",
             ));
             return;
         }

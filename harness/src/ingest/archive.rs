@@ -58,7 +58,12 @@ pub fn extract(archive: &Path, into: &Path) -> Result<(), IngestError> {
                     });
                 }
             }
-            continue; // results never need links; do not create them
+            // Results never need links: none is made, and the reader is told.
+            tracing::warn!(
+                "{}: link {entry_name} not extracted (links are never followed)",
+                archive.display()
+            );
+            continue;
         }
         let dest = into.join(&rel);
         if kind.is_dir() {
@@ -68,7 +73,12 @@ pub fn extract(archive: &Path, into: &Path) -> Result<(), IngestError> {
             })?;
             continue;
         }
-        if !kind.is_file() {
+        // Type 7 ("contiguous file") is a regular file to every tar reader today.
+        if !kind.is_file() && !kind.is_contiguous() {
+            tracing::warn!(
+                "{}: {entry_name} skipped: a {kind:?} entry, not a file or directory",
+                archive.display()
+            );
             continue;
         }
         total += entry.header().size().unwrap_or(0);

@@ -101,6 +101,23 @@ fn newest_file_time(unit: &Unit) -> Option<i64> {
         .max()
 }
 
+/// What a path that is not a regular file is, in words.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
 fn read_prow(
     unit: &Unit,
     now: i64,
@@ -111,6 +128,12 @@ fn read_prow(
     let dir = &unit.path;
     let started_path = dir.join("started.json");
     if !started_path.is_file() {
+        if let Ok(meta) = std::fs::metadata(&started_path) {
+            return Err(IngestError::NotAFile {
+                path: started_path,
+                kind: file_kind(&meta),
+            });
+        }
         return Err(IngestError::MissingStarted { dir: dir.clone() });
     }
     let started = prow::read_started(&started_path)?;
@@ -249,15 +272,11 @@ fn apply_e2e(build: &mut Build, rows: &mut RowMerge, summary: E2eSummary) {
 }
 
 fn read_product(path: &Path, metadata: &mut Map<String, Value>) -> Result<(), IngestError> {
-    let text = std::fs::read_to_string(path).map_err(|e| IngestError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    let json: Value = crate::yaml::from_str(&text).map_err(|reason| IngestError::Yaml {
+    let fields = super::product::read(path).map_err(|reason| IngestError::Yaml {
         input: path.display().to_string(),
         reason,
     })?;
-    metadata.insert("product".into(), json);
+    metadata.insert("product".into(), Value::Object(fields));
     Ok(())
 }
 

@@ -42,6 +42,8 @@ pub enum IngestError {
     Json { input: String, reason: String },
     #[error("{input}: {reason}")]
     Yaml { input: String, reason: String },
+    #[error("{path} is {kind}, not a file")]
+    NotAFile { path: PathBuf, kind: &'static str },
     #[error("{dir}: has finished.json but no started.json")]
     MissingStarted { dir: PathBuf },
     #[error(
@@ -82,6 +84,7 @@ impl IngestError {
             Json { .. } => "Prow writes these as JSON objects with a numeric `timestamp`; fix or remove the file",
             Yaml { .. } => "fix the YAML syntax of the named file",
             MissingStarted { .. } => "Prow writes started.json first; copy the whole build directory",
+            NotAFile { .. } => "replace it with the JSON file Prow wrote (a copy, not a pipe or link to one)",
             Unfinished { .. } => "ingest it again once finished.json exists",
             UnsafeArchivePath { .. } => "the archive is hostile or broken; do not extract it anywhere",
             Archive { .. } => "pass a Sonobuoy results tarball (.tar.gz) as `sonobuoy retrieve` writes it",

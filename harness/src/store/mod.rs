@@ -43,6 +43,16 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    #[error("{path}: the store is read-only (the file or its directory cannot be written), and this command writes to it")]
+    ReadOnly { path: PathBuf },
+    #[error(
+        "{path}: schema version {found} needs migrating to {supported}, but the store is read-only"
+    )]
+    ReadOnlyOld {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
     #[error("{path}: still locked by another writer after {waited:?}")]
     Busy { path: PathBuf, waited: Duration },
     #[error("{path}: {context}: {source}")]
@@ -60,7 +70,13 @@ impl StoreError {
             StoreError::CreateDir { .. } | StoreError::Open { .. } => {
                 "pass a writable location with --db or TRELLIS_DB"
             }
-            StoreError::TooNew { .. } => "upgrade trellis, or point --db at another store",
+            StoreError::TooNew { .. } => "upgrade trellis, or point --db at another store (this one was not touched)",
+            StoreError::ReadOnly { .. } => {
+                "reading commands work on it as it is; to write, make the file and its directory writable, or copy it"
+            }
+            StoreError::ReadOnlyOld { .. } => {
+                "open it once with write access (any trellis command migrates it), or use a copy"
+            }
             StoreError::Busy { .. } => {
                 "another trellis holds the store; writes wait up to 60 s for it: let it finish, then retry"
             }
@@ -78,6 +94,8 @@ pub struct Store {
     busy_deadline: Duration,
     /// Interned test names already committed: name → id.
     test_ids: HashMap<String, i64>,
+    /// Opened read-only: the file or its directory cannot be written.
+    read_only: bool,
 }
 
 /// Where the store lives when neither `--db` nor `TRELLIS_DB` says:
@@ -97,12 +115,19 @@ impl Store {
         Self::open_with_deadline(path, DEFAULT_BUSY_DEADLINE)
     }
 
+    /// Opens the store at `path`, creating and migrating it if needed. A store that
+    /// cannot be written (a read-only file or directory) is opened read-only: reading
+    /// commands work, a write says why it cannot. A store of a newer schema is refused
+    /// before anything in it or beside it is touched.
     pub fn open_with_deadline(path: &Path, busy_deadline: Duration) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        let exists = path.exists();
+        if !exists {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
         }
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
@@ -113,8 +138,52 @@ impl Store {
             path: path.to_path_buf(),
             busy_deadline,
             test_ids: HashMap::new(),
+            read_only: false,
         };
-        store.configure()?;
+        store
+            .conn
+            .busy_timeout(busy_deadline)
+            .map_err(|e| store.err("setting the busy timeout", e))?;
+        // The version is read before anything is written: a newer store is refused
+        // untouched (not even switched to WAL).
+        let found = match store.schema_version() {
+            Ok(found) => found,
+            // A WAL store in a directory that cannot be written cannot make its
+            // shared-memory file: read it as an immutable file instead.
+            Err(StoreError::ReadOnly { .. }) if exists => {
+                store.reopen_read_only()?;
+                store.schema_version()?
+            }
+            Err(e) => return Err(e),
+        };
+        let supported = schema::current_version();
+        if found > supported {
+            return Err(StoreError::TooNew {
+                path: store.path.clone(),
+                found,
+                supported,
+            });
+        }
+        if !store.read_only && store.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            store.reopen_read_only()?;
+        }
+        if !store.read_only {
+            match store.configure() {
+                Ok(()) => {}
+                Err(StoreError::ReadOnly { .. }) if exists => store.reopen_read_only()?,
+                Err(e) => return Err(e),
+            }
+        }
+        if store.read_only {
+            if found < supported {
+                return Err(StoreError::ReadOnlyOld {
+                    path: store.path.clone(),
+                    found,
+                    supported,
+                });
+            }
+            return Ok(store);
+        }
         store.migrate()?;
         Ok(store)
     }
@@ -123,10 +192,29 @@ impl Store {
         &self.path
     }
 
-    fn configure(&self) -> Result<(), StoreError> {
+    fn schema_version(&self) -> Result<i64, StoreError> {
         self.conn
-            .busy_timeout(self.busy_deadline)
-            .map_err(|e| self.err("setting the busy timeout", e))?;
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.err("reading the schema version", e))
+    }
+
+    /// Reopens the store read-only, as an immutable file: nothing is created beside
+    /// it, nothing in it changes. (A write-ahead log left by a crashed writer is not
+    /// read; a clean close leaves none.)
+    fn reopen_read_only(&mut self) -> Result<(), StoreError> {
+        let uri = format!("file:{}?immutable=1", uri_path(&self.path));
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        self.conn = Connection::open_with_flags(uri, flags).map_err(|source| StoreError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.read_only = true;
+        Ok(())
+    }
+
+    fn configure(&self) -> Result<(), StoreError> {
         // WAL lets `trellis runs` read while an ingest writes; NORMAL sync is durable
         // against process crashes, which is what matters for a results cache. The mode
         // switch bypasses SQLite's busy handler, so when several processes open a new
@@ -154,18 +242,8 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let found: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| self.err("reading the schema version", e))?;
+        let found = self.schema_version()?;
         let supported = schema::current_version();
-        if found > supported {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found,
-                supported,
-            });
-        }
         if found == supported {
             return Ok(());
         }
@@ -181,6 +259,7 @@ impl Store {
         })
         .map_err(|e| match e {
             WriteError::Busy(waited) => StoreError::Busy { path, waited },
+            WriteError::Sqlite(source) if is_read_only(&source) => StoreError::ReadOnly { path },
             WriteError::Sqlite(source) => StoreError::Sqlite {
                 path,
                 context: "migrating the schema",
@@ -189,13 +268,45 @@ impl Store {
         })
     }
 
+    /// An SQLite error as the store reports it: a write refused because the store
+    /// cannot be written says so, not "may be damaged".
     fn err(&self, context: &'static str, source: rusqlite::Error) -> StoreError {
+        if is_read_only(&source) {
+            return StoreError::ReadOnly {
+                path: self.path.clone(),
+            };
+        }
         StoreError::Sqlite {
             path: self.path.clone(),
             context,
             source,
         }
     }
+}
+
+/// Whether SQLite refused because the store (or its directory) cannot be written.
+fn is_read_only(e: &rusqlite::Error) -> bool {
+    use rusqlite::ffi::ErrorCode;
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => {
+            matches!(f.code, ErrorCode::ReadOnly | ErrorCode::CannotOpen)
+        }
+        _ => false,
+    }
+}
+
+/// A path for an SQLite `file:` URI: `%`, `?` and `#` escaped.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for ch in path.to_string_lossy().chars() {
+        match ch {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 enum WriteError {

@@ -32,11 +32,7 @@ impl Store {
                 path: self.path.clone(),
                 waited,
             }),
-            Err(WriteError::Sqlite(source)) => Err(StoreError::Sqlite {
-                path: self.path.clone(),
-                context: "storing a build",
-                source,
-            }),
+            Err(WriteError::Sqlite(source)) => Err(self.err("storing a build", source)),
         }
     }
 }
