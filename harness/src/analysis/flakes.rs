@@ -255,7 +255,7 @@ pub fn row_stats_in(
             continue;
         }
         let flip = match coalesce(*status, true) {
-            CellStatus::NoResult => continue,
+            CellStatus::NoResult | CellStatus::Unknown => continue,
             CellStatus::Pass => Flip::Pass,
             CellStatus::Flaky => Flip::Flaky,
             _ => {
@@ -276,7 +276,7 @@ pub fn row_stats_in(
         let mut listed = false;
         for (col, status) in cells.iter().enumerate().take(cols.end).skip(cols.start) {
             tg.push(match coalesce(*status, true) {
-                CellStatus::NoResult => continue,
+                CellStatus::NoResult | CellStatus::Unknown => continue,
                 CellStatus::Pass => {
                     listed = true;
                     Flip::Pass

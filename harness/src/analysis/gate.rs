@@ -638,7 +638,7 @@ fn results(grid: &Grid, row: usize, ctx: &GridContext) -> Vec<(usize, bool)> {
         .enumerate()
         .filter(|(col, _)| !ctx.outages[*col])
         .filter_map(|(col, s)| match coalesce(*s, true) {
-            CellStatus::NoResult => None,
+            CellStatus::NoResult | CellStatus::Unknown => None,
             CellStatus::Pass | CellStatus::Flaky => Some((col, false)),
             _ if grid.message(row, col).is_some_and(flakes::is_infra_message) => None,
             _ => Some((col, true)),

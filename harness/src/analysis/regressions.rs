@@ -50,7 +50,7 @@ pub fn find(grid: &Grid, basis_start: i64, sample_start: i64) -> Vec<Regression>
                 continue;
             }
             let failed = match coalesce(*status, true) {
-                CellStatus::NoResult => continue,
+                CellStatus::NoResult | CellStatus::Unknown => continue,
                 CellStatus::Fail => {
                     if grid.message(row, col).is_some_and(is_infra_message) {
                         continue;

@@ -6,18 +6,20 @@ use crate::model::CellStatus;
 use crate::model::Grid;
 use serde::Serialize;
 
-/// TestGrid's `result.Coalesce`: every state becomes NO_RESULT, PASS, FAIL or FLAKY.
-/// RUNNING is NO_RESULT when `ignore_running`, else FAIL. Note that TestGrid maps
-/// UNKNOWN, CANCEL, BLOCKED, CATEGORIZED_ABORT and PASS_WITH_SKIPS to PASS.
+/// TestGrid's `result.Coalesce`: every state becomes NO_RESULT, PASS, FAIL, FLAKY or
+/// UNKNOWN. RUNNING is NO_RESULT when `ignore_running`, else UNKNOWN; the passing
+/// states are PASS, the failing ones FAIL, and what is neither (UNKNOWN, CANCEL,
+/// BLOCKED, CATEGORIZED_ABORT, a shown RUNNING) stays UNKNOWN, which alerts and
+/// flakiness skip and the tab summary counts as neither a pass nor a failure.
 pub fn coalesce(status: CellStatus, ignore_running: bool) -> CellStatus {
     use CellStatus::*;
     match status {
         NoResult => NoResult,
         Running if ignore_running => NoResult,
-        Running => Fail,
         Flaky => Flaky,
         s if is_failing(s) => Fail,
-        _ => Pass,
+        s if is_passing(s) => Pass,
+        _ => Unknown,
     }
 }
 
@@ -77,7 +79,7 @@ pub fn alert(row: &[CellStatus], failures_to_open: u32, passes_to_close: u32) ->
                 }
                 streak = 0;
             }
-            _ => {
+            CellStatus::Pass => {
                 passes += 1;
                 if streak >= failures_to_open {
                     last_pass.get_or_insert(col);
@@ -90,6 +92,8 @@ pub fn alert(row: &[CellStatus], failures_to_open: u32, passes_to_close: u32) ->
                     streak = 0;
                 }
             }
+            // UNKNOWN (an aborted or cancelled result) neither passes nor fails.
+            _ => continue,
         }
     }
     if streak < failures_to_open {
@@ -404,6 +408,17 @@ mod tests {
         flip_flakiness(&results)
     }
 
+    /// Rule 5b: an UNKNOWN result (an aborted or cancelled run) between failures is
+    /// skipped by the alert scan, not taken for a pass that ends the streak.
+    #[test]
+    fn an_unknown_result_neither_opens_nor_closes_an_alert() {
+        let u = CellStatus::Cancel;
+        let a = alert(&[F, u, F, F, P], 3, 1).expect("three failures around a cancel alert");
+        assert_eq!((a.fail_count, a.first_fail, a.latest_fail), (3, 3, 0));
+        assert_eq!(alert(&[u, u, P], 1, 1), None);
+        assert_eq!(alert(&[F, u], 1, 1).map(|a| a.fail_count), Some(1));
+    }
+
     #[test]
     fn flip_flakiness_matches_testgrids_published_values() {
         assert_eq!(flips("p f p p fl p p p p f"), 30.0);
@@ -420,9 +435,17 @@ mod tests {
         assert_eq!(coalesce(CellStatus::TimedOut, true), F);
         assert_eq!(coalesce(CellStatus::ToolFail, true), F);
         assert_eq!(coalesce(CellStatus::PassWithSkips, true), P);
-        assert_eq!(coalesce(CellStatus::Unknown, true), P);
+        // UNKNOWN and its kin stay UNKNOWN; a shown RUNNING is UNKNOWN, not FAIL.
+        for s in [
+            CellStatus::Unknown,
+            CellStatus::Cancel,
+            CellStatus::Blocked,
+            CellStatus::CategorizedAbort,
+        ] {
+            assert_eq!(coalesce(s, true), CellStatus::Unknown, "{s:?}");
+        }
         assert_eq!(coalesce(CellStatus::Running, true), N);
-        assert_eq!(coalesce(CellStatus::Running, false), F);
+        assert_eq!(coalesce(CellStatus::Running, false), CellStatus::Unknown);
         assert_eq!(coalesce(K, true), K);
     }
 
