@@ -173,15 +173,33 @@ pub struct TabSummary {
 
 const NO_RUNS: &str = "no completed results";
 
-/// Rows the tab shows: matching its filters, and with a result in a recent column.
+/// The columns a tab shows, newest first: TestGrid's tabulator drops every column
+/// where no row the tab's filters keep has a result (`dropEmptyColumns`), keeping the
+/// newest one when that would drop them all.
+pub fn tab_columns(grid: &Grid, tab: &Tab) -> Vec<usize> {
+    let shown: Vec<usize> = visible_rows_all(grid, tab);
+    let cols: Vec<usize> = (0..grid.columns.len())
+        .filter(|c| shown.iter().any(|r| grid.row(*r)[*c] != CellStatus::NoResult))
+        .collect();
+    if cols.is_empty() && !grid.columns.is_empty() {
+        return vec![0];
+    }
+    cols
+}
+
+/// Rows the tab shows: matching its filters, and with a result in one of its recent
+/// columns (of [`tab_columns`]).
 pub fn visible_rows(grid: &Grid, tab: &Tab) -> Vec<usize> {
-    let recent = (tab.num_columns_recent as usize).min(grid.columns.len());
+    rows_with_recent_results(grid, tab, &tab_columns(grid, tab))
+}
+
+fn rows_with_recent_results(grid: &Grid, tab: &Tab, cols: &[usize]) -> Vec<usize> {
+    let recent = &cols[..(tab.num_columns_recent as usize).min(cols.len())];
     (0..grid.rows.len())
         .filter(|r| tab.shows_row(&grid.rows[*r]))
         .filter(|r| {
-            grid.row(*r)[..recent]
-                .iter()
-                .any(|s| *s != CellStatus::NoResult)
+            let row = grid.row(*r);
+            recent.iter().any(|c| row[*c] != CellStatus::NoResult)
         })
         .collect()
 }
@@ -196,10 +214,11 @@ pub fn visible_rows_all(grid: &Grid, tab: &Tab) -> Vec<usize> {
 
 /// Summarises a tab the way TestGrid's summarizer does.
 pub fn summarize_tab(grid: &Grid, tab: &Tab, now: i64) -> TabSummary {
-    let rows = visible_rows(grid, tab);
-    let recent = (tab.num_columns_recent as usize).min(grid.columns.len());
-    let (stats, broken) = grid_stats(grid, &rows, recent, tab.broken_column_threshold);
-    let last_run = grid.columns.first().and_then(|c| c.started);
+    let cols = tab_columns(grid, tab);
+    let rows = rows_with_recent_results(grid, tab, &cols);
+    let recent = (tab.num_columns_recent as usize).min(cols.len());
+    let (stats, broken) = grid_stats(grid, &rows, &cols[..recent], tab.broken_column_threshold);
+    let last_run = cols.first().and_then(|c| grid.columns[*c].started);
     // TestGrid's summarizer: a tab with no runs or no rows is STALE once staleness is
     // on, whatever the age of its columns.
     let stale = if rows.is_empty() && tab.alert_stale_results_hours > 0 {
@@ -225,7 +244,7 @@ pub fn summarize_tab(grid: &Grid, tab: &Tab, now: i64) -> TabSummary {
     } else if !alerts.is_empty() {
         TabStatus::Failing
     } else {
-        recent_status(grid, &rows, recent)
+        recent_status(grid, &rows, &cols, recent)
     };
     let message = if stats.filled_cells == 0 {
         NO_RUNS.to_string()
@@ -254,12 +273,12 @@ pub fn summarize_tab(grid: &Grid, tab: &Tab, now: i64) -> TabSummary {
 fn grid_stats(
     grid: &Grid,
     rows: &[usize],
-    recent: usize,
+    recent: &[usize],
     broken_threshold: f64,
 ) -> (GridStats, bool) {
     let mut stats = GridStats::default();
     let mut broken = false;
-    for col in 0..recent {
+    for &col in recent {
         let (mut passes, mut failures, mut other) = (0u64, 0u64, 0u64);
         for r in rows {
             match coalesce(grid.row(*r)[col], true) {
@@ -287,20 +306,35 @@ fn grid_stats(
     (stats, broken)
 }
 
-/// FLAKY when any recent column has a non-passing cell, PASSING when recent columns
-/// are green, UNKNOWN when there is nothing to judge.
-fn recent_status(grid: &Grid, rows: &[usize], recent: usize) -> TabStatus {
+/// TestGrid's `overallStatus` past alerts: FLAKY when a recent column has a cell that
+/// is not a pass, PASSING when the recent columns are green, UNKNOWN when there is
+/// nothing to judge. Recent columns are the newest `recent` that hold a pass; a column
+/// still running does not count as one (its finished cells are still judged).
+fn recent_status(grid: &Grid, rows: &[usize], cols: &[usize], recent: usize) -> TabStatus {
+    let mut left = recent;
     let mut passing = false;
-    for col in 0..recent {
-        let mut found = false;
+    for &col in cols {
+        if left == 0 {
+            break;
+        }
+        let (mut found, mut running) = (false, false);
         for r in rows {
-            match coalesce(grid.row(*r)[col], true) {
+            let raw = grid.row(*r)[col];
+            if raw == CellStatus::Running {
+                running = true;
+                continue;
+            }
+            match coalesce(raw, true) {
                 CellStatus::NoResult => {}
                 CellStatus::Pass => found = true,
                 _ => return TabStatus::Flaky,
             }
         }
-        passing |= found;
+        if running || !found {
+            continue;
+        }
+        passing = true;
+        left -= 1;
     }
     if passing {
         TabStatus::Passing
@@ -523,6 +557,49 @@ mod tests {
 
     fn tab() -> Tab {
         Tab::with_kubernetes_defaults("t", "job")
+    }
+
+    /// Rule 18: a tab's filters empty the newest columns (another test group's rows
+    /// ran there); TestGrid drops them, so the tab's recent columns are its own.
+    #[test]
+    fn columns_the_filters_empty_are_dropped() {
+        let g = grid(&[
+            ("other.x", &[P, P, P, N, N, N]),
+            ("mine.a", &[N, N, N, P, F, P]),
+            ("mine.b", &[N, N, N, P, P, P]),
+        ]);
+        let mut t = tab();
+        t.num_columns_recent = 3;
+        t.include = Some(regex::Regex::new("^mine").unwrap());
+        assert_eq!(tab_columns(&g, &t), vec![3, 4, 5]);
+        let s = summarize_tab(&g, &t, 1_000_000);
+        assert_eq!(
+            s.message,
+            "Tab stats: 2 of 3 (66.7%) recent columns passed (5 of 6 or 83.3% cells)"
+        );
+        assert_eq!(s.status, TabStatus::Flaky);
+        // Its last run is its own newest column's, not the other rows'.
+        assert_eq!(s.last_run, g.columns[3].started);
+        // Filters that keep nothing leave the newest column.
+        t.include = Some(regex::Regex::new("^none").unwrap());
+        assert_eq!(tab_columns(&g, &t), vec![0]);
+    }
+
+    /// Rule 18: the recent columns the status judges are the newest that hold a pass;
+    /// a column still running is not one of them.
+    #[test]
+    fn the_status_counts_columns_with_a_pass() {
+        let r = CellStatus::Running;
+        let g = grid(&[("a", &[r, P, F]), ("b", &[P, P, P])]);
+        let mut t = tab();
+        t.num_columns_recent = 2;
+        t.num_failures_to_alert = 0;
+        // The running column is skipped, so the failure two columns back is recent.
+        assert_eq!(summarize_tab(&g, &t, 1_000_000).status, TabStatus::Flaky);
+        // A column with no pass (all empty for these rows) does not use up the window.
+        let g = grid(&[("a", &[P, N, F]), ("b", &[P, N, P]), ("c", &[N, P, N])]);
+        t.include = Some(regex::Regex::new("^[ab]$").unwrap());
+        assert_eq!(summarize_tab(&g, &t, 1_000_000).status, TabStatus::Flaky);
     }
 
     #[test]
