@@ -179,7 +179,11 @@ const NO_RUNS: &str = "no completed results";
 pub fn tab_columns(grid: &Grid, tab: &Tab) -> Vec<usize> {
     let shown: Vec<usize> = visible_rows_all(grid, tab);
     let cols: Vec<usize> = (0..grid.columns.len())
-        .filter(|c| shown.iter().any(|r| grid.row(*r)[*c] != CellStatus::NoResult))
+        .filter(|c| {
+            shown
+                .iter()
+                .any(|r| grid.row(*r)[*c] != CellStatus::NoResult)
+        })
         .collect();
     if cols.is_empty() && !grid.columns.is_empty() {
         return vec![0];

@@ -428,7 +428,13 @@ pub fn report(store: &Path, out: &Path) -> Result<ReportFigures, BenchError> {
     }
     let now = chrono::Utc::now().timestamp();
     let start = Instant::now();
-    let site = crate::report::gather(store, dashboards_for(&jobs), crate::model::Span::ALL, now)?;
+    let site = crate::report::gather(
+        store,
+        dashboards_for(&jobs),
+        crate::model::Span::ALL,
+        now,
+        false,
+    )?;
     let gathered = start.elapsed();
     let _ = std::fs::remove_dir_all(out);
     let stats = crate::report::write_site(&site, out)?;

@@ -37,11 +37,13 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         days: sample_days,
         since: now - i64::from(sample_days) * 86_400,
         until: now,
+        per_test_group: false,
     };
     let basis = window::Window {
         days: args.basis_days,
         since: sample.since - i64::from(args.basis_days) * 86_400,
         until: sample.since,
+        per_test_group: false,
     };
     let (basis_start, sample_start) = (basis.since, sample.since);
     let span = crate::model::Span {

@@ -32,7 +32,13 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let config = args.window.config()?;
     let window = args.window.window(&config);
     eprintln!("{}", window.describe());
-    let site = report::gather(db, config, window.span(), window.until)?;
+    let site = report::gather(
+        db,
+        config,
+        window.span(),
+        window.until,
+        window.per_test_group,
+    )?;
     if let Some(out) = &args.out {
         match report::write_site(&site, out) {
             Ok(stats) => eprintln!(

@@ -32,7 +32,13 @@ pub struct Args {
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let config = crate::report::with_stored_jobs(db, args.window.config()?)?;
     let window = args.window.window(&config);
-    let snapshot = crate::report::snapshot(db, &config, window.span(), window.until)?;
+    let snapshot = crate::report::snapshot(
+        db,
+        &config,
+        window.span(),
+        window.until,
+        window.per_test_group,
+    )?;
     let report = snapshot.status;
     // Builds dated after the decision time are not evidence (three green builds dated
     // 2100 must not unblock a release); they are named, not silently dropped.

@@ -31,6 +31,8 @@ impl WindowArgs {
     }
 
     /// The window: `--days` (else the dashboards' `days_of_results`) back from `--at`.
+    /// Without `--days`, each job is then cut to its own test group's
+    /// `days_of_results` ([`Window::per_test_group`]).
     pub fn window(&self, config: &DashboardConfig) -> Window {
         let days = self.days.unwrap_or_else(|| config.days_of_results());
         let until = self.now();
@@ -38,6 +40,7 @@ impl WindowArgs {
             days,
             since: until - i64::from(days) * 86_400,
             until,
+            per_test_group: self.days.is_none() && !config.test_groups.is_empty(),
         }
     }
 
@@ -64,6 +67,9 @@ pub struct Window {
     pub days: u32,
     pub since: i64,
     pub until: i64,
+    /// Each job is cut to its test group's own `days_of_results` (TestGrid keeps a
+    /// window per group); `days` is then the longest of them.
+    pub per_test_group: bool,
 }
 
 impl Window {
@@ -77,11 +83,16 @@ impl Window {
     /// `window: builds started 2026-11-17 10:00 – 2026-12-02 10:00 UTC (15 days) …`
     pub fn describe(&self) -> String {
         format!(
-            "window: builds started {} – {} UTC ({} days; --days N, --at UNIX_SECONDS); \
+            "window: builds started {} – {} UTC ({} days{}; --days N, --at UNIX_SECONDS); \
              a job with no build in it shows its newest",
             utc(self.since),
             utc(self.until),
-            self.days
+            self.days,
+            if self.per_test_group {
+                ", or a job's test group's days_of_results"
+            } else {
+                ""
+            }
         )
     }
 }

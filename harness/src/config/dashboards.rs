@@ -203,6 +203,25 @@ impl DashboardConfig {
             .unwrap_or(BUILTIN_DAYS_OF_RESULTS)
     }
 
+    /// `days_of_results` of the test group that reads `job`, if a group does.
+    pub fn days_of_results_for(&self, job: &str) -> Option<u32> {
+        self.test_groups
+            .iter()
+            .find(|g| g.matches_job(job))
+            .map(|g| g.days_of_results)
+    }
+
+    /// Cuts each grid to the `days_of_results` of the test group that reads its job,
+    /// back from `until` (TestGrid keeps a window per group); a job no group reads
+    /// keeps what it has.
+    pub fn cut_to_group_windows(&self, grids: &mut [crate::model::Grid], until: i64) {
+        for g in grids {
+            if let Some(days) = self.days_of_results_for(&g.job) {
+                g.keep_since(until - i64::from(days) * 86_400);
+            }
+        }
+    }
+
     /// The base jobs configured for `job` (`trellis_base_jobs` of the test group
     /// that reads it), if any.
     pub fn base_jobs_for(&self, job: &str) -> Option<&[String]> {
@@ -664,6 +683,56 @@ mod tests {
         assert!(!g.matches_job("logs"));
         // TestGrid's own built-in, not Kubernetes's default.yaml.
         assert_eq!(g.num_columns_recent, 5);
+    }
+
+    /// Rule 16: each test group keeps its own `days_of_results`, and (rule 17) at
+    /// least its newest column, however old.
+    #[test]
+    fn each_test_group_has_its_own_window() {
+        use crate::model::{CellStatus, Column, Grid};
+        let c = load_yaml(&[(
+            "x.yaml",
+            "test_groups:\n- name: daily\n  days_of_results: 1\n- name: weekly\n  days_of_results: 7\n",
+        )]);
+        let now = 100 * 86_400;
+        let grid = |job: &str, ages_days: &[i64]| {
+            let columns = ages_days
+                .iter()
+                .map(|d| Column {
+                    build: format!("{d}"),
+                    started: Some(now - d * 86_400 - 60),
+                    ..Column::default()
+                })
+                .collect();
+            let mut g = Grid::new(job.into(), columns);
+            let r = g.add_row("t".into());
+            for col in 0..ages_days.len() {
+                g.set(r, col, CellStatus::Fail, Some(format!("m{col}")));
+            }
+            g
+        };
+        let mut grids = vec![
+            grid("daily", &[0, 2, 3]),
+            grid("weekly", &[0, 2, 3, 8]),
+            grid("stale", &[5, 6]),
+            grid("daily-old", &[4, 5]),
+        ];
+        let mut with_old = c.clone();
+        with_old.test_groups.push(TestGroup {
+            name: "daily-old".into(),
+            ..c.test_groups[0].clone()
+        });
+        with_old.cut_to_group_windows(&mut grids, now);
+        let builds = |g: &Grid| g.columns.iter().map(|c| c.build.clone()).collect::<Vec<_>>();
+        assert_eq!(builds(&grids[0]), ["0"]);
+        assert_eq!(builds(&grids[1]), ["0", "2", "3"]);
+        // No group reads it: the whole window stays.
+        assert_eq!(builds(&grids[2]), ["5", "6"]);
+        // Every build older than its group's window: the newest is kept.
+        assert_eq!(builds(&grids[3]), ["4"]);
+        assert_eq!(grids[3].row(0), [CellStatus::Fail]);
+        assert_eq!(grids[3].message(0, 0), Some("m0"));
+        assert_eq!(grids[3].message(0, 1), None);
     }
 
     fn load_yaml(files: &[(&str, &str)]) -> DashboardConfig {

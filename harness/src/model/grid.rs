@@ -111,6 +111,30 @@ impl Grid {
             .map(|((r, c), m)| (*r as usize, *c as usize, m.as_str()))
     }
 
+    /// Keeps the columns started at or after `since` (columns are newest first, so a
+    /// prefix), and always the newest one: TestGrid shows a group's newest build
+    /// however old it is.
+    pub fn keep_since(&mut self, since: i64) {
+        let width = self.columns.len();
+        let keep = self
+            .columns
+            .iter()
+            .take_while(|c| c.started.is_some_and(|t| t >= since))
+            .count()
+            .max(width.min(1));
+        if keep == width {
+            return;
+        }
+        let mut statuses = Vec::with_capacity(self.rows.len() * keep);
+        for r in 0..self.rows.len() {
+            statuses.extend_from_slice(&self.statuses[r * width..r * width + keep]);
+        }
+        self.statuses = statuses;
+        self.columns.truncate(keep);
+        self.messages.retain(|(_, c), _| (*c as usize) < keep);
+        self.attempts.retain(|(_, c), _| (*c as usize) < keep);
+    }
+
     /// Sorts rows by name (stable output regardless of storage order).
     pub fn sort_rows(&mut self) {
         let width = self.columns.len();

@@ -25,18 +25,23 @@ pub fn with_stored_jobs(
     Ok(config.with_unconfigured(&Store::open(db)?.jobs()?))
 }
 
-/// Loads the grids of the jobs `config` shows (the builds `span` takes) and analyses
-/// them at `now`.
+/// Loads the grids of the jobs `config` shows (the builds `span` takes; with
+/// `group_windows`, each cut to its test group's `days_of_results` back from `now`)
+/// and analyses them at `now`.
 pub fn snapshot(
     db: &Path,
     config: &DashboardConfig,
     span: Span,
     now: i64,
+    group_windows: bool,
 ) -> Result<Snapshot, store::StoreError> {
     let jobs = Store::open(db)?.jobs()?;
     let wanted = config.jobs_shown(&jobs);
     let step = std::time::Instant::now();
-    let grids = store::load_grids(db, &wanted, span, 2)?;
+    let mut grids = store::load_grids(db, &wanted, span, 2)?;
+    if group_windows {
+        config.cut_to_group_windows(&mut grids, now);
+    }
     tracing::info!(elapsed = ?step.elapsed(), "grids loaded");
     let step = std::time::Instant::now();
     let snapshot = Snapshot::compute(config, grids, now);
@@ -50,9 +55,10 @@ pub fn gather(
     config: DashboardConfig,
     span: Span,
     now: i64,
+    group_windows: bool,
 ) -> Result<Site, store::StoreError> {
     let config = with_stored_jobs(db, config)?;
-    let snapshot = snapshot(db, &config, span, now)?;
+    let snapshot = snapshot(db, &config, span, now, group_windows)?;
     let step = std::time::Instant::now();
     // In job order, as the store lists them, so clusters come out the same every time.
     let mut grids: Vec<_> = snapshot.grids.values().collect();
