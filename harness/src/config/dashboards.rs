@@ -723,7 +723,12 @@ mod tests {
             ..c.test_groups[0].clone()
         });
         with_old.cut_to_group_windows(&mut grids, now);
-        let builds = |g: &Grid| g.columns.iter().map(|c| c.build.clone()).collect::<Vec<_>>();
+        let builds = |g: &Grid| {
+            g.columns
+                .iter()
+                .map(|c| c.build.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(builds(&grids[0]), ["0"]);
         assert_eq!(builds(&grids[1]), ["0", "2", "3"]);
         // No group reads it: the whole window stays.

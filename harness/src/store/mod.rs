@@ -150,7 +150,7 @@ impl Store {
             Ok(found) => found,
             // A WAL store in a directory that cannot be written cannot make its
             // shared-memory file: read it as an immutable file instead.
-            Err(StoreError::ReadOnly { .. }) if exists => {
+            Err(e) if exists && e.is_unwritable() => {
                 store.reopen_read_only()?;
                 store.schema_version()?
             }
@@ -170,7 +170,7 @@ impl Store {
         if !store.read_only {
             match store.configure() {
                 Ok(()) => {}
-                Err(StoreError::ReadOnly { .. }) if exists => store.reopen_read_only()?,
+                Err(e) if exists && e.is_unwritable() => store.reopen_read_only()?,
                 Err(e) => return Err(e),
             }
         }
@@ -284,14 +284,23 @@ impl Store {
     }
 }
 
-/// Whether SQLite refused because the store (or its directory) cannot be written.
+/// Whether SQLite refused a write because the store cannot be written.
 fn is_read_only(e: &rusqlite::Error) -> bool {
-    use rusqlite::ffi::ErrorCode;
-    match e {
-        rusqlite::Error::SqliteFailure(f, _) => {
-            matches!(f.code, ErrorCode::ReadOnly | ErrorCode::CannotOpen)
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ffi::ErrorCode::ReadOnly)
+}
+
+impl StoreError {
+    /// Whether the store exists but cannot be written: read-only, or (a WAL store in a
+    /// directory that cannot be written) its shared-memory file cannot be made.
+    fn is_unwritable(&self) -> bool {
+        match self {
+            StoreError::ReadOnly { .. } => true,
+            StoreError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(f, _),
+                ..
+            } => f.code == rusqlite::ffi::ErrorCode::CannotOpen,
+            _ => false,
         }
-        _ => false,
     }
 }
 
