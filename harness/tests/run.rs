@@ -659,3 +659,69 @@ fn quarantined_tests_are_skipped_by_a_run() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+const THREE_TEST_SUITE: &str = r#"#!/bin/sh
+# A libtest-compatible suite: `works` passes, `broken` fails, `flaky` fails until
+# $FLAKY_MARKER exists, and fails without a KUBECONFIG.
+case "$*" in
+  *--list*) echo "works: test"; echo "broken: test"; echo "flaky: test" ;;
+  *broken*) echo "expected 1, got 2"; exit 101 ;;
+  *flaky*)
+    [ -n "$KUBECONFIG" ] || { echo "no KUBECONFIG"; exit 101; }
+    [ -e "$FLAKY_MARKER" ] && exit 0
+    touch "$FLAKY_MARKER"; echo "first attempt fails"; exit 101 ;;
+  *) exit 0 ;;
+esac
+"#;
+
+/// `trellis run --kubeconfig` records how to run its libtest suites again, and
+/// `trellis gate --retry` does, against the same cluster: the flake passes on retry,
+/// the real failure fails every retry and still blocks.
+#[test]
+fn gate_retries_a_runs_libtest_failures_on_the_same_cluster() {
+    let env = Env::new(Options::default());
+    let suite = script(env.dir.path(), "three-tests", THREE_TEST_SUITE);
+    let manifest = env.manifest(
+        "three.yaml",
+        format!(
+            "name: three\nkind: libtest\nbinary: {}\nparallel: 1\ntimeout: 1m\n",
+            suite.display()
+        ),
+    );
+    let marker = env.path("flaky-marker");
+    let mut cmd = env.run(&[manifest.to_str().unwrap(), "--job", "pull-three"]);
+    cmd.arg("--kubeconfig")
+        .arg(&env.kubeconfig)
+        .env("FLAKY_MARKER", &marker);
+    let o = output(cmd);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let build = build_dir(&env.path("out"), "pull-three");
+    let finished = read_json(&build.join("finished.json"));
+    let rerun = &finished["metadata"]["trellis-rerun"];
+    assert_eq!(
+        rerun["kubeconfig"],
+        env.kubeconfig.display().to_string(),
+        "{rerun}"
+    );
+
+    // The gate's own environment has no KUBECONFIG: the retried test gets the run's.
+    let o = trellis_cmd(&env.path("db.sqlite"))
+        .arg("gate")
+        .arg(&build)
+        .args(["--retry", "2", "--json"])
+        .env("FLAKY_MARKER", &marker)
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let flaked = report["flaked_here"].as_array().unwrap();
+    assert!(
+        flaked.len() == 1 && flaked[0]["test"].as_str().unwrap().ends_with("flaky"),
+        "{report:#}"
+    );
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{report:#}");
+    assert!(failures[0]["test"].as_str().unwrap().ends_with("broken"));
+    assert_eq!(failures[0]["evidence"]["attempts"], 3);
+}

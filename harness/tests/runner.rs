@@ -448,7 +448,7 @@ fn gate_retry_reruns_the_failures_of_a_trellis_test_build() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("does not say how to run its tests again")
-            && stderr(&o).contains("trellis test BINARY"),
+            && stderr(&o).contains("`trellis test --build-dir` made it"),
         "{}",
         stderr(&o)
     );

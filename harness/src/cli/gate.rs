@@ -29,9 +29,10 @@ use std::path::{Path, PathBuf};
 ///
 /// `--retry N` confirms by running the `new` and `known-flake` failures again, up to
 /// N times each (stopping at the first pass), for a build `trellis test --build-dir`
-/// made (it records its binaries): a test that passes on retry is then a flake of
-/// this build, not a failure; one that fails every retry has N more failed attempts,
-/// which a known flake rarely explains.
+/// made, or a `trellis run --kubeconfig` build's libtest suites (against the same
+/// cluster and context): a test that passes on retry is then a flake of this build,
+/// not a failure; one that fails every retry has N more failed attempts, which a
+/// known flake rarely explains.
 ///
 /// Exit codes: 0 pass (no `new` failure); 8 block; 4 build or base job not found.
 /// `--json` prints {verdict, build: {job, build, commit, pr}, checked, counts, base,
@@ -73,7 +74,8 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     job: Option<String>,
     /// Run the `new` and `known-flake` failures again, up to N times each, before
-    /// judging (builds made by `trellis test --build-dir`).
+    /// judging (builds made by `trellis test --build-dir`, or libtest suites of
+    /// `trellis run --kubeconfig`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
     retry: Option<u32>,
 }
@@ -184,7 +186,7 @@ fn retry(build: &Build, tests: &[String], attempts: u32) -> Result<Vec<Retried>,
                 build.build,
                 crate::runner::RERUN_METADATA_KEY
             ),
-            "run the tests with `trellis test BINARY... --build-dir DIR --job JOB` and gate that build; or leave out --retry",
+            "a build can be re-run when `trellis test --build-dir` made it, or `trellis run --kubeconfig` ran libtest suites on a cluster that is still there; or leave out --retry",
         )
     })?;
     eprintln!(
@@ -193,7 +195,26 @@ fn retry(build: &Build, tests: &[String], attempts: u32) -> Result<Vec<Retried>,
         if tests.len() == 1 { "" } else { "s" },
         if attempts == 1 { "" } else { "s" }
     );
-    let retried = spec.retry(tests, attempts)?;
+    // The cluster a `trellis run` build ran against, with its context, as the suite
+    // saw it; a `trellis test` build's tests get the gate's own KUBECONFIG.
+    let scratch = tempfile::tempdir().map_err(|e| {
+        Failure::message(
+            exit::FAILURE,
+            format!("cannot make a scratch directory: {e}"),
+            "check that $TMPDIR is writable",
+        )
+    })?;
+    let mut env = Vec::new();
+    if let Some(kubeconfig) = &spec.kubeconfig {
+        let access = crate::cluster::access::Access {
+            kubeconfig: kubeconfig.clone(),
+            context: spec.context.clone(),
+        };
+        let path = crate::run::child_kubeconfig(&access, scratch.path())
+            .map_err(|e| Failure::new(exit::FAILURE, e))?;
+        env.push(("KUBECONFIG".to_string(), path.display().to_string()));
+    }
+    let retried = spec.retry(tests, attempts, env)?;
     for test in tests
         .iter()
         .filter(|t| !retried.iter().any(|r| &r.test == *t))

@@ -143,6 +143,10 @@ pub fn run(args: Args, db: &std::path::Path) -> Result<i32, Failure> {
                 .collect(),
             ignored: args.ignored,
             timeout: opts.timeout,
+            // The tests reach a cluster, if any, through the KUBECONFIG passed
+            // through: the re-run passes the gate's own through the same way.
+            kubeconfig: None,
+            context: None,
         };
         store_run(build, &args.job, started, finished, f == 0, &rerun, db)?;
     }

@@ -29,6 +29,11 @@ pub trait Provider {
     fn upgradable(&mut self) -> Option<&mut dyn Upgradable> {
         None
     }
+    /// The cluster is still there after the run (an existing one): its tests can be
+    /// run again later (`trellis gate --retry`).
+    fn outlives_the_run(&self) -> bool {
+        false
+    }
 }
 
 /// A control plane whose components trellis can replace one by one.
@@ -180,6 +185,10 @@ impl KubeconfigProvider {
 }
 
 impl Provider for KubeconfigProvider {
+    fn outlives_the_run(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!(
             "existing cluster from {}{} (never deleted)",

@@ -110,6 +110,8 @@ pub struct RunResult {
     pub suites: Vec<SuiteSummary>,
     /// Why the run stopped early, with its hint.
     pub error: Option<String>,
+    /// How to run its tests again (`trellis gate --retry`), when it can be.
+    pub rerun: Option<serde_json::Value>,
 }
 
 impl EventKind {

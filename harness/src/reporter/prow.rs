@@ -45,6 +45,9 @@ impl Sink for ProwMetadata {
                     .collect();
                 metadata.insert("suites".into(), suites.into());
                 metadata.insert("error".into(), json!(r.error));
+                if let Some(rerun) = &r.rerun {
+                    metadata.insert(crate::runner::RERUN_METADATA_KEY.into(), rerun.clone());
+                }
                 let finished = Finished {
                     timestamp: Some(r.finished),
                     passed: Some(r.passed),

@@ -8,6 +8,8 @@
 
 mod build_dir;
 
+pub use build_dir::child_kubeconfig;
+
 use crate::cluster::provider::Provider;
 use crate::cluster::ClusterError;
 use crate::interrupt::Interrupt;
@@ -155,6 +157,10 @@ pub fn execute(
             .error
             .as_ref()
             .map(|e| format!("{e}\n  hint: {}", e.hint())),
+        rerun: suites
+            .rerun
+            .as_ref()
+            .map(crate::runner::RerunSpec::to_metadata),
     };
     reporter.report(EventKind::RunFinished(result.clone()))?;
     Ok(RunSummary {
@@ -167,6 +173,8 @@ pub fn execute(
 /// What provisioning and the suites came to.
 struct SuitesRun {
     outcomes: Vec<SuiteSummary>,
+    /// How to run the libtest suites' tests again, when the cluster outlives the run.
+    rerun: Option<crate::runner::RerunSpec>,
     /// The first error; the suites after it did not run.
     error: Option<SuiteError>,
     /// The server's version, when the cluster came up and said.
@@ -183,6 +191,7 @@ fn provision_and_run(
 ) -> SuitesRun {
     let mut run = SuitesRun {
         outcomes: Vec::new(),
+        rerun: None,
         error: None,
         version: None,
     };
@@ -262,7 +271,46 @@ fn provision_and_run(
             Err(e) => run.error = Some(e),
         }
     }
+    run.rerun = rerun_spec(plan, &*provider, &access, &bin_dirs);
     run
+}
+
+/// How the run's libtest suites can be run again: only against a cluster that
+/// outlives the run; their binaries as this run found them.
+fn rerun_spec(
+    plan: &Plan,
+    provider: &dyn Provider,
+    access: &crate::cluster::access::Access,
+    bin_dirs: &[PathBuf],
+) -> Option<crate::runner::RerunSpec> {
+    if !provider.outlives_the_run() {
+        return None;
+    }
+    let libtest: Vec<&suite::Manifest> = plan
+        .manifests
+        .iter()
+        .filter(|m| m.kind == suite::SuiteKind::Libtest)
+        .collect();
+    let binaries: Vec<PathBuf> = libtest
+        .iter()
+        .filter_map(|m| {
+            suite::manifest::find_binary(m.binary.as_deref().unwrap_or_default(), bin_dirs).ok()
+        })
+        .map(|b| std::path::absolute(&b).unwrap_or(b))
+        .collect();
+    let timeout = libtest
+        .iter()
+        .map(|m| m.test_timeout.unwrap_or(m.timeout))
+        .max()?;
+    (!binaries.is_empty()).then(|| crate::runner::RerunSpec {
+        binaries,
+        ignored: false,
+        timeout,
+        kubeconfig: Some(
+            std::path::absolute(&access.kubeconfig).unwrap_or(access.kubeconfig.clone()),
+        ),
+        context: access.context.clone(),
+    })
 }
 
 #[cfg(test)]

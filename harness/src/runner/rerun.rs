@@ -1,6 +1,6 @@
-//! Running a stored build's failing tests again: what `trellis test --build-dir`
-//! records in finished.json so the build can be re-run, and the re-run itself
-//! (`trellis gate --retry N`).
+//! Running a stored build's failing tests again: what `trellis test --build-dir` and
+//! `trellis run --kubeconfig` record in finished.json so the build can be re-run, and
+//! the re-run itself (`trellis gate --retry N`).
 
 use super::{list_tests, run, RunOptions, RunnerError, TestCase, TestOutcome};
 use serde_json::{Map, Value};
@@ -10,7 +10,7 @@ use std::time::Duration;
 /// The finished.json metadata key under which a run says how to re-run it.
 pub const METADATA_KEY: &str = "trellis-rerun";
 
-/// How a `trellis test` build ran: enough to run any of its tests again.
+/// How a build's libtest tests ran: enough to run any of them again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RerunSpec {
     /// The test binaries, as absolute paths.
@@ -19,6 +19,10 @@ pub struct RerunSpec {
     pub ignored: bool,
     /// Deadline of one attempt.
     pub timeout: Duration,
+    /// The cluster the tests ran against (`trellis run --kubeconfig`: a cluster that
+    /// outlives the run), and the kubeconfig context.
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
 }
 
 /// One failing test run again.
@@ -36,10 +40,11 @@ impl RerunSpec {
     /// The metadata value `trellis test` writes.
     pub fn to_metadata(&self) -> Value {
         serde_json::json!({
-            "runner": "trellis test",
             "binaries": self.binaries,
             "ignored": self.ignored,
             "timeout_seconds": self.timeout.as_secs_f64(),
+            "kubeconfig": self.kubeconfig,
+            "context": self.context,
         })
     }
 
@@ -57,17 +62,26 @@ impl RerunSpec {
         if binaries.is_empty() || !(timeout > 0.0 && timeout <= 7.0 * 86_400.0) {
             return None;
         }
+        let text = |key: &str| spec.get(key).and_then(Value::as_str).map(str::to_string);
         Some(RerunSpec {
             binaries,
             ignored: spec.get("ignored")?.as_bool()?,
             timeout: Duration::from_secs_f64(timeout),
+            kubeconfig: text("kubeconfig").map(PathBuf::from),
+            context: text("context"),
         })
     }
 
     /// Runs each of `rows` (row names of the build: a test case's name, or
-    /// `suite.name`) up to `attempts` times, stopping at its first pass. Rows no
-    /// binary lists any more are left out of the answer (the caller says so).
-    pub fn retry(&self, rows: &[String], attempts: u32) -> Result<Vec<Retried>, RunnerError> {
+    /// `suite.name`) up to `attempts` times, stopping at its first pass, with `env`
+    /// added to each test's environment (the cluster's KUBECONFIG). Rows no binary
+    /// lists any more are left out of the answer (the caller says so).
+    pub fn retry(
+        &self,
+        rows: &[String],
+        attempts: u32,
+        env: Vec<(String, String)>,
+    ) -> Result<Vec<Retried>, RunnerError> {
         let mut cases: Vec<(String, TestCase)> = Vec::new();
         for binary in &self.binaries {
             for case in list_tests(binary, self.ignored)? {
@@ -82,7 +96,7 @@ impl RerunSpec {
             retries: attempts.saturating_sub(1),
             fail_fast: false,
             output_dir: None,
-            env: Vec::new(),
+            env,
             interrupt: None,
             skip: Default::default(),
         };
@@ -131,6 +145,8 @@ mod tests {
             binaries: vec![PathBuf::from("/x/tests-1a2b")],
             ignored: true,
             timeout: Duration::from_secs(30),
+            kubeconfig: Some(PathBuf::from("/home/ci/.kube/config")),
+            context: Some("kind-ci".into()),
         };
         let mut metadata = Map::new();
         metadata.insert(METADATA_KEY.into(), spec.to_metadata());
