@@ -725,3 +725,81 @@ fn gate_retries_a_runs_libtest_failures_on_the_same_cluster() {
     assert!(failures[0]["test"].as_str().unwrap().ends_with("broken"));
     assert_eq!(failures[0]["evidence"]["attempts"], 3);
 }
+
+/// `trellis run --rerun-failed BUILD` focuses exactly the specs that failed in an
+/// earlier build (two here, one a prefix of a passing spec's name), keeps the
+/// manifest's skip, and says each spec's verdict at the end; both builds are stored.
+#[test]
+fn rerun_failed_runs_exactly_the_failed_specs() {
+    let env = Env::new(Options::default());
+    let e2e = script(env.dir.path(), "e2e.test", E2E_STANDIN);
+    let manifest = env.manifest(
+        "e2e.yaml",
+        format!(
+            "name: e2e\nkind: e2e\nbinary: {}\nfocus: '\\[sig-network\\]'\nskip: '\\[Slow\\]'\nparallel: 1\ntimeout: 10m\n",
+            e2e.display()
+        ),
+    );
+    let earlier = env.path("earlier/junit_01.xml");
+    std::fs::create_dir_all(earlier.parent().unwrap()).unwrap();
+    std::fs::write(
+        &earlier,
+        r#"<testsuite name="Kubernetes e2e suite">
+  <testcase name="[sig-network] DNS should resolve (a.b)"><failure message="timed out"/></testcase>
+  <testcase name="[sig-apps] Deployment should roll over"><failure message="expected 3, got 2"/></testcase>
+  <testcase name="[sig-apps] Deployment should roll over and back"/>
+</testsuite>"#,
+    )
+    .unwrap();
+    // The second run's report: one of the two passes now.
+    let second = env.path("second.xml");
+    std::fs::write(
+        &second,
+        r#"<testsuite name="Kubernetes e2e suite">
+  <testcase name="[sig-network] DNS should resolve (a.b)"/>
+  <testcase name="[sig-apps] Deployment should roll over"><failure message="expected 3, got 2"/></testcase>
+</testsuite>"#,
+    )
+    .unwrap();
+    let calls = env.path("calls.log");
+    let mut cmd = env.run(&[
+        manifest.to_str().unwrap(),
+        "--kubeconfig",
+        env.kubeconfig.to_str().unwrap(),
+        "--job",
+        "rerun",
+        "--rerun-failed",
+        earlier.to_str().unwrap(),
+    ]);
+    cmd.env("E2E_LOG", &calls).env("E2E_JUNIT", &second);
+    let o = output(cmd);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    assert!(
+        calls.contains(r"--ginkgo.focus=(?:^|\s)(?:\[sig\-apps\] Deployment should roll over|\[sig\-network\] DNS should resolve \(a\.b\))$ --ginkgo.skip=\[Slow\]"),
+        "{calls}"
+    );
+    let out = common::stdout(&o);
+    assert!(
+        out.contains("re-run of 2 failed spec(s) from")
+            && out.contains("1 passed now, 1 failed again, 0 not run")
+            && out.contains("FAILED AGAIN [sig-apps] Deployment should roll over"),
+        "{out}"
+    );
+    // A libtest suite has no specs to focus: refused before anything starts.
+    let suite = script(env.dir.path(), "two-tests", TWO_TEST_SUITE);
+    let libtest = env.manifest(
+        "two.yaml",
+        format!(
+            "name: two\nkind: libtest\nbinary: {}\nparallel: 1\ntimeout: 1m\n",
+            suite.display()
+        ),
+    );
+    let o = env.run_on_fake(&[
+        libtest.to_str().unwrap(),
+        "--rerun-failed",
+        earlier.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--retry"), "{}", stderr(&o));
+}

@@ -96,6 +96,12 @@ pub struct Args {
     /// Conformance and e2e: list the specs without running them.
     #[arg(long)]
     dry_run: bool,
+    /// Run exactly the specs that failed in an earlier build (Sonobuoy's
+    /// --rerun-failed): its directory or JUnit file, or JOB/BUILD of a stored one.
+    /// Conformance and e2e suites; both builds are kept, and the verdict per spec is
+    /// printed at the end.
+    #[arg(long, value_name = "BUILD", conflicts_with_all = ["mode", "focus"])]
+    rerun_failed: Option<String>,
     /// Skip the tests listed (unexpired, for --job or every job) in this quarantine
     /// file (`trellis gate --quarantine`'s format): libtest suites report them skipped
     /// with the entry's owner and reason; conformance and e2e suites add them to
@@ -123,6 +129,10 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         certified: matches!(args.mode, Some(Mode::Certified)),
         dry_run: args.dry_run,
         upgrade_to: args.upgrade_to.clone(),
+        rerun_failed: match &args.rerun_failed {
+            Some(build) => Some(failed_specs(build, db)?),
+            None => None,
+        },
         quarantine: match &args.skip_quarantined {
             Some(path) => load_quarantine(path, &args.job, chrono::Utc::now().timestamp())?,
             None => Default::default(),
@@ -160,6 +170,9 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         &stored.lock().map(|s| s.clone()).unwrap_or_default(),
         &summary.result.build_dir,
     );
+    if let (Some(earlier), Some(specs)) = (&args.rerun_failed, &plan.overrides.rerun_failed) {
+        print_rerun_verdicts(earlier, specs, &args.job, &summary.result.build_dir, db)?;
+    }
     if let Some(code) = interrupt.exit_code() {
         return Ok(code);
     }
@@ -169,6 +182,116 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         (None, true, Ok(())) => Ok(exit::OK),
         (None, false, Ok(())) => Ok(exit::TESTS_FAILED),
     }
+}
+
+/// The failed tests (not the Overall row or Ginkgo's suite nodes) of the build
+/// `--rerun-failed` names: a directory or file (read, not stored), else JOB/BUILD.
+fn failed_specs(build: &str, db: &Path) -> Result<Vec<String>, Failure> {
+    let earlier = if Path::new(build).exists() {
+        let opts = crate::ingest::IngestOptions::default();
+        let mut builds = crate::ingest::read_all(build, &opts, chrono::Utc::now().timestamp())?;
+        if builds.len() != 1 {
+            return Err(Failure::message(
+                exit::USAGE,
+                format!(
+                    "--rerun-failed {build}: holds {} builds, not one",
+                    builds.len()
+                ),
+                "pass one build's directory or JUnit file, or JOB/BUILD of a stored build",
+            ));
+        }
+        builds.remove(0)
+    } else {
+        let (job, id) = build.rsplit_once('/').ok_or_else(|| {
+            Failure::message(
+                exit::USAGE,
+                format!("--rerun-failed {build}: no such file or directory, and not JOB/BUILD"),
+                "pass a build's directory or JUnit file, or JOB/BUILD (`trellis runs` lists them)",
+            )
+        })?;
+        super::open_store(db)?
+            .build_detail(job, id)?
+            .ok_or_else(|| {
+                Failure::message(
+                    exit::NOT_FOUND,
+                    format!("--rerun-failed: no build {job}/{id} in {}", db.display()),
+                    "`trellis runs --job JOB` lists the stored builds",
+                )
+            })?
+            .into_build()
+    };
+    let mut failed: Vec<String> = earlier
+        .cells
+        .iter()
+        .filter(|c| {
+            c.status.bucket() == crate::model::CountBucket::Fail
+                && c.test != crate::model::OVERALL_ROW
+                && !crate::model::is_suite_node(&c.test)
+        })
+        .map(|c| c.test.clone())
+        .collect();
+    failed.sort();
+    failed.dedup();
+    if failed.is_empty() {
+        return Err(Failure::message(
+            exit::NOT_FOUND,
+            format!("--rerun-failed {build}: no test failed in it; nothing to re-run"),
+            "name a build with failed specs",
+        ));
+    }
+    Ok(failed)
+}
+
+/// After a `--rerun-failed` run: each re-run spec's verdict, from the build just
+/// stored (both builds stay in the store).
+fn print_rerun_verdicts(
+    earlier: &str,
+    specs: &[String],
+    job: &str,
+    build_dir: &Path,
+    db: &Path,
+) -> Result<(), Failure> {
+    let id = build_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Some(detail) = super::open_store(db)?.build_detail(job, &id)? else {
+        return Ok(());
+    };
+    let now: Vec<(&str, crate::model::CountBucket)> = detail
+        .cells
+        .iter()
+        .map(|c| (crate::model::spec_text(&c.test), c.status.bucket()))
+        .collect();
+    let (mut passed, mut failed, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+    for spec in specs {
+        let text = crate::model::spec_text(spec);
+        match now.iter().find(|(t, _)| *t == text).map(|(_, b)| *b) {
+            Some(crate::model::CountBucket::Fail) => failed.push(text),
+            Some(crate::model::CountBucket::Pass | crate::model::CountBucket::Flaky) => {
+                passed.push(text)
+            }
+            _ => missing.push(text),
+        }
+    }
+    println!(
+        "re-run of {} failed spec(s) from {}: {} passed now, {} failed again, {} not run",
+        specs.len(),
+        crate::printable::line(earlier),
+        passed.len(),
+        failed.len(),
+        missing.len()
+    );
+    for (word, list) in [
+        ("FAILED AGAIN", &failed),
+        ("not run", &missing),
+        ("passed", &passed),
+    ] {
+        for spec in list {
+            println!("  {word:<12} {}", crate::printable::line(spec));
+        }
+    }
+    Ok(())
 }
 
 /// A quarantine file as a run of `job` starting at `now` applies it; expired entries

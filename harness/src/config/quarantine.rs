@@ -164,8 +164,9 @@ impl AppliedQuarantine {
         let mut alternatives: Vec<String> = Vec::new();
         for e in &self.entries {
             alternatives.push(regex::escape(&e.test));
-            if let Some(at) = e.test.find(".[") {
-                alternatives.push(regex::escape(&e.test[at + 1..]));
+            let spec = crate::model::spec_text(&e.test);
+            if spec != e.test {
+                alternatives.push(regex::escape(spec));
             }
         }
         (!alternatives.is_empty()).then(|| alternatives.join("|"))

@@ -35,6 +35,12 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 /// `[ReportAfterSuite] Kubernetes e2e suite report`, …) as testcases: rows, as in
 /// TestGrid, but not specs, so no count of tests includes them. `name` is a testcase
 /// name or a row name (`<suite>.<testcase>`).
+/// A Kubernetes spec row's spec text: `Kubernetes e2e suite.[sig-…] …` is the suite,
+/// a dot, then the spec, whose text starts at the `[`. Other rows as they are.
+pub fn spec_text(row: &str) -> &str {
+    row.find(".[").map_or(row, |at| &row[at + 1..])
+}
+
 pub fn is_suite_node(name: &str) -> bool {
     const NODES: [&str; 7] = [
         "[BeforeSuite]",

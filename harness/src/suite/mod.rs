@@ -109,6 +109,9 @@ pub struct Overrides {
     /// Tests not to run (`--skip-quarantined`): libtest suites report them skipped
     /// with the reason; conformance and e2e suites add them to Ginkgo's skip.
     pub quarantine: crate::config::quarantine::AppliedQuarantine,
+    /// Exactly these specs (`--rerun-failed`: an earlier build's failures), for
+    /// conformance and e2e suites; refused by the others.
+    pub rerun_failed: Option<Vec<String>>,
 }
 
 /// The focus of the certified run: every conformance spec.
@@ -131,6 +134,21 @@ impl Overrides {
         }
         if let Some(parallel) = self.parallel {
             m.parallel = parallel;
+        }
+        if let Some(specs) = &self.rerun_failed {
+            if !matches!(m.kind, SuiteKind::Conformance | SuiteKind::E2e) {
+                return Err(SuiteError::Manifest {
+                    path: m.path.clone(),
+                    reason: format!(
+                        "--rerun-failed focuses Ginkgo specs; suite {} ({:?}) has none (its failures re-run with `trellis gate BUILD --retry N`)",
+                        m.name, m.kind
+                    ),
+                });
+            }
+            let names: Vec<&str> = specs.iter().map(|s| crate::model::spec_text(s)).collect();
+            m.focus = manifest::allowlist_focus(&names);
+            m.allowlist = None;
+            m.allowlisted = names.len();
         }
         if let (SuiteKind::Conformance | SuiteKind::E2e, Some(quarantined)) =
             (m.kind, self.quarantine.spec_regex())
