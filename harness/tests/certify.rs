@@ -615,3 +615,70 @@ fn only_regular_files_inside_the_folder_are_read() {
         "{said:?}"
     );
 }
+
+/// `trellis results DIR` on a run's build directory holding the real v1.25 kind
+/// results: ready for a submission; one required test failed instead: not ready,
+/// naming it; no JUnit at all: exit 4.
+#[test]
+fn results_say_whether_a_run_is_what_a_submission_needs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let build = tmp.path().join("out/conformance/1");
+    std::fs::create_dir_all(build.join("artifacts")).unwrap();
+    let junit = std::fs::read_to_string(
+        shared_data().join("conformance/submissions/v1.25/kind/junit_01.xml"),
+    )
+    .unwrap();
+    let target = build.join("artifacts/junit_conformance.xml");
+    std::fs::write(&target, &junit).unwrap();
+    std::fs::write(
+        build.join("finished.json"),
+        r#"{"timestamp": 1662237494, "passed": true, "metadata": {"job-version": "v1.25.0"}}"#,
+    )
+    .unwrap();
+    let results = |dir: &Path| trellis(&["results", dir.to_str().unwrap()]);
+    let o = results(&build);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("suite conformance: 362 passed, 0 failed")
+            && out.contains("360 of 360 required tests passed")
+            && out.contains("verdict: ready for a submission"),
+        "{out}"
+    );
+
+    // One required test fails: named, as failed, and the run is not ready.
+    let spec = "[sig-network] DNS should provide DNS for the cluster  [Conformance]";
+    let at = junit
+        .find(&format!("name=\"[It] {spec}\""))
+        .expect("the spec is in the results");
+    let close = at + junit[at..].find('>').unwrap();
+    let mut failing = junit.clone();
+    if junit[..close].ends_with('/') {
+        failing.replace_range(
+            close - 1..close + 1,
+            "><failure message=\"timed out\"/></testcase>",
+        );
+    } else {
+        failing.insert_str(close + 1, "<failure message=\"timed out\"/>");
+    }
+    std::fs::write(&target, failing).unwrap();
+    let o = results(&build);
+    assert_eq!(o.status.code(), Some(7), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("1 failed")
+            && out.contains("FAILED [sig-network] DNS should provide DNS for the cluster")
+            && out.contains("359 of 360 required tests passed")
+            && out.contains("(failed)")
+            && out.contains("verdict: not ready for a submission: tests failed"),
+        "{out}"
+    );
+
+    let o = results(&tmp.path().join("out/conformance"));
+    assert_eq!(o.status.code(), Some(7), "finds the JUnit two levels down");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = results(&empty);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no JUnit file"), "{}", stderr(&o));
+}

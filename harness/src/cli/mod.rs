@@ -11,6 +11,7 @@ mod gate_output;
 mod ingest;
 mod regressions;
 mod report;
+mod results;
 mod run;
 mod runs;
 mod show;
@@ -70,6 +71,7 @@ enum Command {
     Janitor(cluster::JanitorArgs),
     Preflight(cluster::PreflightArgs),
     Simulate(simulate::Args),
+    Results(results::Args),
     VerifySubmission(verify_submission::Args),
     Certify(certify::Args),
     Bench(bench::Args),
@@ -145,6 +147,7 @@ fn dispatch(command: Command, db: &std::path::Path) -> Result<i32, Failure> {
         Command::Janitor(args) => cluster::janitor(args),
         Command::Preflight(args) => cluster::preflight(args),
         Command::Simulate(args) => simulate::run(args, db),
+        Command::Results(args) => results::run(args),
         Command::VerifySubmission(args) => verify_submission::run(args),
         Command::Certify(args) => certify::run(args),
         Command::Bench(args) => bench::run(args),
