@@ -46,6 +46,32 @@ impl Env {
         path
     }
 
+    /// A libtest suite NAME whose binary is the script `body` (NAME-tests): the
+    /// manifest's path.
+    fn libtest_suite(&self, name: &str, body: &str) -> PathBuf {
+        let binary = script(self.dir.path(), &format!("{name}-tests"), body);
+        self.manifest(
+            &format!("{name}.yaml"),
+            format!(
+                "name: {name}\nkind: libtest\nbinary: {}\nparallel: 1\ntimeout: 1m\n",
+                binary.display()
+            ),
+        )
+    }
+
+    /// An e2e suite run by the e2e.test stand-in, focus `[sig-network]`, skip
+    /// `[Slow]`: the manifest's path.
+    fn e2e_standin_suite(&self) -> PathBuf {
+        let e2e = script(self.dir.path(), "e2e.test", E2E_STANDIN);
+        self.manifest(
+            "e2e.yaml",
+            format!(
+                "name: e2e\nkind: e2e\nbinary: {}\nfocus: '\\[sig-network\\]'\nskip: '\\[Slow\\]'\nparallel: 1\ntimeout: 10m\n",
+                e2e.display()
+            ),
+        )
+    }
+
     fn run(&self, args: &[&str]) -> Command {
         let mut cmd = trellis_cmd(&self.path("db.sqlite"));
         cmd.arg("run")
@@ -586,14 +612,7 @@ esac
 #[test]
 fn quarantined_tests_are_skipped_by_a_run() {
     let env = Env::new(Options::default());
-    let suite = script(env.dir.path(), "two-tests", TWO_TEST_SUITE);
-    let manifest = env.manifest(
-        "two.yaml",
-        format!(
-            "name: two\nkind: libtest\nbinary: {}\nparallel: 1\ntimeout: 1m\n",
-            suite.display()
-        ),
-    );
+    let manifest = env.libtest_suite("two", TWO_TEST_SUITE);
     let quarantine = env.path("quarantine.yaml");
     std::fs::write(
         &quarantine,
@@ -620,14 +639,7 @@ fn quarantined_tests_are_skipped_by_a_run() {
     );
 
     // e2e: the quarantined specs join the manifest's skip.
-    let e2e = script(env.dir.path(), "e2e.test", E2E_STANDIN);
-    let e2e_manifest = env.manifest(
-        "e2e.yaml",
-        format!(
-            "name: e2e\nkind: e2e\nbinary: {}\nfocus: '\\[sig-network\\]'\nskip: '\\[Slow\\]'\nparallel: 1\ntimeout: 10m\n",
-            e2e.display()
-        ),
-    );
+    let e2e_manifest = env.e2e_standin_suite();
     let calls = env.path("calls.log");
     let mut cmd = env.run(&[
         e2e_manifest.to_str().unwrap(),
@@ -680,14 +692,7 @@ esac
 #[test]
 fn gate_retries_a_runs_libtest_failures_on_the_same_cluster() {
     let env = Env::new(Options::default());
-    let suite = script(env.dir.path(), "three-tests", THREE_TEST_SUITE);
-    let manifest = env.manifest(
-        "three.yaml",
-        format!(
-            "name: three\nkind: libtest\nbinary: {}\nparallel: 1\ntimeout: 1m\n",
-            suite.display()
-        ),
-    );
+    let manifest = env.libtest_suite("three", THREE_TEST_SUITE);
     let marker = env.path("flaky-marker");
     let mut cmd = env.run(&[manifest.to_str().unwrap(), "--job", "pull-three"]);
     cmd.arg("--kubeconfig")
@@ -732,14 +737,7 @@ fn gate_retries_a_runs_libtest_failures_on_the_same_cluster() {
 #[test]
 fn rerun_failed_runs_exactly_the_failed_specs() {
     let env = Env::new(Options::default());
-    let e2e = script(env.dir.path(), "e2e.test", E2E_STANDIN);
-    let manifest = env.manifest(
-        "e2e.yaml",
-        format!(
-            "name: e2e\nkind: e2e\nbinary: {}\nfocus: '\\[sig-network\\]'\nskip: '\\[Slow\\]'\nparallel: 1\ntimeout: 10m\n",
-            e2e.display()
-        ),
-    );
+    let manifest = env.e2e_standin_suite();
     let earlier = env.path("earlier/junit_01.xml");
     std::fs::create_dir_all(earlier.parent().unwrap()).unwrap();
     std::fs::write(
@@ -787,14 +785,7 @@ fn rerun_failed_runs_exactly_the_failed_specs() {
         "{out}"
     );
     // A libtest suite has no specs to focus: refused before anything starts.
-    let suite = script(env.dir.path(), "two-tests", TWO_TEST_SUITE);
-    let libtest = env.manifest(
-        "two.yaml",
-        format!(
-            "name: two\nkind: libtest\nbinary: {}\nparallel: 1\ntimeout: 1m\n",
-            suite.display()
-        ),
-    );
+    let libtest = env.libtest_suite("two", TWO_TEST_SUITE);
     let o = env.run_on_fake(&[
         libtest.to_str().unwrap(),
         "--rerun-failed",
