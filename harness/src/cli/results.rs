@@ -187,13 +187,9 @@ fn suite_name(file: &Path) -> String {
 
 /// The server version a run recorded (finished.json's job-version), else its e2e.log's.
 fn run_version(dir: &Path) -> Option<String> {
-    let finished = std::fs::read(dir.join("finished.json")).ok().and_then(|b| {
-        serde_json::from_slice::<serde_json::Value>(&b)
-            .ok()?
-            .pointer("/metadata/job-version")?
-            .as_str()
-            .map(str::to_string)
-    });
+    let finished = crate::ingest::prow::read_finished(&dir.join("finished.json"))
+        .ok()
+        .and_then(|f| f.job_version);
     finished.or_else(|| {
         let log = [dir.join("e2e.log"), dir.join("artifacts/e2e.log")]
             .into_iter()
