@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{fixtures, runs, stderr, stdout, trellis};
+use common::{fixtures, runs, stderr, stdout};
 use std::path::{Path, PathBuf};
 
 struct Case {
@@ -199,35 +199,6 @@ fn prow_build_with_missing_or_garbled_metadata() {
     let d = c._dir.path().join("logs/job/5");
     write(&d, "started.json", b"[1, 2]");
     expect_rejected(&c, s(&d), &["expected a JSON object, found an array"]);
-}
-
-#[test]
-fn missing_finished_json_is_running_or_abandoned() {
-    // Started a minute ago: still running, not stored (ingest again later).
-    let c = case();
-    let now = chrono::Utc::now().timestamp();
-    let d = c._dir.path().join("logs/job/10");
-    write(
-        &d,
-        "started.json",
-        format!("{{\"timestamp\": {}}}", now - 60).as_bytes(),
-    );
-    expect_rejected(&c, s(&d), &["still running"]);
-
-    // Started two days ago: TestGrid's "did not complete within 24 hours".
-    let c = case();
-    let d = c._dir.path().join("logs/job/11");
-    write(
-        &d,
-        "started.json",
-        format!("{{\"timestamp\": {}}}", now - 48 * 3600).as_bytes(),
-    );
-    let out = trellis(&c.db, &["ingest", s(&d)]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let detail = common::show(&c.db, "job", "11");
-    let overall = common::cell(&detail, "Overall");
-    assert_eq!(overall["status"], "FAIL");
-    assert_eq!(overall["message"], "Build did not complete within 24 hours");
 }
 
 #[test]

@@ -271,3 +271,239 @@ fn contiguous_entries_are_files_and_links_are_said() {
     );
     assert_eq!(detail["metadata"]["junit"]["passed"], 362);
 }
+
+/// One Prow build of job `j` under `logs`: started at `started`, finished (with
+/// `passed`) `took` seconds later unless `passed` is `None` (still running), with
+/// test `t` failing or passing when `t_passed` says, and podinfo.json when `pod`.
+fn prow_build(
+    logs: &Path,
+    id: u32,
+    started: i64,
+    passed: Option<bool>,
+    t_passed: Option<bool>,
+    pod: bool,
+) {
+    let dir = logs.join(id.to_string());
+    std::fs::create_dir_all(dir.join("artifacts")).unwrap();
+    std::fs::write(
+        dir.join("started.json"),
+        format!(r#"{{"timestamp": {started}}}"#),
+    )
+    .unwrap();
+    if let Some(p) = passed {
+        std::fs::write(
+            dir.join("finished.json"),
+            format!(r#"{{"timestamp": {}, "passed": {p}}}"#, started + 600),
+        )
+        .unwrap();
+    }
+    if pod {
+        std::fs::write(
+            dir.join("podinfo.json"),
+            r#"{"pod": {"metadata": {"name": "p"}, "status": {"phase": "Succeeded"}}}"#,
+        )
+        .unwrap();
+    }
+    if let Some(ok) = t_passed {
+        let failure = if ok {
+            ""
+        } else {
+            r#"<failure message="boom"/>"#
+        };
+        std::fs::write(
+            dir.join("artifacts/junit_01.xml"),
+            format!(r#"<testsuite name="s"><testcase name="t">{failure}</testcase></testsuite>"#),
+        )
+        .unwrap();
+    }
+}
+
+/// A dashboard with one tab on job `j`: 10 recent columns, alerts at 4 failures.
+fn one_tab_dashboards(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("dashboards");
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::write(
+        path.join("j.yaml"),
+        "test_groups:\n- name: j\n  num_failures_to_alert: 4\n\
+         dashboards:\n- name: d\n  dashboard_tab:\n  - name: t\n    test_group_name: j\n    num_columns_recent: 10\n",
+    )
+    .unwrap();
+    path
+}
+
+fn only_tab(db: &Path, dashboards: &Path) -> serde_json::Value {
+    let o = trellis(
+        db,
+        &[
+            "status",
+            "--json",
+            "--dashboards",
+            dashboards.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.code().is_some_and(|c| c != 2), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["dashboards"][0]["tabs"][0].clone()
+}
+
+/// Ten finished builds of `j`, the newest nine 5 green and 4 red (t failing in the
+/// newest three), each with podinfo.json; build `n` started `n` hours ago.
+fn ten_finished_builds(logs: &Path, now: i64) {
+    let t_passes = [
+        true, true, true, true, false, true, true, false, false, false,
+    ];
+    for (i, ok) in t_passes.iter().enumerate() {
+        let id = i as u32 + 1;
+        let started = now - i64::from(12 - id) * 3600;
+        prow_build(logs, id, started, Some(*ok), Some(*ok), true);
+    }
+}
+
+/// #15 rule 3: a build without finished.json, younger than a day, is a RUNNING column:
+/// counted in the recent window, skipped by the status, replaced when it finishes.
+#[test]
+fn a_running_build_is_a_column_until_it_finishes() {
+    let (t, db) = tmp_db();
+    let now = chrono::Utc::now().timestamp();
+    let logs = t.path().join("logs/j");
+    ten_finished_builds(&logs, now);
+    prow_build(&logs, 11, now - 60, None, None, false);
+    let dashboards = one_tab_dashboards(t.path());
+    let out = trellis(&db, &["ingest", t.path().join("logs").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("still running"), "{}", stdout(&out));
+    let running = show(&db, "j", "11");
+    assert_eq!(cell(&running, "Overall")["status"], "RUNNING");
+    assert!(running["passed"].is_null(), "{running}");
+    // No podinfo.json from a pod still running: no Pod row yet.
+    assert!(running["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["test"] != "Pod"));
+    let tab = only_tab(&db, &dashboards);
+    // The window is the running column and the newest nine finished ones; 3 rows
+    // (Overall, Pod, t) in each finished column, the Pod row green in all.
+    assert_eq!(
+        tab["message"],
+        "Tab stats: 5 of 9 (55.6%) recent columns passed (19 of 27 or 70.4% cells)"
+    );
+    assert_eq!(tab["status"], "FLAKY");
+
+    // Finished and green now: ingesting again replaces the running build.
+    prow_build(&logs, 11, now - 60 - 600, Some(true), Some(true), true);
+    let out = trellis(&db, &["ingest", t.path().join("logs").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("updated    j/11"), "{}", stdout(&out));
+    let done = show(&db, "j", "11");
+    assert_eq!(cell(&done, "Overall")["status"], "PASS");
+    assert_eq!(done["passed"], true);
+    let tab = only_tab(&db, &dashboards);
+    assert!(
+        tab["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Tab stats: 6 of 10 (60.0%)"),
+        "{tab}"
+    );
+    // A finished build is stored for good: a third ingest changes nothing.
+    let out = trellis(&db, &["ingest", t.path().join("logs").to_str().unwrap()]);
+    assert!(stdout(&out).contains("unchanged  j/11"), "{}", stdout(&out));
+}
+
+/// #15 rule 3: a running build's test results count toward alerts. `t` failed in the
+/// newest three finished builds (under the 4 that alert); failing again in the
+/// running build, it alerts.
+#[test]
+fn a_running_builds_results_count_toward_alerts() {
+    let (t, db) = tmp_db();
+    let now = chrono::Utc::now().timestamp();
+    let logs = t.path().join("logs/j");
+    ten_finished_builds(&logs, now);
+    let dashboards = one_tab_dashboards(t.path());
+    let ingest = || {
+        let out = trellis(&db, &["ingest", t.path().join("logs").to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    ingest();
+    let tab = only_tab(&db, &dashboards);
+    assert_eq!(tab["status"], "FLAKY", "{tab}");
+    prow_build(&logs, 11, now - 60, None, Some(false), false);
+    ingest();
+    let tab = only_tab(&db, &dashboards);
+    assert_eq!(tab["status"], "FAILING", "{tab}");
+    let failing = &tab["failing_tests"][0];
+    assert_eq!(failing["test"], "s.t", "{tab}");
+    assert_eq!(failing["fail_count"], 4, "{tab}");
+}
+
+/// A build given up on: still no finished.json a day after it started, whether it was
+/// never stored or stored while running.
+#[test]
+fn a_build_unfinished_after_a_day_failed() {
+    let (t, db) = tmp_db();
+    let now = chrono::Utc::now().timestamp();
+    let logs = t.path().join("logs/j");
+    prow_build(&logs, 1, now - 48 * 3600, None, None, false);
+    let out = trellis(&db, &["ingest", t.path().join("logs").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let overall = cell(&show(&db, "j", "1"), "Overall").clone();
+    assert_eq!(overall["status"], "FAIL");
+    assert_eq!(overall["message"], "Build did not complete within 24 hours");
+    // Stored running 23 hours in, never ingested again: analysis a day on reads
+    // it as TestGrid's updater would then.
+    prow_build(&logs, 2, now - 23 * 3600, None, None, false);
+    let out = trellis(&db, &["ingest", t.path().join("logs").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(cell(&show(&db, "j", "2"), "Overall")["status"], "RUNNING");
+    let o = trellis(
+        &db,
+        &["flakes", "--json", "--at", &(now + 2 * 3600).to_string()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let flakes: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let overall = flakes["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["test"] == "Overall")
+        .unwrap_or_else(|| panic!("{flakes}"));
+    assert_eq!(overall["failures"], 2, "{overall}");
+}
+
+/// #15 rule 4: TestGrid's `Pod` row. Without podinfo.json it is RUNNING for an hour
+/// after the build finished (so that build is not yet a latest green), then
+/// PASS_WITH_SKIPS; with one, the pod's own verdict.
+#[test]
+fn the_pod_row_waits_an_hour_for_podinfo() {
+    let (t, db) = tmp_db();
+    let now = chrono::Utc::now().timestamp();
+    let logs = t.path().join("logs/j");
+    // Finished 3 h and 30 min ago, green, neither with podinfo.json.
+    prow_build(
+        &logs,
+        1,
+        now - 3 * 3600 - 600,
+        Some(true),
+        Some(true),
+        false,
+    );
+    prow_build(&logs, 2, now - 1800 - 600, Some(true), Some(true), false);
+    let dashboards = one_tab_dashboards(t.path());
+    let out = trellis(&db, &["ingest", t.path().join("logs").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let old = cell(&show(&db, "j", "1"), "Pod").clone();
+    assert_eq!(old["status"], "PASS_WITH_SKIPS");
+    assert_eq!(
+        old["message"],
+        "podinfo.json not found, please install prow's GCS reporter"
+    );
+    assert_eq!(cell(&show(&db, "j", "2"), "Pod")["status"], "RUNNING");
+    assert_eq!(only_tab(&db, &dashboards)["latest_green"], "1");
+    // The podinfo.json arrives: the next ingest reads it and build 2 is green.
+    prow_build(&logs, 2, now - 1800 - 600, Some(true), Some(true), true);
+    let out = trellis(&db, &["ingest", t.path().join("logs").to_str().unwrap()]);
+    assert!(stdout(&out).contains("updated    j/2"), "{}", stdout(&out));
+    assert_eq!(cell(&show(&db, "j", "2"), "Pod")["status"], "PASS");
+    assert_eq!(only_tab(&db, &dashboards)["latest_green"], "2");
+}

@@ -238,7 +238,7 @@ pub fn failing_tests(build: &Build) -> Vec<String> {
         .cells
         .iter()
         .filter(|c| {
-            is_test(&c.test)
+            model::is_test_row(&c.test)
                 && (c.status.bucket() == CountBucket::Fail || c.status == CellStatus::Flaky)
         })
         .map(|c| c.test.clone())
@@ -246,10 +246,6 @@ pub fn failing_tests(build: &Build) -> Vec<String> {
     tests.sort();
     tests.dedup();
     tests
-}
-
-fn is_test(name: &str) -> bool {
-    name != model::OVERALL_ROW && !model::is_suite_node(name)
 }
 
 /// Judges every failure of `build` against `base` (one entry per base job; each grid
@@ -268,7 +264,7 @@ pub fn judge(build: &Build, base: &[BaseHistory], excuses: &Excuses) -> GateRepo
     let mut scratch = Scratch::default();
     let mut failures = Vec::new();
     let mut flaked_here = Vec::new();
-    for cell in build.cells.iter().filter(|c| is_test(&c.test)) {
+    for cell in build.cells.iter().filter(|c| model::is_test_row(&c.test)) {
         if cell.status == CellStatus::Flaky {
             flaked_here.push(flaked(&cell.test, base, &contexts, &mut scratch));
             continue;

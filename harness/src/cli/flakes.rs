@@ -74,8 +74,9 @@ fn propose_quarantine(
     for s in table
         .iter()
         .filter(|s| s.class == Class::Flaky && s.flake_rate_low > min_rate)
-        // The Overall row and suite nodes are builds and setup, not tests to quarantine.
-        .filter(|s| s.test != crate::model::OVERALL_ROW && !crate::model::is_suite_node(&s.test))
+        // The Overall and Pod rows and suite nodes are builds and setup, not tests to
+        // quarantine.
+        .filter(|s| crate::model::is_test_row(&s.test))
     {
         any = true;
         out.push_str(&format!(

@@ -120,11 +120,24 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
                 }
             };
             match store.insert_build(&build) {
-                Ok(InsertOutcome::Inserted { cells }) => {
+                Ok(
+                    outcome
+                    @ (InsertOutcome::Inserted { cells } | InsertOutcome::Updated { cells }),
+                ) => {
                     let c = build.counts();
                     if !args.quiet {
+                        // A build stored while running is replaced by what it says now.
+                        let verb = match outcome {
+                            InsertOutcome::Updated { .. } => "updated",
+                            _ => "stored",
+                        };
+                        let running = if build.result.as_deref() == Some(ingest::RUNNING_RESULT) {
+                            ", still running"
+                        } else {
+                            ""
+                        };
                         println!(
-                            "stored     {}/{}  {cells} cells ({} pass, {} fail, {} flaky, {} skip, {} other)",
+                            "{verb:<10} {}/{}  {cells} cells ({} pass, {} fail, {} flaky, {} skip, {} other){running}",
                             line(&build.job), line(&build.build), c.pass, c.fail, c.flaky, c.skip, c.other
                         );
                     }

@@ -225,8 +225,7 @@ fn failed_specs(build: &str, db: &Path) -> Result<Vec<String>, Failure> {
         .iter()
         .filter(|c| {
             c.status.bucket() == crate::model::CountBucket::Fail
-                && c.test != crate::model::OVERALL_ROW
-                && !crate::model::is_suite_node(&c.test)
+                && crate::model::is_test_row(&c.test)
         })
         .map(|c| c.test.clone())
         .collect();

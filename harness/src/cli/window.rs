@@ -112,8 +112,9 @@ pub fn utc(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
-/// Loads the grids of `jobs` (all stored jobs when `None`) in `span`. A job the store
-/// does not have is an error naming the closest stored ones.
+/// Loads the grids of `jobs` (all stored jobs when `None`) in `span`, with cells
+/// stored while a build ran re-read as at the span's end ([`Grid::expire_running`]). A
+/// job the store does not have is an error naming the closest stored ones.
 pub fn grids(db: &Path, jobs: Option<Vec<String>>, span: Span) -> Result<Vec<Grid>, Failure> {
     let stored = Store::open(db).and_then(|s| s.jobs())?;
     let jobs = match jobs {
@@ -125,7 +126,12 @@ pub fn grids(db: &Path, jobs: Option<Vec<String>>, span: Span) -> Result<Vec<Gri
         }
         None => stored,
     };
-    Ok(crate::store::load_grids(db, &jobs, span, 2)?)
+    let mut grids = crate::store::load_grids(db, &jobs, span, 2)?;
+    let now = span.until.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    for g in &mut grids {
+        g.expire_running(now);
+    }
+    Ok(grids)
 }
 
 /// Fails with NOT_FOUND unless `job` is stored, naming the stored jobs closest to it.

@@ -13,6 +13,7 @@
 //! every stored job that is not a pre-submit (the `presubmits:` of Prow job files in
 //! the config, and jobs with PR builds in the store).
 
+use crate::model::Grid;
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -72,6 +73,8 @@ pub struct TestGroup {
     /// The periodic or post-submit jobs `trellis gate` judges this (pre-submit)
     /// job's builds against (`trellis_base_jobs`); empty: the default base.
     pub base_jobs: Vec<String>,
+    /// No `Pod` row (TestGrid's `disable_prowjob_analysis`).
+    pub disable_prowjob_analysis: bool,
 }
 
 impl TestGroup {
@@ -214,10 +217,27 @@ impl DashboardConfig {
     /// Cuts each grid to the `days_of_results` of the test group that reads its job,
     /// back from `until` (TestGrid keeps a window per group); a job no group reads
     /// keeps what it has.
-    pub fn cut_to_group_windows(&self, grids: &mut [crate::model::Grid], until: i64) {
+    pub fn cut_to_group_windows(&self, grids: &mut [Grid], until: i64) {
         for g in grids {
             if let Some(days) = self.days_of_results_for(&g.job) {
                 g.keep_since(until - i64::from(days) * 86_400);
+            }
+        }
+    }
+
+    /// Makes stored grids what TestGrid's updater would show at `now`: cells stored
+    /// while a build was running re-read as at `now` ([`Grid::expire_running`]), and
+    /// no `Pod` row where the job's test group sets `disable_prowjob_analysis`.
+    pub fn as_testgrid_reads(&self, grids: &mut [Grid], now: i64) {
+        for g in grids {
+            g.expire_running(now);
+            let no_pod = self
+                .test_groups
+                .iter()
+                .find(|t| t.matches_job(&g.job))
+                .is_some_and(|t| t.disable_prowjob_analysis);
+            if no_pod {
+                g.remove_row(crate::model::POD_ROW);
             }
         }
     }
@@ -284,6 +304,7 @@ struct RawTestGroup {
     alert_stale_results_hours: Option<u32>,
     #[serde(default)]
     trellis_base_jobs: Vec<String>,
+    disable_prowjob_analysis: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -461,6 +482,10 @@ fn resolve_group(g: RawTestGroup, d: &RawTestGroup) -> TestGroup {
             .or(d.alert_stale_results_hours)
             .unwrap_or(0),
         base_jobs: g.trellis_base_jobs,
+        disable_prowjob_analysis: g
+            .disable_prowjob_analysis
+            .or(d.disable_prowjob_analysis)
+            .unwrap_or(false),
         name: g.name,
     }
 }
@@ -738,6 +763,58 @@ mod tests {
         assert_eq!(grids[3].row(0), [CellStatus::Fail]);
         assert_eq!(grids[3].message(0, 0), Some("m0"));
         assert_eq!(grids[3].message(0, 1), None);
+    }
+
+    /// #15 rule 4: `disable_prowjob_analysis` hides the `Pod` row (its messages move
+    /// with the rows below it), and a cell stored while running is read as at `now`.
+    #[test]
+    fn testgrid_reads_pod_rows_and_running_cells() {
+        use crate::model::{CellStatus, Column, Grid, OVERALL_ROW, POD_ROW};
+        let c = load_yaml(&[(
+            "x.yaml",
+            "test_groups:\n- name: quiet\n  disable_prowjob_analysis: true\n- name: prow\n",
+        )]);
+        let now = 10 * 86_400;
+        let grid = |job: &str| {
+            let columns = vec![
+                Column {
+                    build: "running".into(),
+                    started: Some(now - 25 * 3600),
+                    ..Column::default()
+                },
+                Column {
+                    build: "waiting-for-podinfo".into(),
+                    started: Some(now - 3 * 3600),
+                    finished: Some(now - 2 * 3600),
+                    ..Column::default()
+                },
+            ];
+            let mut g = Grid::new(job.into(), columns);
+            let overall = g.add_row(OVERALL_ROW.into());
+            let pod = g.add_row(POD_ROW.into());
+            let t = g.add_row("t".into());
+            g.set(overall, 0, CellStatus::Running, None);
+            g.set(overall, 1, CellStatus::Pass, None);
+            g.set(pod, 1, CellStatus::Running, None);
+            g.set(t, 1, CellStatus::Fail, Some("t failed".into()));
+            g
+        };
+        let mut grids = vec![grid("quiet"), grid("prow")];
+        c.as_testgrid_reads(&mut grids, now);
+        assert_eq!(grids[0].rows, [OVERALL_ROW, "t"]);
+        assert_eq!(grids[0].message(1, 1), Some("t failed"));
+        assert_eq!(grids[1].rows, [OVERALL_ROW, POD_ROW, "t"]);
+        // Started 25 h ago and still running: given up on.
+        assert_eq!(grids[1].row(0), [CellStatus::Fail, CellStatus::Pass]);
+        assert_eq!(
+            grids[1].message(0, 0),
+            Some(crate::model::NOT_COMPLETED_MESSAGE)
+        );
+        // Finished 2 h ago, no podinfo.json yet: TestGrid stops waiting after 1 h.
+        assert_eq!(
+            grids[1].row(1),
+            [CellStatus::NoResult, CellStatus::PassWithSkips]
+        );
     }
 
     fn load_yaml(files: &[(&str, &str)]) -> DashboardConfig {

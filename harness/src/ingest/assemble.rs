@@ -3,15 +3,12 @@
 use super::layout::{self, Unit, UnitKind};
 use super::prow::{self, ProwResult};
 use super::{e2e_log, junit, IngestError};
-use crate::model::{Build, Cell, CellMerge, CellStatus, Observation, OVERALL_ROW};
+use crate::model::{self, Build, Cell, CellMerge, CellStatus, Observation, OVERALL_ROW, POD_ROW};
 use e2e_log::E2eSummary;
 use junit::JunitTally;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
-
-/// TestGrid gives up on a build that has not finished within a day.
-pub const UNFINISHED_AFTER_SECS: i64 = 24 * 3600;
 
 /// Reads `unit` into a build; `now` (Unix seconds) decides whether a build without
 /// finished.json is still running or abandoned.
@@ -51,7 +48,8 @@ pub fn read_unit(unit: &Unit, now: i64) -> Result<Build, IngestError> {
         build.metadata.insert("junit".into(), to_value(&tally));
     }
     build.cells = rows.finish();
-    if build.passed.is_none() && !build.cells.is_empty() {
+    let running = build.result.as_deref() == Some(RUNNING_RESULT);
+    if build.passed.is_none() && !running && !build.cells.is_empty() {
         build.passed = Some(!build.cells.iter().any(|c| c.status == CellStatus::Fail));
     }
     if build.build.is_empty() {
@@ -149,12 +147,20 @@ fn read_prow(
     if build.pr.is_none() {
         build.pr = started.pull.as_deref().and_then(leading_number);
     }
-    let podinfo = dir.join("podinfo.json");
-    if podinfo.is_file() {
-        match prow::read_podinfo(&podinfo) {
-            Ok(info) => build.metadata.extend(info),
-            Err(e) => tracing::warn!("{e} (optional file, ignored)"),
+    let podinfo_path = dir.join("podinfo.json");
+    let podinfo = if podinfo_path.is_file() {
+        match prow::read_podinfo(&podinfo_path) {
+            Ok(info) => Some(info),
+            Err(e) => {
+                tracing::warn!("{e} (optional file, read as missing)");
+                None
+            }
         }
+    } else {
+        None
+    };
+    if let Some(info) = &podinfo {
+        build.metadata.extend(info.metadata.clone());
     }
     let artifacts = dir.join("artifacts");
     if artifacts.is_dir() {
@@ -203,24 +209,71 @@ fn read_prow(
                 }
             }
         }
+        None if now - started.timestamp < model::GIVE_UP_ON_BUILD_AFTER_SECS => {
+            // TestGrid shows a build still running as a RUNNING column; the store
+            // replaces it when it is ingested again.
+            build.result = Some(RUNNING_RESULT.to_string());
+            overall(
+                CellStatus::Running,
+                None,
+                Some("Build still running...".into()),
+            )
+        }
         None => {
-            let age = now - started.timestamp;
-            if age < UNFINISHED_AFTER_SECS {
-                return Err(IngestError::Unfinished {
-                    dir: dir.clone(),
-                    age_hours: age / 3600,
-                });
-            }
             build.passed = Some(false);
             overall(
                 CellStatus::Fail,
                 None,
-                Some("Build did not complete within 24 hours".into()),
+                Some(model::NOT_COMPLETED_MESSAGE.into()),
             )
         }
     };
+    let running = overall.status == CellStatus::Running;
+    // TestGrid's `Pod` row, except for a running build whose pod has not reported.
+    let pod = pod_row(
+        podinfo.as_ref(),
+        pod_deadline(&started, finished.as_ref()),
+        now,
+    );
+    if podinfo.is_some() || !running {
+        rows.add(POD_ROW.to_string(), pod);
+    }
     rows.add(OVERALL_ROW.to_string(), overall);
     Ok(())
+}
+
+/// The `result` a build still running is stored with.
+pub const RUNNING_RESULT: &str = "RUNNING";
+
+/// Until when TestGrid waits for podinfo.json: an hour after the build finished, or
+/// a day after it started while it has not.
+fn pod_deadline(started: &prow::Started, finished: Option<&prow::Finished>) -> i64 {
+    match finished.and_then(|f| f.timestamp) {
+        Some(t) => t.saturating_add(model::WAIT_FOR_PODINFO_SECS),
+        None => started
+            .timestamp
+            .saturating_add(model::GIVE_UP_ON_BUILD_AFTER_SECS),
+    }
+}
+
+/// TestGrid's `Pod` row: the pod's verdict from podinfo.json; without one, RUNNING
+/// until the deadline (the file may still come) and PASS_WITH_SKIPS after it.
+fn pod_row(podinfo: Option<&prow::PodInfo>, deadline: i64, now: i64) -> Observation {
+    let message = |m: &str| (!m.is_empty()).then(|| m.to_string());
+    match podinfo {
+        Some(p) if p.passed => overall(CellStatus::Pass, None, message(&p.message)),
+        Some(p) => overall(CellStatus::Fail, None, message(&p.message)),
+        None if now < deadline => overall(
+            CellStatus::Running,
+            None,
+            Some(prow::MISSING_PODINFO.into()),
+        ),
+        None => overall(
+            CellStatus::PassWithSkips,
+            None,
+            Some(prow::MISSING_PODINFO.into()),
+        ),
+    }
 }
 
 fn overall(status: CellStatus, duration: Option<f64>, message: Option<String>) -> Observation {

@@ -46,10 +46,6 @@ pub enum IngestError {
     NotAFile { path: PathBuf, kind: &'static str },
     #[error("{dir}: has finished.json but no started.json")]
     MissingStarted { dir: PathBuf },
-    #[error(
-        "{dir}: no finished.json yet and started {age_hours} h ago: the build is still running"
-    )]
-    Unfinished { dir: PathBuf, age_hours: i64 },
     #[error("{archive}: entry `{entry}` would be written outside the extraction directory")]
     UnsafeArchivePath { archive: PathBuf, entry: String },
     #[error("{archive}: not a readable tar archive: {reason}")]
@@ -85,7 +81,6 @@ impl IngestError {
             Yaml { .. } => "fix the YAML syntax of the named file",
             MissingStarted { .. } => "Prow writes started.json first; copy the whole build directory",
             NotAFile { .. } => "replace it with the JSON file Prow wrote (a copy, not a pipe or link to one)",
-            Unfinished { .. } => "ingest it again once finished.json exists",
             UnsafeArchivePath { .. } => "the archive is hostile or broken; do not extract it anywhere",
             Archive { .. } => "pass a Sonobuoy results tarball (.tar.gz) as `sonobuoy retrieve` writes it",
             NothingFound { .. } => "point at a junit XML file, a Prow build directory, a conformance submission or a Sonobuoy tarball",

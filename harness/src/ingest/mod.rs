@@ -17,7 +17,7 @@ pub mod prow;
 pub mod remote;
 pub mod scratch;
 
-pub use assemble::{parse_timestamp, read_unit, UNFINISHED_AFTER_SECS};
+pub use assemble::{parse_timestamp, read_unit, RUNNING_RESULT};
 pub use error::IngestError;
 pub use layout::{Unit, UnitKind};
 pub use remote::HttpOptions;

@@ -64,18 +64,144 @@ pub fn read_finished(path: &Path) -> Result<Finished, IngestError> {
     })
 }
 
-/// The pod's name and node, when podinfo.json is present and readable.
-pub fn read_podinfo(path: &Path) -> Result<Map<String, Value>, IngestError> {
+/// What podinfo.json says of the build's pod: its name and node (kept as build
+/// metadata) and TestGrid's verdict for the `Pod` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodInfo {
+    pub metadata: Map<String, Value>,
+    pub passed: bool,
+    /// Empty when the pod simply succeeded.
+    pub message: String,
+}
+
+/// The `Pod` row's message when the build has no podinfo.json (TestGrid's words).
+pub const MISSING_PODINFO: &str = "podinfo.json not found, please install prow's GCS reporter";
+/// The `Pod` row's message for a pod without Prow's pod utilities (no `sidecar`).
+pub const NO_POD_UTILS: &str = "not using decoration, please set decorate: true on prowjob";
+
+pub fn read_podinfo(path: &Path) -> Result<PodInfo, IngestError> {
     let obj = read_object(path)?;
     let pod = obj.get("pod").unwrap_or(&Value::Null);
-    let mut out = Map::new();
+    let mut metadata = Map::new();
     if let Some(name) = pod.pointer("/metadata/name").and_then(Value::as_str) {
-        out.insert("pod".into(), name.into());
+        metadata.insert("pod".into(), name.into());
     }
     if let Some(node) = pod.pointer("/spec/nodeName").and_then(Value::as_str) {
-        out.insert("node".into(), node.into());
+        metadata.insert("node".into(), node.into());
     }
-    Ok(out)
+    let (passed, message) = if pod.is_object() {
+        pod_verdict(pod)
+    } else {
+        (false, MISSING_PODINFO.to_string())
+    };
+    Ok(PodInfo {
+        metadata,
+        passed,
+        message,
+    })
+}
+
+/// TestGrid's reading of a Prow pod (`PodInfo.Summarize`): a pod that succeeded
+/// passed; one that never scheduled or initialised failed; then the first container
+/// still waiting, still running or exited non-zero decides (a test container that
+/// ended badly is left to the test results, the `sidecar` is not); a pod without
+/// Prow's `sidecar` container passes with a note that decoration is off.
+fn pod_verdict(pod: &Value) -> (bool, String) {
+    let status = pod.get("status").unwrap_or(&Value::Null);
+    if status.get("phase").and_then(Value::as_str) == Some("Succeeded") {
+        return (true, String::new());
+    }
+    let conditions = status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let condition_false = |kind: &str| {
+        conditions
+            .iter()
+            .rfind(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+            .filter(|c| c.get("status").and_then(Value::as_str) != Some("True"))
+            .map(|c| c.get("message").and_then(Value::as_str).unwrap_or_default())
+    };
+    if let Some(why) = condition_false("PodScheduled") {
+        return (false, format!("pod did not schedule: {why}"));
+    }
+    if let Some(why) = condition_false("Initialized") {
+        return (false, format!("pod could not initialize: {why}"));
+    }
+    let containers = |key: &str| {
+        status
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    for c in containers("initContainerStatuses") {
+        if let Some(why) = container_problem(&c) {
+            return (false, format!("init container {why}"));
+        }
+    }
+    let mut sidecar = false;
+    for c in containers("containerStatuses") {
+        let is_sidecar = c.get("name").and_then(Value::as_str) == Some("sidecar");
+        sidecar |= is_sidecar;
+        let Some(why) = container_problem(&c) else {
+            continue;
+        };
+        if is_sidecar || c.pointer("/state/terminated").is_none() {
+            return (false, why);
+        }
+    }
+    if sidecar {
+        (true, String::new())
+    } else {
+        (true, NO_POD_UTILS.to_string())
+    }
+}
+
+/// Why a container is not done well: still waiting, still running, or exited
+/// non-zero (its message cut to 140 bytes around the middle, as TestGrid does).
+fn container_problem(c: &Value) -> Option<String> {
+    let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+    let state = c.get("state").unwrap_or(&Value::Null);
+    let text = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    if let Some(w) = state.get("waiting").filter(|v| !v.is_null()) {
+        return Some(format!("{name} still waiting: {}", text(w, "message")));
+    }
+    if state.get("running").is_some_and(|v| !v.is_null()) {
+        return Some(format!("{name} still running"));
+    }
+    let t = state.get("terminated").filter(|v| !v.is_null())?;
+    let code = t.get("exitCode").and_then(Value::as_i64).unwrap_or(0);
+    (code != 0).then(|| {
+        format!(
+            "{name} exited {code}: {}",
+            middle_cut(&text(t, "message"), 140)
+        )
+    })
+}
+
+/// `s` when shorter than `max` bytes, else its first and last `max / 2` bytes (on
+/// character boundaries) around "...".
+fn middle_cut(s: &str, max: usize) -> String {
+    if s.len() < max {
+        return s.to_string();
+    }
+    let half = max / 2;
+    let mut head = half;
+    while !s.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = s.len() - half;
+    while !s.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{}...{}", &s[..head], &s[tail..])
 }
 
 /// The commit a build tested: finished.json's `metadata.repo-commit`, then its
@@ -190,6 +316,47 @@ mod tests {
         assert_eq!(pr.pr, Some(12345));
         assert_eq!(pr.org_repo.as_deref(), Some("kubernetes_kubernetes"));
         assert_eq!(pr.job.as_deref(), Some("pull-kubernetes-e2e-kind"));
+    }
+
+    /// #15 rule 4: the `Pod` row's verdict, TestGrid's reading of podinfo.json.
+    #[test]
+    fn pod_verdicts() {
+        let verdict = |status: Value| pod_verdict(&serde_json::json!({ "status": status }));
+        let exited = |name: &str, code: i64| serde_json::json!({"name": name, "state": {"terminated": {"exitCode": code, "message": "m"}}});
+        assert_eq!(
+            verdict(serde_json::json!({"phase": "Succeeded"})),
+            (true, String::new())
+        );
+        assert_eq!(
+            verdict(serde_json::json!({"phase": "Pending", "conditions": [
+                {"type": "PodScheduled", "status": "False", "message": "0/3 nodes are available"}]})),
+            (
+                false,
+                "pod did not schedule: 0/3 nodes are available".into()
+            )
+        );
+        // The tests failed (their container exited 1), the sidecar uploaded: the pod
+        // did its job, the test rows say the rest.
+        assert_eq!(
+            verdict(serde_json::json!({"phase": "Failed",
+                "containerStatuses": [exited("test", 1), exited("sidecar", 0)]})),
+            (true, String::new())
+        );
+        assert_eq!(
+            verdict(serde_json::json!({"phase": "Failed",
+                "containerStatuses": [exited("test", 0), exited("sidecar", 2)]})),
+            (false, "sidecar exited 2: m".into())
+        );
+        assert_eq!(
+            verdict(serde_json::json!({"phase": "Failed",
+                "containerStatuses": [exited("test", 1)]})),
+            (true, NO_POD_UTILS.into())
+        );
+        assert_eq!(
+            verdict(serde_json::json!({"phase": "Running",
+                "containerStatuses": [{"name": "test", "state": {"running": {}}}]})),
+            (false, "test still running".into())
+        );
     }
 
     #[test]

@@ -30,15 +30,15 @@ pub struct Build {
 }
 
 impl Build {
-    /// Tests per bucket, as the run's own summary counts them: the Overall row and
-    /// Ginkgo's suite nodes are not tests.
+    /// Tests per bucket, as the run's own summary counts them: the Overall and Pod
+    /// rows and Ginkgo's suite nodes are not tests.
     pub fn counts(&self) -> Counts {
         let mut c = Counts {
             skip: self.skipped_dropped,
             ..Counts::default()
         };
         for cell in &self.cells {
-            if cell.test != super::OVERALL_ROW && !super::is_suite_node(&cell.test) {
+            if super::is_test_row(&cell.test) {
                 c.add(cell.status.bucket());
             }
         }

@@ -135,6 +135,53 @@ impl Grid {
         self.attempts.retain(|(_, c), _| (*c as usize) < keep);
     }
 
+    /// Removes the row named `name`, if there is one.
+    pub fn remove_row(&mut self, name: &str) {
+        let Some(at) = self.rows.iter().position(|r| r == name) else {
+            return;
+        };
+        let width = self.columns.len();
+        self.statuses.drain(at * width..(at + 1) * width);
+        self.rows.remove(at);
+        let at = at as u32;
+        shift_rows_after(&mut self.messages, at);
+        shift_rows_after(&mut self.attempts, at);
+    }
+
+    /// Re-reads, as at `now`, the cells stored while their build was running (TestGrid
+    /// re-reads such builds every cycle): an `Overall` still RUNNING a day after the
+    /// build started is FAIL "Build did not complete within 24 hours", and a `Pod`
+    /// still waiting for podinfo.json past its deadline (an hour after the build
+    /// finished, a day after it started) is PASS_WITH_SKIPS.
+    pub fn expire_running(&mut self, now: i64) {
+        let find = |name: &str| self.rows.iter().position(|r| r == name);
+        let (overall, pod) = (find(super::OVERALL_ROW), find(super::POD_ROW));
+        for col in 0..self.columns.len() {
+            let c = &self.columns[col];
+            let Some(started) = c.started else { continue };
+            let day_after_start = started.saturating_add(super::GIVE_UP_ON_BUILD_AFTER_SECS);
+            if let Some(r) = overall.filter(|r| self.row(*r)[col] == CellStatus::Running) {
+                if now >= day_after_start {
+                    self.set(
+                        r,
+                        col,
+                        CellStatus::Fail,
+                        Some(super::NOT_COMPLETED_MESSAGE.to_string()),
+                    );
+                }
+            }
+            let c = &self.columns[col];
+            let pod_deadline = c.finished.map_or(day_after_start, |f| {
+                f.saturating_add(super::WAIT_FOR_PODINFO_SECS)
+            });
+            if let Some(r) = pod.filter(|r| self.row(*r)[col] == CellStatus::Running) {
+                if now >= pod_deadline {
+                    self.set(r, col, CellStatus::PassWithSkips, None);
+                }
+            }
+        }
+    }
+
     /// Sorts rows by name (stable output regardless of storage order).
     pub fn sort_rows(&mut self) {
         let width = self.columns.len();
@@ -161,6 +208,15 @@ impl Grid {
         self.statuses = statuses;
         self.rows = rows;
     }
+}
+
+/// Drops the entries of row `at` and moves the later rows' entries up one.
+fn shift_rows_after<V>(map: &mut HashMap<(u32, u32), V>, at: u32) {
+    *map = std::mem::take(map)
+        .into_iter()
+        .filter(|((r, _), _)| *r != at)
+        .map(|((r, c), v)| ((if r > at { r - 1 } else { r }, c), v))
+        .collect();
 }
 
 /// A build, as something a person can look up: its id, and its commit when known.

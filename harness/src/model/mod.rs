@@ -13,6 +13,25 @@ pub use status::{CellStatus, CountBucket};
 
 /// Row name of the synthetic per-build result row (TestGrid's `Overall`).
 pub const OVERALL_ROW: &str = "Overall";
+/// Row name of the per-build pod row TestGrid makes from Prow's podinfo.json.
+pub const POD_ROW: &str = "Pod";
+
+/// TestGrid gives up on a build that has not finished a day after it started.
+pub const GIVE_UP_ON_BUILD_AFTER_SECS: i64 = 24 * 3600;
+/// The `Overall` message of a build given up on.
+pub const NOT_COMPLETED_MESSAGE: &str = "Build did not complete within 24 hours";
+/// TestGrid waits this long after a build finished for its podinfo.json.
+pub const WAIT_FOR_PODINFO_SECS: i64 = 3600;
+
+/// Rows made from a build's own metadata rather than from a test's result.
+pub fn is_build_row(name: &str) -> bool {
+    name == OVERALL_ROW || name == POD_ROW
+}
+
+/// A row that is a test: not a build row and not a Ginkgo suite node.
+pub fn is_test_row(name: &str) -> bool {
+    !is_build_row(name) && !is_suite_node(name)
+}
 
 /// The FNV-1a 64-bit offset basis: a digest of nothing yet.
 pub const FNV1A_START: u64 = 0xcbf2_9ce4_8422_2325;
@@ -31,16 +50,16 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     fnv1a_continue(FNV1A_START, bytes)
 }
 
-/// Ginkgo v2 reports its suite-level nodes (`[SynchronizedBeforeSuite]`,
-/// `[ReportAfterSuite] Kubernetes e2e suite report`, …) as testcases: rows, as in
-/// TestGrid, but not specs, so no count of tests includes them. `name` is a testcase
-/// name or a row name (`<suite>.<testcase>`).
 /// A Kubernetes spec row's spec text: `Kubernetes e2e suite.[sig-…] …` is the suite,
 /// a dot, then the spec, whose text starts at the `[`. Other rows as they are.
 pub fn spec_text(row: &str) -> &str {
     row.find(".[").map_or(row, |at| &row[at + 1..])
 }
 
+/// Ginkgo v2 reports its suite-level nodes (`[SynchronizedBeforeSuite]`,
+/// `[ReportAfterSuite] Kubernetes e2e suite report`, …) as testcases: rows, as in
+/// TestGrid, but not specs, so no count of tests includes them. `name` is a testcase
+/// name or a row name (`<suite>.<testcase>`).
 pub fn is_suite_node(name: &str) -> bool {
     const NODES: [&str; 7] = [
         "[BeforeSuite]",

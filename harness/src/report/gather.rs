@@ -39,6 +39,7 @@ pub fn snapshot(
     let wanted = config.jobs_shown(&jobs);
     let step = std::time::Instant::now();
     let mut grids = store::load_grids(db, &wanted, span, 2)?;
+    config.as_testgrid_reads(&mut grids, now);
     if group_windows {
         config.cut_to_group_windows(&mut grids, now);
     }

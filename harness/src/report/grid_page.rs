@@ -97,7 +97,7 @@ fn grid_body(
         prefix: common_prefix(
             rows.iter()
                 .map(|r| g.rows[*r].as_str())
-                .filter(|n| *n != crate::model::OVERALL_ROW),
+                .filter(|n| !crate::model::is_build_row(n)),
         ),
         columns: g
             .columns

@@ -1,12 +1,30 @@
 //! Writes a simulated build as Prow does: `logs/<job>/<build>/started.json`,
-//! `finished.json` and `artifacts/junit_01.xml` (a PR build under
+//! `finished.json`, `podinfo.json` and `artifacts/junit_01.xml` (a PR build under
 //! `pr-logs/pull/<org_repo>/<pr>/<job>/<build>/`). Each attempt of a test is a
 //! testcase, as a retry writes it: a FLAKY cell is failed testcases followed by a
 //! passing one of the same name, a failure retried N times is N failed testcases.
 
-use crate::model::{Build, CellStatus, OVERALL_ROW};
+use crate::model::{is_build_row, Build, CellStatus, POD_ROW};
 use std::io::Write;
 use std::path::Path;
+
+/// A podinfo.json as Prow's GCS reporter writes it, trimmed to what is read: the
+/// test container's exit and the `sidecar` that uploaded the artifacts.
+fn podinfo(build: &Build) -> serde_json::Value {
+    let passed = build.passed.unwrap_or(false);
+    let exit = |code: i32| serde_json::json!({"terminated": {"exitCode": code}});
+    serde_json::json!({"pod": {
+        "metadata": {"name": format!("{}-{}", build.job, build.build)},
+        "spec": {"nodeName": "simulated-node"},
+        "status": {
+            "phase": if passed { "Succeeded" } else { "Failed" },
+            "containerStatuses": [
+                {"name": "test", "state": exit(if passed { 0 } else { 1 })},
+                {"name": "sidecar", "state": exit(0)},
+            ],
+        },
+    }})
+}
 
 pub fn write_build(root: &Path, build: &Build) -> std::io::Result<()> {
     let dir = match build.pr {
@@ -45,6 +63,9 @@ pub fn write_build(root: &Path, build: &Build) -> std::io::Result<()> {
         ..Default::default()
     };
     crate::prow::write(&dir.join("finished.json"), &finished)?;
+    if build.cells.iter().any(|c| c.test == POD_ROW) {
+        crate::prow::write(&dir.join("podinfo.json"), &podinfo(build))?;
+    }
     let mut out =
         std::io::BufWriter::new(std::fs::File::create(dir.join("artifacts/junit_01.xml"))?);
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
@@ -52,7 +73,7 @@ pub fn write_build(root: &Path, build: &Build) -> std::io::Result<()> {
         out,
         r#"<testsuites><testsuite name="Kubernetes e2e suite">"#
     )?;
-    for cell in build.cells.iter().filter(|c| c.test != OVERALL_ROW) {
+    for cell in build.cells.iter().filter(|c| !is_build_row(&c.test)) {
         let name = cell
             .test
             .strip_prefix("Kubernetes e2e suite.")

@@ -1,7 +1,9 @@
-//! Writing builds: one transaction per build, idempotent on (job, build).
+//! Writing builds: one transaction per build, idempotent on (job, build), except that
+//! a build stored while it was still running (or waiting for its podinfo.json) is
+//! replaced by the next ingest of it, as TestGrid re-reads such builds.
 
 use super::{Store, StoreError, WriteError};
-use crate::model::Build;
+use crate::model::{self, Build, CellStatus};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::HashMap;
 
@@ -13,6 +15,11 @@ pub enum InsertOutcome {
     },
     /// The same (job, build) is stored already; nothing was changed.
     AlreadyStored,
+    /// The stored build was provisional (a RUNNING `Overall` or `Pod` cell) and has
+    /// been replaced, in the same transaction, by this one.
+    Updated {
+        cells: usize,
+    },
 }
 
 impl Store {
@@ -51,9 +58,15 @@ fn write_build(
             |r| r.get(0),
         )
         .optional()?;
-    if exists.is_some() {
-        return Ok((InsertOutcome::AlreadyStored, new_ids));
-    }
+    let replaced = match exists {
+        Some(id) if is_provisional(tx, id)? => {
+            tx.execute("DELETE FROM cells WHERE build_id = ?1", [id])?;
+            tx.execute("DELETE FROM builds WHERE id = ?1", [id])?;
+            true
+        }
+        Some(_) => return Ok((InsertOutcome::AlreadyStored, new_ids)),
+        None => false,
+    };
     let counts = build.counts();
     let metadata = serde_json::Value::Object(build.metadata.clone()).to_string();
     tx.execute(
@@ -116,12 +129,29 @@ fn write_build(
             cell.message,
         ])?;
     }
-    Ok((
-        InsertOutcome::Inserted {
-            cells: build.cells.len(),
-        },
-        new_ids,
-    ))
+    let cells = build.cells.len();
+    let outcome = if replaced {
+        InsertOutcome::Updated { cells }
+    } else {
+        InsertOutcome::Inserted { cells }
+    };
+    Ok((outcome, new_ids))
+}
+
+/// Whether stored build `id` was still running when read: a RUNNING `Overall` or
+/// `Pod` cell (two primary-key lookups).
+fn is_provisional(tx: &Transaction<'_>, id: i64) -> Result<bool, rusqlite::Error> {
+    tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM cells c JOIN tests t ON t.id = c.test_id
+             WHERE c.build_id = ?1 AND t.name IN (?2, ?3) AND c.status = ?4)",
+        params![
+            id,
+            model::OVERALL_ROW,
+            model::POD_ROW,
+            CellStatus::Running.code()
+        ],
+        |r| r.get(0),
+    )
 }
 
 fn job_id(tx: &Transaction<'_>, name: &str) -> Result<i64, rusqlite::Error> {
