@@ -321,14 +321,14 @@ pub fn flake_table(
     })
 }
 
-/// Every failing cell's message in the grids, for triage. The `Overall` row is left
-/// out: its "Build failed" repeats the build's result, it is not a cause, and as one
-/// failure per failed build it would be the largest cluster of all.
+/// Every failing cell's message in the grids, for triage. The `Overall` and `Pod`
+/// rows are left out: "Build failed" repeats the build's result, it is not a cause,
+/// and as one failure per failed build it would be the largest cluster of all.
 pub fn failures<'a>(grids: impl IntoIterator<Item = &'a Grid>) -> Vec<triage::Failure<'a>> {
     let mut out = Vec::new();
     for g in grids {
         for (row, col, text) in g.messages() {
-            if g.rows[row] == crate::model::OVERALL_ROW {
+            if crate::model::is_build_row(&g.rows[row]) {
                 continue;
             }
             let column = &g.columns[col];
