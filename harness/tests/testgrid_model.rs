@@ -4,7 +4,8 @@
 //! `gridMetrics`, `overallStatus` and `latestGreen`) and not from trellis's code, is
 //! run beside `summarize_tab` on generated histories; they must agree on the tab's
 //! status, its `Tab stats` message, every alert (fail count, first and newest failure,
-//! last pass) and the latest green build.
+//! last pass) and the latest green build. Histories include RUNNING cells (rule 3: a
+//! build still running is a column).
 
 use proptest::prelude::*;
 use trellis::analysis::testgrid::{summarize_tab, TabStatus};
@@ -19,13 +20,18 @@ enum M {
     Fail,
     Flaky,
     Unknown,
+    /// RUNNING, kept apart: each reader decides what it is (empty for the grid
+    /// metrics, UNKNOWN for alerts and the latest green, a column not yet counted for
+    /// the status).
+    Running,
 }
 
-/// `result.Coalesce` (running results are not generated: they would be RUNNING).
+/// `result.Coalesce`, RUNNING left for the caller.
 fn coalesce(s: CellStatus) -> M {
     use CellStatus::*;
     match s {
         NoResult => M::Empty,
+        Running => M::Running,
         Flaky => M::Flaky,
         ToolFail | TimedOut | CategorizedFail | BuildFail | Fail => M::Fail,
         Pass | BuildPassed | PassWithErrors | PassWithSkips => M::Pass,
@@ -54,7 +60,7 @@ fn alert(row: &[CellStatus], open: u32, close: u32) -> Option<ModelAlert> {
     let (mut first, mut newest, mut pass) = (None, None, None);
     for (col, s) in row.iter().enumerate() {
         match coalesce(*s) {
-            M::Empty | M::Unknown => {}
+            M::Empty | M::Unknown | M::Running => {}
             M::Pass => {
                 passes += 1;
                 if streak >= open {
@@ -100,7 +106,7 @@ struct ModelSummary {
     status: TabStatus,
     message: String,
     alerts: Vec<(usize, ModelAlert)>,
-    latest_green: Option<String>,
+    latest_green: String,
 }
 
 fn summarize(grid: &Grid, include_a: bool, recent: usize, open: u32, close: u32) -> ModelSummary {
@@ -135,7 +141,7 @@ fn summarize(grid: &Grid, include_a: bool, recent: usize, open: u32, close: u32)
             match coalesce(grid.row(*r)[*c]) {
                 M::Pass => p += 1,
                 M::Fail => f += 1,
-                M::Empty => {}
+                M::Empty | M::Running => {}
                 M::Flaky | M::Unknown => o += 1,
             }
         }
@@ -172,10 +178,11 @@ fn summarize(grid: &Grid, include_a: bool, recent: usize, open: u32, close: u32)
             if left == 0 {
                 break;
             }
-            let mut pass_here = false;
+            let (mut pass_here, mut running) = (false, false);
             for r in &rows {
                 match coalesce(grid.row(*r)[*c]) {
                     M::Empty => {}
+                    M::Running => running = true,
                     M::Pass => pass_here = true,
                     _ => status = Some(TabStatus::Flaky),
                 }
@@ -183,7 +190,8 @@ fn summarize(grid: &Grid, include_a: bool, recent: usize, open: u32, close: u32)
             if status.is_some() {
                 break;
             }
-            if pass_here {
+            // A running column is not recent until it finishes.
+            if pass_here && !running {
                 found = true;
                 left -= 1;
             }
@@ -200,7 +208,10 @@ fn summarize(grid: &Grid, include_a: bool, recent: usize, open: u32, close: u32)
             let results: Vec<M> = rows.iter().map(|r| coalesce(grid.row(*r)[*c])).collect();
             results.contains(&M::Pass) && results.iter().all(|m| matches!(m, M::Pass | M::Empty))
         })
-        .map(|c| grid.columns[c].build.clone());
+        .map_or_else(
+            || "no recent greens".to_string(),
+            |c| grid.columns[c].build.clone(),
+        );
     ModelSummary {
         status,
         message,
@@ -219,6 +230,7 @@ fn status() -> impl Strategy<Value = CellStatus> {
         1 => Just(CellStatus::TimedOut),
         1 => Just(CellStatus::Cancel),
         1 => Just(CellStatus::Unknown),
+        1 => Just(CellStatus::Running),
     ]
 }
 
@@ -261,6 +273,7 @@ proptest! {
     ) {
         let grid = grid_of(&rows);
         let mut tab = Tab::with_kubernetes_defaults("t", "job");
+        tab.latest_green_by_commit = false;
         tab.num_columns_recent = recent as u32;
         tab.num_failures_to_alert = open;
         tab.num_passes_to_disable_alert = close;

@@ -63,7 +63,8 @@ pub struct TabReport {
     pub message: String,
     pub failing_tests: Vec<FailingTest>,
     pub flaky_tests: Vec<FlakyTest>,
-    pub latest_green: Option<String>,
+    /// TestGrid's latest green: a build id, a short commit, or "no recent greens".
+    pub latest_green: String,
     pub last_run: Option<i64>,
 }
 
@@ -115,7 +116,7 @@ pub fn status(
                     message: "no stored results for this test group".into(),
                     failing_tests: Vec::new(),
                     flaky_tests: Vec::new(),
-                    latest_green: None,
+                    latest_green: testgrid::NO_GREENS.to_string(),
                     last_run: None,
                 },
             };
@@ -166,7 +167,7 @@ fn tab_report(grid: &Grid, tab: &Tab, stats: &[FlakeStats], blocking: bool, now:
         .alerts
         .iter()
         .map(|(row, a)| FailingTest {
-            test: grid.rows[*row].clone(),
+            test: crate::model::row_label(&grid.job, &grid.rows[*row]),
             fail_count: a.fail_count,
             first_fail: build_ref(a.first_fail),
             last_pass: a.last_pass.map(build_ref),
@@ -183,7 +184,7 @@ fn tab_report(grid: &Grid, tab: &Tab, stats: &[FlakeStats], blocking: bool, now:
             } else {
                 None
             },
-            test: s.test.clone(),
+            test: crate::model::row_label(&grid.job, &s.test),
             // The runs the rate is over: breakage set aside is in neither part.
             runs: s.runs - s.broken_runs,
             flake_rate: s.flake_rate,

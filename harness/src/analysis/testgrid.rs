@@ -165,8 +165,10 @@ pub struct TabSummary {
     pub stats: GridStats,
     /// Rows with an open alert, with the alert.
     pub alerts: Vec<(usize, Alert)>,
-    /// Build id of the newest column with no failing or flaky cell.
-    pub latest_green: Option<String>,
+    /// The newest column with a pass and nothing failing, flaky or unknown: its build
+    /// id, or its commit's first 9 characters when the tab names builds by commit;
+    /// [`NO_GREENS`] when there is none.
+    pub latest_green: String,
     pub last_run: Option<i64>,
     pub stale: Option<String>,
 }
@@ -268,7 +270,10 @@ pub fn summarize_tab(grid: &Grid, tab: &Tab, now: i64) -> TabSummary {
         message,
         stats,
         alerts,
-        latest_green: latest_green(grid, &rows),
+        latest_green: latest_green(grid, &rows).map_or_else(
+            || NO_GREENS.to_string(),
+            |col| column_name(&grid.columns[col], tab.latest_green_by_commit),
+        ),
         last_run,
         stale,
     }
@@ -358,20 +363,30 @@ fn stale_message(last_run: Option<i64>, stale_hours: u32, now: i64) -> Option<St
     (age > i64::from(stale_hours) * 3600).then(|| format!("latest column is {} h old", age / 3600))
 }
 
-fn latest_green(grid: &Grid, rows: &[usize]) -> Option<String> {
-    (0..grid.columns.len())
-        .find(|col| {
-            let mut passes = false;
-            for r in rows {
-                match coalesce(grid.row(*r)[*col], false) {
-                    CellStatus::Pass => passes = true,
-                    CellStatus::NoResult => {}
-                    _ => return false,
-                }
+/// What TestGrid's summary says when no recent column is green.
+pub const NO_GREENS: &str = "no recent greens";
+
+/// How the summary names a column: its build id, or with `by_commit` (Kubernetes's
+/// `use_kubernetes_client`) the first 9 characters of its commit when it has one.
+pub fn column_name(column: &crate::model::Column, by_commit: bool) -> String {
+    match column.commit.as_deref().filter(|_| by_commit) {
+        Some(commit) => commit.chars().take(9).collect(),
+        None => column.build.clone(),
+    }
+}
+
+fn latest_green(grid: &Grid, rows: &[usize]) -> Option<usize> {
+    (0..grid.columns.len()).find(|col| {
+        let mut passes = false;
+        for r in rows {
+            match coalesce(grid.row(*r)[*col], false) {
+                CellStatus::Pass => passes = true,
+                CellStatus::NoResult => {}
+                _ => return false,
             }
-            passes
-        })
-        .map(|col| grid.columns[col].build.clone())
+        }
+        passes
+    })
 }
 
 /// A result as the flip analyzer sees it.
@@ -606,6 +621,20 @@ mod tests {
         assert_eq!(summarize_tab(&g, &t, 1_000_000).status, TabStatus::Flaky);
     }
 
+    /// #15 "Also": with Kubernetes's default.yaml (`use_kubernetes_client`) the
+    /// latest green is the commit's first 9 characters; none is "no recent greens".
+    #[test]
+    fn latest_green_by_commit_or_none() {
+        let mut g = grid(&[("a", &[F, P, P])]);
+        g.columns[1].commit = Some("0123456789abcdef".into());
+        let mut t = tab();
+        assert_eq!(summarize_tab(&g, &t, 1_000_000).latest_green, "012345678");
+        t.latest_green_by_commit = false;
+        assert_eq!(summarize_tab(&g, &t, 1_000_000).latest_green, "b2");
+        let red = grid(&[("a", &[F, F, F])]);
+        assert_eq!(summarize_tab(&red, &t, 1_000_000).latest_green, NO_GREENS);
+    }
+
     #[test]
     fn tab_status_precedence_and_message() {
         let passing = grid(&[("a", &[P, P, P]), ("b", &[P, N, P])]);
@@ -615,7 +644,7 @@ mod tests {
             s.message,
             "Tab stats: 3 of 3 (100.0%) recent columns passed (5 of 5 or 100.0% cells)"
         );
-        assert_eq!(s.latest_green.as_deref(), Some("b3"));
+        assert_eq!(s.latest_green, "b3");
 
         let flaky = grid(&[("a", &[P, F, P]), ("b", &[P, P, P])]);
         let s = summarize_tab(&flaky, &tab(), 1_000_000);
@@ -629,7 +658,7 @@ mod tests {
         let s = summarize_tab(&failing, &tab(), 1_000_000);
         assert_eq!(s.status, TabStatus::Failing);
         assert_eq!(s.alerts.len(), 1);
-        assert_eq!(s.latest_green.as_deref(), Some("b1"));
+        assert_eq!(s.latest_green, "b1");
 
         // A column where most cells fail makes the tab BROKEN, above FAILING.
         let mut broken_tab = tab();

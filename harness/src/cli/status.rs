@@ -139,11 +139,8 @@ fn print_tab(t: &analysis::TabReport, details: bool, list: usize) {
         Some(j) if j != t.name => format!(" ({})", line(j)),
         _ => String::new(),
     };
-    let green = t
-        .latest_green
-        .as_ref()
-        .map(|g| format!("; latest green: build {g}"))
-        .unwrap_or_default();
+    // A build id, a short commit (Kubernetes's default.yaml) or "no recent greens".
+    let green = format!("; latest green: {}", line(&t.latest_green));
     let last = t
         .last_run
         .map(|l| format!("; last run {} UTC", window::utc(l)))

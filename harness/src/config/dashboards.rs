@@ -75,6 +75,8 @@ pub struct TestGroup {
     pub base_jobs: Vec<String>,
     /// No `Pod` row (TestGrid's `disable_prowjob_analysis`).
     pub disable_prowjob_analysis: bool,
+    /// Builds are named by commit in the summary (TestGrid's `use_kubernetes_client`).
+    pub use_kubernetes_client: bool,
 }
 
 impl TestGroup {
@@ -106,6 +108,9 @@ pub struct Tab {
     /// A job with fewer columns than `num_failures_to_alert` alerts when all of them
     /// fail (trellis's unconfigured-jobs tabs; TestGrid never does).
     pub alert_on_short_history: bool,
+    /// The latest green is named by its commit's first 9 characters, not the build id
+    /// (the test group's `use_kubernetes_client`, on in Kubernetes's default.yaml).
+    pub latest_green_by_commit: bool,
 }
 
 impl Tab {
@@ -134,6 +139,7 @@ impl Tab {
             include: None,
             exclude: None,
             alert_on_short_history: false,
+            latest_green_by_commit: true,
         }
     }
 
@@ -305,6 +311,7 @@ struct RawTestGroup {
     #[serde(default)]
     trellis_base_jobs: Vec<String>,
     disable_prowjob_analysis: Option<bool>,
+    use_kubernetes_client: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -486,6 +493,10 @@ fn resolve_group(g: RawTestGroup, d: &RawTestGroup) -> TestGroup {
             .disable_prowjob_analysis
             .or(d.disable_prowjob_analysis)
             .unwrap_or(false),
+        use_kubernetes_client: g
+            .use_kubernetes_client
+            .or(d.use_kubernetes_client)
+            .unwrap_or(false),
         name: g.name,
     }
 }
@@ -540,6 +551,7 @@ fn resolve_tab(
         include,
         exclude,
         alert_on_short_history: false,
+        latest_green_by_commit: group.is_some_and(|g| g.use_kubernetes_client),
         name: t.name,
         test_group_name: t.test_group_name,
     })

@@ -28,6 +28,15 @@ pub fn is_build_row(name: &str) -> bool {
     name == OVERALL_ROW || name == POD_ROW
 }
 
+/// A row as TestGrid names it: a build row is `<job>.Overall`, `<job>.Pod`.
+pub fn row_label(job: &str, row: &str) -> String {
+    if is_build_row(row) {
+        format!("{job}.{row}")
+    } else {
+        row.to_string()
+    }
+}
+
 /// A row that is a test: not a build row and not a Ginkgo suite node.
 pub fn is_test_row(name: &str) -> bool {
     !is_build_row(name) && !is_suite_node(name)

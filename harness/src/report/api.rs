@@ -56,7 +56,7 @@ pub fn write(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
                 detailed_status_message: &t.message,
                 last_run_timestamp: t.last_run.map(rfc3339),
                 last_update_timestamp: rfc3339(site.snapshot.now),
-                latest_passing_build: t.latest_green.as_deref().unwrap_or(""),
+                latest_passing_build: &t.latest_green,
             })
             .collect();
         let mut counts = BTreeMap::new();

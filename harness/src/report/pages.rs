@@ -192,7 +192,7 @@ fn tab_section(body: &mut String, dashboard: &str, t: &TabReport) {
         html(&t.name),
         html(&t.message),
         time(t.last_run),
-        html(t.latest_green.as_deref().unwrap_or("none")),
+        html(&t.latest_green),
         t.job.as_deref().map(|j| format!(" · job {}", html(j))).unwrap_or_default()
     );
     if !t.failing_tests.is_empty() {
