@@ -77,6 +77,9 @@ pub struct TestGroup {
     pub disable_prowjob_analysis: bool,
     /// Builds are named by commit in the summary (TestGrid's `use_kubernetes_client`).
     pub use_kubernetes_client: bool,
+    /// A test's repeated results in one build are rows of their own, not one merged
+    /// cell (TestGrid's `disable_merged_status`).
+    pub disable_merged_status: bool,
 }
 
 impl TestGroup {
@@ -232,18 +235,20 @@ impl DashboardConfig {
     }
 
     /// Makes stored grids what TestGrid's updater would show at `now`: cells stored
-    /// while a build was running re-read as at `now` ([`Grid::expire_running`]), and
-    /// no `Pod` row where the job's test group sets `disable_prowjob_analysis`.
+    /// while a build was running re-read as at `now` ([`Grid::expire_running`]); no
+    /// `Pod` row where the job's test group sets `disable_prowjob_analysis`; repeated
+    /// results as rows of their own where it sets `disable_merged_status`.
     pub fn as_testgrid_reads(&self, grids: &mut [Grid], now: i64) {
         for g in grids {
             g.expire_running(now);
-            let no_pod = self
-                .test_groups
-                .iter()
-                .find(|t| t.matches_job(&g.job))
-                .is_some_and(|t| t.disable_prowjob_analysis);
-            if no_pod {
+            let Some(group) = self.test_groups.iter().find(|t| t.matches_job(&g.job)) else {
+                continue;
+            };
+            if group.disable_prowjob_analysis {
                 g.remove_row(crate::model::POD_ROW);
+            }
+            if group.disable_merged_status {
+                g.split_merged();
             }
         }
     }
@@ -312,6 +317,7 @@ struct RawTestGroup {
     trellis_base_jobs: Vec<String>,
     disable_prowjob_analysis: Option<bool>,
     use_kubernetes_client: Option<bool>,
+    disable_merged_status: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -496,6 +502,10 @@ fn resolve_group(g: RawTestGroup, d: &RawTestGroup) -> TestGroup {
         use_kubernetes_client: g
             .use_kubernetes_client
             .or(d.use_kubernetes_client)
+            .unwrap_or(false),
+        disable_merged_status: g
+            .disable_merged_status
+            .or(d.disable_merged_status)
             .unwrap_or(false),
         name: g.name,
     }
@@ -778,13 +788,15 @@ mod tests {
     }
 
     /// #15 rule 4: `disable_prowjob_analysis` hides the `Pod` row (its messages move
-    /// with the rows below it), and a cell stored while running is read as at `now`.
+    /// with the rows below it); a cell stored while running is read as at `now`; and
+    /// (#15 "Also") `disable_merged_status` shows a test's runs as rows of their own.
     #[test]
-    fn testgrid_reads_pod_rows_and_running_cells() {
+    fn testgrid_reads_pod_rows_running_cells_and_repeated_runs() {
         use crate::model::{CellStatus, Column, Grid, OVERALL_ROW, POD_ROW};
         let c = load_yaml(&[(
             "x.yaml",
-            "test_groups:\n- name: quiet\n  disable_prowjob_analysis: true\n- name: prow\n",
+            "test_groups:\n- name: quiet\n  disable_prowjob_analysis: true\n  \
+             disable_merged_status: true\n- name: prow\n",
         )]);
         let now = 10 * 86_400;
         let grid = |job: &str| {
@@ -809,13 +821,33 @@ mod tests {
             g.set(overall, 1, CellStatus::Pass, None);
             g.set(pod, 1, CellStatus::Running, None);
             g.set(t, 1, CellStatus::Fail, Some("t failed".into()));
+            let retried = g.add_row("retried".into());
+            g.set(
+                retried,
+                1,
+                CellStatus::Flaky,
+                Some("1/3 runs passed: timeout".into()),
+            );
+            g.set_attempts(retried, 1, 3);
             g
         };
         let mut grids = vec![grid("quiet"), grid("prow")];
         c.as_testgrid_reads(&mut grids, now);
-        assert_eq!(grids[0].rows, [OVERALL_ROW, "t"]);
+        // disable_merged_status: the FLAKY cell of 3 runs is its runs, failures first.
+        assert_eq!(
+            grids[0].rows,
+            [OVERALL_ROW, "t", "retried", "retried [1]", "retried [2]"]
+        );
         assert_eq!(grids[0].message(1, 1), Some("t failed"));
-        assert_eq!(grids[1].rows, [OVERALL_ROW, POD_ROW, "t"]);
+        let at = |g: &Grid, r: usize| g.row(r)[1];
+        assert_eq!(
+            [at(&grids[0], 2), at(&grids[0], 3), at(&grids[0], 4)],
+            [CellStatus::Fail, CellStatus::Fail, CellStatus::Pass]
+        );
+        assert_eq!(grids[0].message(2, 1), Some("timeout"));
+        assert_eq!(grids[0].attempts(2, 1), 1);
+        assert_eq!(grids[1].rows, [OVERALL_ROW, POD_ROW, "t", "retried"]);
+        assert_eq!(at(&grids[1], 3), CellStatus::Flaky);
         // Started 25 h ago and still running: given up on.
         assert_eq!(grids[1].row(0), [CellStatus::Fail, CellStatus::Pass]);
         assert_eq!(

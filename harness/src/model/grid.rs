@@ -182,6 +182,76 @@ impl Grid {
         }
     }
 
+    /// Undoes the merging of a test's repeated results in one build, as TestGrid shows
+    /// them under `disable_merged_status`: a cell of N results becomes the rows `name`,
+    /// `name [1]`, … `name [N-1]` (at most 20, the 20th `name [overflow]`). The store
+    /// keeps the merged cell, so the order is the one retries write: the failures
+    /// first, then the passes (a FLAKY cell's count of passes is in its `p/N runs
+    /// passed` message).
+    pub fn split_merged(&mut self) {
+        let width = self.columns.len();
+        let mut repeated: Vec<(usize, usize, u32)> = self
+            .attempts
+            .iter()
+            .map(|((r, c), n)| (*r as usize, *c as usize, *n))
+            .collect();
+        repeated.sort_unstable();
+        let mut extra_rows: HashMap<(usize, u32), usize> = HashMap::new();
+        for (row, col, attempts) in repeated {
+            let status = self.row(row)[col];
+            let message = self.message(row, col).map(str::to_string);
+            let (passes, runs) =
+                message
+                    .as_deref()
+                    .and_then(runs_passed)
+                    .unwrap_or_else(|| match status.bucket() {
+                        super::CountBucket::Pass | super::CountBucket::Skip => (attempts, attempts),
+                        _ if status == CellStatus::Flaky => (1, attempts),
+                        _ => (0, attempts),
+                    });
+            let text = message.as_deref().map(strip_runs_passed);
+            let runs = runs.min(MAX_SPLIT_ROWS);
+            for i in 0..runs {
+                let (cell, cell_message) = if status != CellStatus::Flaky {
+                    (status, text.clone())
+                } else if i < runs.saturating_sub(passes) {
+                    (CellStatus::Fail, text.clone())
+                } else {
+                    (CellStatus::Pass, None)
+                };
+                let (cell, cell_message) = if i + 1 == MAX_SPLIT_ROWS {
+                    (
+                        CellStatus::Fail,
+                        Some("Too many duplicately named rows".to_string()),
+                    )
+                } else {
+                    (cell, cell_message)
+                };
+                let target = if i == 0 {
+                    row
+                } else {
+                    let name = if i + 1 == MAX_SPLIT_ROWS {
+                        format!("{} [overflow]", self.rows[row])
+                    } else {
+                        format!("{} [{i}]", self.rows[row])
+                    };
+                    *extra_rows.entry((row, i)).or_insert_with(|| {
+                        self.rows.push(name);
+                        self.statuses
+                            .extend(std::iter::repeat_n(CellStatus::NoResult, width));
+                        self.rows.len() - 1
+                    })
+                };
+                self.statuses[target * width + col] = cell;
+                self.messages.remove(&(target as u32, col as u32));
+                if let Some(m) = cell_message {
+                    self.messages.insert((target as u32, col as u32), m);
+                }
+            }
+            self.attempts.remove(&(row as u32, col as u32));
+        }
+    }
+
     /// Sorts rows by name (stable output regardless of storage order).
     pub fn sort_rows(&mut self) {
         let width = self.columns.len();
@@ -207,6 +277,26 @@ impl Grid {
             .collect();
         self.statuses = statuses;
         self.rows = rows;
+    }
+}
+
+/// TestGrid's cap on rows of one name (`maxDuplicates`).
+const MAX_SPLIT_ROWS: u32 = 20;
+
+/// `(p, N)` from a merged cell's `p/N runs passed: …` message.
+fn runs_passed(message: &str) -> Option<(u32, u32)> {
+    let (counts, _) = message.split_once(" runs passed")?;
+    let (p, n) = counts.split_once('/')?;
+    Some((p.parse().ok()?, n.parse().ok()?))
+}
+
+/// A merged cell's message without its `p/N runs passed: ` prefix.
+fn strip_runs_passed(message: &str) -> String {
+    match message.split_once(" runs passed: ") {
+        Some((counts, rest)) if runs_passed(&format!("{counts} runs passed")).is_some() => {
+            rest.to_string()
+        }
+        _ => message.to_string(),
     }
 }
 
