@@ -308,7 +308,7 @@ fn prow_build(
         let failure = if ok {
             ""
         } else {
-            r#"<failure message="boom"/>"#
+            r#"<failure message="expected 1, got 2"/>"#
         };
         std::fs::write(
             dir.join("artifacts/junit_01.xml"),
@@ -506,4 +506,66 @@ fn the_pod_row_waits_an_hour_for_podinfo() {
     assert!(stdout(&out).contains("updated    j/2"), "{}", stdout(&out));
     assert_eq!(cell(&show(&db, "j", "2"), "Pod")["status"], "PASS");
     assert_eq!(only_tab(&db, &dashboards)["latest_green"], "2");
+}
+
+/// #15 "Also": the summary API carries TestGrid's failing-test fields (first, newest
+/// failing and last passing build, fail and pass times, links) and, where the tab's
+/// `health_analysis_options` enable it, the healthiness block.
+#[test]
+fn the_summary_api_has_testgrids_failing_tests_and_healthiness() {
+    let (t, db) = tmp_db();
+    let now = chrono::Utc::now().timestamp();
+    let logs = t.path().join("logs/j");
+    ten_finished_builds(&logs, now);
+    let dashboards = t.path().join("dashboards");
+    std::fs::create_dir_all(&dashboards).unwrap();
+    std::fs::write(
+        dashboards.join("j.yaml"),
+        "test_groups:\n- name: j\n  num_failures_to_alert: 3\n\
+         dashboards:\n- name: d\n  dashboard_tab:\n  - name: t\n    test_group_name: j\n    \
+         health_analysis_options:\n      enable: true\n      days_of_analysis: 1\n",
+    )
+    .unwrap();
+    let out = trellis(&db, &["ingest", t.path().join("logs").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let site = t.path().join("site");
+    common::write_report(&db, &site, &dashboards);
+    let text = std::fs::read_to_string(site.join("api/v1/dashboards/d/tab-summaries")).unwrap();
+    let tab = &serde_json::from_str::<serde_json::Value>(&text).unwrap()["tab_summaries"][0];
+    let failures = &tab["failures_summary"];
+    // The job's own Overall row alerts beside t, named as TestGrid names it.
+    assert_eq!(failures["failure_stats"]["num_failing_tests"], 2, "{tab}");
+    assert_eq!(
+        failures["top_failing_tests"][0]["display_name"],
+        "j.Overall"
+    );
+    let failing = &failures["top_failing_tests"][1];
+    assert_eq!(failing["display_name"], "s.t");
+    assert_eq!(failing["fail_count"], 3);
+    // t failed in builds 8, 9 and 10 and passed in 7; build n started 12 - n hours ago.
+    assert_eq!(failing["fail_build_id"], "8");
+    assert_eq!(failing["latest_fail_build_id"], "10");
+    assert_eq!(failing["pass_build_id"], "7");
+    let at = |hours_ago: i64| {
+        chrono::DateTime::from_timestamp(now - hours_ago * 3600, 0)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    assert_eq!(failing["fail_timestamp"], at(4));
+    assert_eq!(failing["pass_timestamp"], at(5));
+    assert_eq!(failing["failure_message"], "expected 1, got 2");
+    let link = failing["build_link"].as_str().unwrap();
+    assert!(site.join(link).is_file(), "{link} is a page of the site");
+    let health = &tab["healthiness_summary"];
+    assert_eq!(health["healthiness_stats"]["num_flaky_tests"], 1, "{tab}");
+    let flaky = &health["top_flaky_tests"][0];
+    assert_eq!(flaky["display_name"], "s.t");
+    // Newest first F F F P P F P P P P: the run of three is breakage, not flips; of
+    // the 7 results left, one failure follows a pass.
+    let f = flaky["flakiness"].as_f64().unwrap();
+    assert!((f - 100.0 / 7.0).abs() < 1e-9, "{flaky}");
+    // Nothing ran in the day before: no trend to give.
+    assert_eq!(flaky["change"], "UNKNOWN");
+    assert!(health["healthiness_stats"]["previous_flakiness"].is_null());
 }

@@ -458,6 +458,110 @@ pub fn grid_stats(grid: &Grid, rule: AlertRule) -> Vec<FlakeStats> {
         .collect()
 }
 
+/// TestGrid's healthiness analysis of a tab (`health_analysis_options`): each test's
+/// flip flakiness over the last `days` days before `now` and over the `days` before
+/// those, and their means over the tests TestGrid lists.
+#[derive(Debug, Clone, Serialize)]
+pub struct Healthiness {
+    /// The interval analysed, Unix seconds.
+    pub start: i64,
+    pub end: i64,
+    pub average_flakiness: f64,
+    /// The same mean over the interval before; None without a listed test there.
+    pub previous_flakiness: Option<f64>,
+    /// Most flaky first.
+    pub tests: Vec<TestHealth>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TestHealth {
+    pub test: String,
+    pub flakiness: f64,
+    pub previous_flakiness: Option<f64>,
+    pub change: Change,
+}
+
+/// How a test's flakiness moved from the interval before (TestGrid's trend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Change {
+    Up,
+    Down,
+    NoChange,
+    /// Not listed in the interval before.
+    Unknown,
+}
+
+/// [`Healthiness`] of the test rows `rows` of `grid` at `now`.
+pub fn healthiness(grid: &Grid, rows: &[usize], now: i64, days: u32) -> Healthiness {
+    let span = i64::from(days) * 86_400;
+    let ctx = GridContext::new(grid);
+    let mut scratch = Scratch::default();
+    // Columns are newest first: each interval is a contiguous range of them.
+    let columns_in = |from: i64, to: i64| {
+        let started = |c: &crate::model::Column| c.started.unwrap_or(i64::MIN);
+        let first = grid.columns.iter().take_while(|c| started(c) >= to).count();
+        let end = first
+            + grid.columns[first..]
+                .iter()
+                .take_while(|c| started(c) >= from)
+                .count();
+        first..end
+    };
+    let (now_cols, before_cols) = (
+        columns_in(now - span, now),
+        columns_in(now - 2 * span, now - span),
+    );
+    let rule = AlertRule::default();
+    let mut tests = Vec::new();
+    let mut previous_sum = (0.0, 0u32);
+    for &r in rows
+        .iter()
+        .filter(|r| crate::model::is_test_row(&grid.rows[**r]))
+    {
+        let before =
+            row_stats_in(grid, r, before_cols.clone(), &ctx, rule, &mut scratch).flip_flakiness;
+        if let Some(b) = before {
+            previous_sum = (previous_sum.0 + b, previous_sum.1 + 1);
+        }
+        let Some(flakiness) =
+            row_stats_in(grid, r, now_cols.clone(), &ctx, rule, &mut scratch).flip_flakiness
+        else {
+            continue;
+        };
+        let change = match before {
+            None => Change::Unknown,
+            Some(b) if flakiness > b => Change::Up,
+            Some(b) if flakiness < b => Change::Down,
+            Some(_) => Change::NoChange,
+        };
+        tests.push(TestHealth {
+            test: grid.rows[r].clone(),
+            flakiness,
+            previous_flakiness: before,
+            change,
+        });
+    }
+    tests.sort_by(|a, b| {
+        b.flakiness
+            .total_cmp(&a.flakiness)
+            .then_with(|| a.test.cmp(&b.test))
+    });
+    let average_flakiness = if tests.is_empty() {
+        0.0
+    } else {
+        tests.iter().map(|t| t.flakiness).sum::<f64>() / tests.len() as f64
+    };
+    Healthiness {
+        start: now - span,
+        end: now,
+        average_flakiness,
+        previous_flakiness: (previous_sum.1 > 0)
+            .then(|| previous_sum.0 / f64::from(previous_sum.1)),
+        tests,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

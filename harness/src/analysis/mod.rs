@@ -40,8 +40,14 @@ pub fn job_for_tab<'a>(
 pub struct FailingTest {
     pub test: String,
     pub fail_count: u32,
+    /// The oldest failure of the alert (the first bad build) and when it started.
     pub first_fail: BuildRef,
+    pub fail_time: Option<i64>,
+    /// The newest failure.
+    pub latest_fail: BuildRef,
+    /// The last good build before the failures, and when it started.
     pub last_pass: Option<BuildRef>,
+    pub pass_time: Option<i64>,
     pub message: Option<String>,
 }
 
@@ -66,6 +72,10 @@ pub struct TabReport {
     /// TestGrid's latest green: a build id, a short commit, or "no recent greens".
     pub latest_green: String,
     pub last_run: Option<i64>,
+    /// TestGrid's healthiness analysis, where the tab's `health_analysis_options`
+    /// enable it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthiness: Option<flakes::Healthiness>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -118,6 +128,7 @@ pub fn status(
                     flaky_tests: Vec::new(),
                     latest_green: testgrid::NO_GREENS.to_string(),
                     last_run: None,
+                    healthiness: None,
                 },
             };
             if d.release_blocking {
@@ -170,7 +181,10 @@ fn tab_report(grid: &Grid, tab: &Tab, stats: &[FlakeStats], blocking: bool, now:
             test: crate::model::row_label(&grid.job, &grid.rows[*row]),
             fail_count: a.fail_count,
             first_fail: build_ref(a.first_fail),
+            fail_time: grid.columns[a.first_fail].started,
+            latest_fail: build_ref(a.latest_fail),
             last_pass: a.last_pass.map(build_ref),
+            pass_time: a.last_pass.and_then(|c| grid.columns[c].started),
             message: grid.message(*row, a.latest_fail).map(str::to_string),
         })
         .collect();
@@ -206,6 +220,9 @@ fn tab_report(grid: &Grid, tab: &Tab, stats: &[FlakeStats], blocking: bool, now:
         flaky_tests,
         latest_green: summary.latest_green,
         last_run: summary.last_run,
+        healthiness: tab.health_analysis_days.map(|days| {
+            flakes::healthiness(grid, &testgrid::visible_rows_all(grid, tab), now, days)
+        }),
     }
 }
 

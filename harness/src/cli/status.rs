@@ -17,7 +17,8 @@ use std::path::Path;
 /// every stored job. Exit code 0 when nothing blocks the release, 6 when
 /// it is blocked. `--json` prints {window: {days, since, until}, future_builds: {total,
 /// first: [{job, build, started}]}, dashboards: [{name, status, release_blocking, tabs:
-/// [{name, job, status, message, failing_tests, flaky_tests, latest_green, last_run}]}],
+/// [{name, job, status, message, failing_tests, flaky_tests, latest_green, last_run,
+/// healthiness?}]}],
 /// release: {blocked, reasons: [{blocking, dashboard, job, kind, message, test?, since?}]}}.
 #[derive(Debug, clap::Args)]
 pub struct Args {

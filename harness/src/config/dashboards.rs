@@ -114,6 +114,9 @@ pub struct Tab {
     /// The latest green is named by its commit's first 9 characters, not the build id
     /// (the test group's `use_kubernetes_client`, on in Kubernetes's default.yaml).
     pub latest_green_by_commit: bool,
+    /// Days per healthiness interval, when the tab's `health_analysis_options` enable
+    /// TestGrid's healthiness analysis.
+    pub health_analysis_days: Option<u32>,
 }
 
 impl Tab {
@@ -143,6 +146,7 @@ impl Tab {
             exclude: None,
             alert_on_short_history: false,
             latest_green_by_commit: true,
+            health_analysis_days: None,
         }
     }
 
@@ -321,6 +325,13 @@ struct RawTestGroup {
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
+struct RawHealthAnalysisOptions {
+    #[serde(default)]
+    enable: bool,
+    days_of_analysis: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
 struct RawAlertOptions {
     /// The only tab alert option production TestGrid reads (thresholds come from the
     /// test group; see [`resolve_tab`]).
@@ -335,6 +346,7 @@ struct RawTab {
     test_group_name: String,
     num_columns_recent: Option<u32>,
     alert_options: Option<RawAlertOptions>,
+    health_analysis_options: Option<RawHealthAnalysisOptions>,
     broken_column_threshold: Option<f64>,
     base_options: Option<String>,
 }
@@ -562,10 +574,19 @@ fn resolve_tab(
         exclude,
         alert_on_short_history: false,
         latest_green_by_commit: group.is_some_and(|g| g.use_kubernetes_client),
+        health_analysis_days: t
+            .health_analysis_options
+            .as_ref()
+            .or(d.health_analysis_options.as_ref())
+            .filter(|h| h.enable)
+            .map(|h| set(h.days_of_analysis).unwrap_or(DEFAULT_DAYS_OF_ANALYSIS)),
         name: t.name,
         test_group_name: t.test_group_name,
     })
 }
+
+/// TestGrid's healthiness interval when `days_of_analysis` is not set.
+const DEFAULT_DAYS_OF_ANALYSIS: u32 = 7;
 
 /// A proto3 number field: 0 is "not set" (TestGrid's `num_failures_to_alert: 0`
 /// means the default applies, not "alert on none").
