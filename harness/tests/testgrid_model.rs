@@ -5,7 +5,8 @@
 //! run beside `summarize_tab` on generated histories; they must agree on the tab's
 //! status, its `Tab stats` message, every alert (fail count, first and newest failure,
 //! last pass) and the latest green build. Histories include RUNNING cells (rule 3: a
-//! build still running is a column).
+//! build still running is a column). A second model gives every row's flip flakiness
+//! (rules 8-10: one-word infra messages, outage columns, FLAKY-only rows).
 
 use proptest::prelude::*;
 use trellis::analysis::testgrid::{summarize_tab, TabStatus};
@@ -296,5 +297,113 @@ proptest! {
         prop_assert_eq!(&got_alerts, &want.alerts);
         prop_assert_eq!(got.status, want.status);
         prop_assert_eq!(&got.latest_green, &want.latest_green);
+    }
+}
+
+/// TestGrid's flip flakiness of row `r`, from the rules: over the results newest first
+/// (passes, FLAKY and failures; a failure whose message is one `\w+` word is infra
+/// and dropped, as are the FAIL cells of a column where no row passed or flaked in a
+/// grid of more than one row), runs of three or more failures are skipped; every
+/// FLAKY result and every failure after a pass (or first) is a flip; flakiness is
+/// 100 × flips / results considered. A row with no pass and no non-infra failure is
+/// not listed.
+fn flip_flakiness(grid: &Grid, r: usize) -> Option<f64> {
+    let infra = |c: usize| {
+        grid.message(r, c).is_some_and(|m| {
+            !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+    };
+    let outage = |c: usize| {
+        grid.rows.len() > 1
+            && !(0..grid.rows.len()).any(|o| matches!(coalesce(grid.row(o)[c]), M::Pass | M::Flaky))
+    };
+    let (mut passed, mut failed) = (0, 0);
+    let mut results = Vec::new();
+    for (c, s) in grid.row(r).iter().enumerate() {
+        match coalesce(*s) {
+            M::Pass => {
+                passed += 1;
+                results.push(M::Pass);
+            }
+            M::Flaky => results.push(M::Flaky),
+            M::Fail if infra(c) => {}
+            M::Fail => {
+                failed += 1;
+                if !outage(c) {
+                    results.push(M::Fail);
+                }
+            }
+            M::Empty | M::Unknown | M::Running => {}
+        }
+    }
+    if passed + failed == 0 {
+        return None;
+    }
+    let (mut flips, mut considered, mut after_pass) = (0, 0, true);
+    let mut i = 0;
+    while i < results.len() {
+        let run = results[i..].iter().take_while(|m| **m == M::Fail).count();
+        if run >= 3 {
+            i += run;
+            continue;
+        }
+        considered += 1;
+        match results[i] {
+            M::Flaky => {
+                flips += 1;
+                after_pass = true;
+            }
+            M::Fail => {
+                if after_pass {
+                    flips += 1;
+                }
+                after_pass = false;
+            }
+            _ => after_pass = true,
+        }
+        i += 1;
+    }
+    Some(if considered == 0 {
+        0.0
+    } else {
+        100.0 * f64::from(flips) / f64::from(considered)
+    })
+}
+
+/// A failure's message: infra (one word) or a test's own words.
+fn message() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        Just("Timeout"),
+        Just("expected 1, got 2"),
+        Just("0/2 runs passed: Timeout")
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn flip_flakiness_agrees_with_the_model(
+        rows in history(),
+        messages in proptest::collection::vec(message(), 96),
+    ) {
+        let mut grid = grid_of(&rows);
+        let width = grid.columns.len();
+        for r in 0..grid.rows.len() {
+            for c in 0..width {
+                let s = grid.row(r)[c];
+                if coalesce(s) == M::Fail {
+                    grid.set(r, c, s, Some(messages[(r * width + c) % messages.len()].into()));
+                }
+            }
+        }
+        let got = trellis::analysis::flakes::grid_stats(&grid, trellis::analysis::flakes::AlertRule::default());
+        for (r, stats) in got.iter().enumerate() {
+            let want = flip_flakiness(&grid, r);
+            match (stats.flip_flakiness, want) {
+                (Some(g), Some(w)) => prop_assert!((g - w).abs() < 1e-9, "row {}: {} vs {}", r, g, w),
+                (g, w) => prop_assert_eq!(g, w, "row {}", r),
+            }
+        }
     }
 }
