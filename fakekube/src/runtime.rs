@@ -253,7 +253,11 @@ fn env_of(container: &Value) -> HashMap<String, String> {
 
 async fn main_program(container: &Value, ctx: &Ctx, sink: &mut Sink) -> i32 {
     let image = container["image"].as_str().unwrap_or_default();
-    if image.starts_with("registry.k8s.io/conformance") {
+    // The conformance image from any registry (a vendor's mirror too): the last path
+    // element of its repository, tag and digest dropped, is `conformance`.
+    let without_digest = image.split('@').next().unwrap_or_default();
+    let last = without_digest.rsplit('/').next().unwrap_or_default();
+    if last.split(':').next() == Some("conformance") {
         return conformance_image(ctx, sink).await;
     }
     let argv: Vec<String> = ["command", "args"]

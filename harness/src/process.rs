@@ -38,6 +38,49 @@ fn kill_group(pid: u32) {
     }
 }
 
+/// Runs `cmd` to the end with its output captured, in a process group of its own
+/// that is killed at `timeout`; the error says why there is no output.
+pub fn output_within(cmd: &mut Command, timeout: Duration) -> Result<std::process::Output, String> {
+    use std::io::Read;
+    let mut child = own_group(cmd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start it: {e}"))?;
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status = match wait(&mut child, timeout, None).map_err(|e| e.to_string())? {
+        Waited::Exited(status) => status,
+        Waited::TimedOut | Waited::Interrupted => {
+            return Err(format!("did not finish within {} s", timeout.as_secs()))
+        }
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
+
 /// Polls `child` until it exits, `timeout` passes or `interrupt` is set. Polling
 /// starts fast (a trivial test ends in well under a millisecond) and backs off to 5 ms.
 pub fn wait(

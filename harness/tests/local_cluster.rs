@@ -627,3 +627,94 @@ fn preflight_checks_the_local_binaries_and_namespaces() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("fix: run `k8s/build.sh v1.99.0`"), "{out}");
 }
+
+/// #18 item 1: `--list-images` names every image a conformance run on the local
+/// provider's version pulls — the conformance and helper images and exactly what that
+/// version's e2e.test lists — and `--test-repo-list` moves the test images to the
+/// mirror, as e2e.test itself does with KUBE_TEST_REPO_LIST. No cluster is made.
+#[test]
+fn list_images_names_what_a_conformance_run_pulls() {
+    if !available() {
+        return;
+    }
+    let run = Run::new();
+    let e2e_test = cache_root().join(VERSION).join("bin/e2e.test");
+    let listed = |env: &[(&str, &Path)]| -> std::collections::BTreeSet<String> {
+        let mut c = Command::new(&e2e_test);
+        c.arg("--list-images");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let trellis_list = |extra: &[&str]| -> Vec<String> {
+        let cluster = format!("local:{VERSION}");
+        let mut args = vec![
+            "conformance",
+            "--cluster",
+            cluster.as_str(),
+            "--list-images",
+        ];
+        args.extend_from_slice(extra);
+        let o = run.run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+
+    let mut want = listed(&[]);
+    want.insert(format!("registry.k8s.io/conformance:{VERSION}"));
+    want.insert("registry.k8s.io/e2e-test-images/busybox:1.37.0-1".into());
+    let got = trellis_list(&[]);
+    assert_eq!(
+        got.iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        want
+    );
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "sorted, once each");
+    assert!(got.len() > 30, "{got:?}");
+
+    let repo_list = run.path("repo-list.yaml");
+    std::fs::write(
+        &repo_list,
+        "promoterE2eRegistry: mirror.example.com/e2e-test-images\n",
+    )
+    .unwrap();
+    let mut want = listed(&[("KUBE_TEST_REPO_LIST", repo_list.as_path())]);
+    want.insert("mirror.example.com/conformance:v1".into());
+    want.insert("mirror.example.com/busybox:1".into());
+    let got = trellis_list(&[
+        "--test-repo-list",
+        repo_list.to_str().unwrap(),
+        "--conformance-image",
+        "mirror.example.com/conformance:v1",
+        "--busybox-image",
+        "mirror.example.com/busybox:1",
+    ]);
+    assert_eq!(
+        got.iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        want
+    );
+    // e2e.test moves the promoter's test images (all but a busybox it pins under
+    // another registry key): trellis lists exactly what it would pull.
+    let mirrored = got
+        .iter()
+        .filter(|i| i.starts_with("mirror.example.com/e2e-test-images/"))
+        .count();
+    assert!(mirrored >= 20, "{got:?}");
+    assert!(got
+        .iter()
+        .any(|i| i.starts_with("mirror.example.com/e2e-test-images/agnhost:")));
+    // Nothing was made: no build directory.
+    assert!(!run.path("out").exists());
+}

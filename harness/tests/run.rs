@@ -216,6 +216,124 @@ fn a_failing_conformance_container_fails_the_run_and_still_cleans_up() {
         .all(|n| n["metadata"]["name"] != "trellis-conformance"));
 }
 
+/// #18 item 1: an air-gapped run: the conformance and helper images from the
+/// mirror, and the e2e framework's KUBE_TEST_REPO_LIST mounted from a ConfigMap into
+/// the test container, which sees it in its environment.
+#[test]
+fn an_air_gapped_conformance_run_takes_every_image_from_the_mirror() {
+    let env = Env::new(Options {
+        conformance_results: Some(repo_root().join("fixtures/hydrophone")),
+        ..Options::default()
+    });
+    let list = env.path("repo-list.yaml");
+    let yaml = "promoterE2eRegistry: mirror.example.com/e2e-test-images\n";
+    std::fs::write(&list, yaml).unwrap();
+    let o = env.run_on_fake(&[
+        "conformance",
+        "--job",
+        "air-gapped",
+        "--conformance-image",
+        "mirror.example.com/conformance:v1.33.2",
+        "--busybox-image",
+        "mirror.example.com/busybox:1.37.0-1",
+        "--test-repo-list",
+        list.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let audit = env.cluster.audit();
+    let posted = |path: &str| {
+        audit
+            .iter()
+            .find(|a| a.method == "POST" && a.path == path)
+            .and_then(|a| a.body.clone())
+            .unwrap_or_else(|| panic!("no POST {path}"))
+    };
+    let pod = posted("/api/v1/namespaces/trellis-conformance/pods");
+    let containers = &pod["spec"]["containers"];
+    assert_eq!(
+        containers[0]["image"],
+        "mirror.example.com/conformance:v1.33.2"
+    );
+    assert_eq!(
+        containers[1]["image"],
+        "mirror.example.com/busybox:1.37.0-1"
+    );
+    let test_env: Vec<&Value> = containers[0]["env"].as_array().unwrap().iter().collect();
+    assert!(
+        test_env.iter().any(|e| e["name"] == "KUBE_TEST_REPO_LIST"
+            && e["value"] == "/tmp/test-repo-list/repo-list.yaml"),
+        "{pod}"
+    );
+    assert!(
+        containers[0]["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["mountPath"] == "/tmp/test-repo-list"),
+        "{pod}"
+    );
+    let map = posted("/api/v1/namespaces/trellis-conformance/configmaps");
+    assert_eq!(map["data"]["repo-list.yaml"], yaml);
+    // Deleted with the namespace: nothing of the run is left.
+    assert!(env
+        .cluster
+        .objects("Namespace")
+        .iter()
+        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+
+    // A bare registry is refused before anything starts.
+    let o = env.run_on_fake(&["conformance", "--test-repo", "mirror.example.com"]);
+    common::assert_ended(
+        &o,
+        3,
+        "--test-repo \"mirror.example.com\": must be REGISTRY/REPOSITORY",
+    );
+}
+
+/// #18 item 4: `--config FILE` holds the options (and the suites); a flag on the
+/// command line wins; an unknown key is refused, named, before anything starts.
+#[test]
+fn a_config_file_holds_the_options_and_flags_win() {
+    let env = Env::new(Options {
+        conformance_results: Some(repo_root().join("fixtures/hydrophone")),
+        ..Options::default()
+    });
+    let config = env.path("run.yaml");
+    std::fs::write(
+        &config,
+        "suites: [conformance]\njob: from-file\nconformance_image: mirror.example.com/conformance:v1\n\
+         busybox-image: mirror.example.com/busybox:1\n",
+    )
+    .unwrap();
+    let o = env.run_on_fake(&["--config", config.to_str().unwrap(), "--job", "from-flag"]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert!(build_dir(&env.path("out"), "from-flag").is_dir());
+    assert!(!env.path("out/from-file").exists());
+    let pod = env
+        .cluster
+        .audit()
+        .iter()
+        .find(|a| a.method == "POST" && a.path.ends_with("/pods"))
+        .and_then(|a| a.body.clone())
+        .unwrap();
+    assert_eq!(
+        pod["spec"]["containers"][0]["image"],
+        "mirror.example.com/conformance:v1"
+    );
+    assert_eq!(
+        pod["spec"]["containers"][1]["image"],
+        "mirror.example.com/busybox:1"
+    );
+
+    std::fs::write(&config, "suites: [conformance]\nconformance-imag: x\n").unwrap();
+    let o = env.run_on_fake(&["--config", config.to_str().unwrap()]);
+    common::assert_ended(
+        &o,
+        2,
+        "unknown key `conformance-imag`: `trellis run` has no --conformance-imag",
+    );
+}
+
 #[test]
 fn nodes_that_never_become_ready_fail_the_run_naming_them() {
     let env = Env::new(Options {

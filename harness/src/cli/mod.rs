@@ -13,6 +13,7 @@ mod regressions;
 mod report;
 mod results;
 mod run;
+mod run_config;
 mod runs;
 mod show;
 mod simulate;
@@ -79,7 +80,14 @@ enum Command {
 
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let argv = match run_config::expand(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(failure) => {
+            eprintln!("{}", failure.render());
+            return failure.code;
+        }
+    };
+    let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -30,6 +30,8 @@ use std::time::Duration;
 /// suite could not run, 3 when a suite or the cluster asked for is refused before
 /// anything starts, 130/143 when interrupted by SIGINT/SIGTERM.
 #[derive(Debug, clap::Args)]
+// A later flag overrides an earlier one: `--config FILE`'s options come first.
+#[command(args_override_self = true)]
 pub struct Args {
     /// Suites to run, by name (suites/NAME.yaml) or manifest path.
     #[arg(required = true, value_name = "SUITE")]
@@ -40,7 +42,7 @@ pub struct Args {
     #[arg(
         long,
         value_name = "kind[:CONFIG]|local[:VERSION]",
-        required_unless_present = "kubeconfig",
+        required_unless_present_any = ["kubeconfig", "list_images"],
         conflicts_with = "kubeconfig"
     )]
     cluster: Option<String>,
@@ -112,6 +114,34 @@ pub struct Args {
     /// the cluster's, built by k8s/build.sh).
     #[arg(long, value_name = "vX.Y.Z")]
     upgrade_to: Option<String>,
+    /// Conformance: the conformance image, e.g. a mirror's copy [default:
+    /// registry.k8s.io/conformance:<server version>].
+    #[arg(long, value_name = "IMAGE")]
+    conformance_image: Option<String>,
+    /// Conformance: the image of the pod's helper container [default:
+    /// registry.k8s.io/e2e-test-images/busybox:1.37.0-1].
+    #[arg(long, value_name = "IMAGE")]
+    busybox_image: Option<String>,
+    /// Conformance and e2e: every test image as a tag of this one repository (the e2e
+    /// framework's KUBE_TEST_REPO).
+    #[arg(long, value_name = "REGISTRY/REPOSITORY")]
+    test_repo: Option<String>,
+    /// Conformance and e2e: registries replaced by mirrors, a YAML file of registry key:
+    /// mirror (the e2e framework's KUBE_TEST_REPO_LIST, e.g. `promoterE2eRegistry:
+    /// mirror.example.com/e2e-test-images`).
+    #[arg(long, value_name = "FILE")]
+    test_repo_list: Option<PathBuf>,
+    /// Read options from this YAML file, keyed by their long names (`job: …`,
+    /// `conformance-image: …`, `suites: [conformance]`); flags given here win. A key
+    /// that is not an option is refused.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print every image the run would pull, one per line, and exit: nothing is
+    /// created. The version is --cluster local:VERSION's, --k8s-version, or the
+    /// --kubeconfig cluster's; the test images are what that version's e2e.test
+    /// reports, with --test-repo / --test-repo-list applied.
+    #[arg(long)]
+    list_images: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -120,6 +150,14 @@ enum Mode {
 }
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+    // `--config` is read before parsing (see run_config); here only when misplaced.
+    if let Some(file) = &args.config {
+        return Err(Failure::message(
+            exit::USAGE,
+            format!("--config {} was not read", file.display()),
+            "put --config FILE after `run` and before any `--`",
+        ));
+    }
     let manifests = load_manifests(&args).map_err(code(exit::INPUT_REJECTED))?;
     check_upgrade(&args, &manifests).map_err(code(exit::INPUT_REJECTED))?;
     let overrides = Overrides {
@@ -137,6 +175,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             Some(path) => load_quarantine(path, &args.job, chrono::Utc::now().timestamp())?,
             None => Default::default(),
         },
+        images: image_overrides(&args).map_err(code(exit::INPUT_REJECTED))?,
     };
     // Resolved once, before any cluster exists: a refused combination costs nothing.
     let manifests = manifests
@@ -144,6 +183,9 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         .map(|m| overrides.resolve(m))
         .collect::<Result<Vec<_>, _>>()
         .map_err(code(exit::INPUT_REJECTED))?;
+    if args.list_images {
+        return list_images(&args, &manifests, &overrides.images);
+    }
     preflight(&args)?;
     // An existing cluster's kubeconfig holds credentials that errors can quote.
     let redactor = match &args.kubeconfig {
@@ -182,6 +224,64 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         (None, true, Ok(())) => Ok(exit::OK),
         (None, false, Ok(())) => Ok(exit::TESTS_FAILED),
     }
+}
+
+/// Where the run's images come from (`--conformance-image`, `--busybox-image`,
+/// `--test-repo`, `--test-repo-list`), checked before anything starts.
+fn image_overrides(args: &Args) -> Result<suite::images::ImageOverrides, suite::SuiteError> {
+    if let Some(repo) = &args.test_repo {
+        suite::images::check_test_repo(repo)?;
+    }
+    Ok(suite::images::ImageOverrides {
+        conformance: args.conformance_image.clone(),
+        busybox: args.busybox_image.clone(),
+        test_repo: args.test_repo.clone(),
+        test_repo_list: args
+            .test_repo_list
+            .as_deref()
+            .map(suite::images::read_test_repo_list)
+            .transpose()?,
+    })
+}
+
+/// `--list-images`: the images of the run, one per line; no cluster is made.
+fn list_images(
+    args: &Args,
+    manifests: &[Manifest],
+    images: &suite::images::ImageOverrides,
+) -> Result<i32, Failure> {
+    let local = args
+        .cluster
+        .as_deref()
+        .and_then(crate::cluster::local::LocalOptions::parse_spec)
+        .transpose()
+        .map_err(|e| Failure::from(crate::cluster::ClusterError::from(e)))?;
+    let version = match (local, &args.k8s_version, &args.kubeconfig) {
+        (Some(v), _, _) => v,
+        (None, Some(v), _) => v.clone(),
+        (None, None, Some(path)) => {
+            let access = Access {
+                kubeconfig: path.clone(),
+                context: args.context.clone(),
+            };
+            let rt = crate::cluster::access::runtime().map_err(Failure::from)?;
+            rt.block_on(access.server_version())
+                .map_err(Failure::from)?
+        }
+        (None, None, None) => {
+            return Err(Failure::message(
+                exit::USAGE,
+                "--list-images: which Kubernetes version?".to_string(),
+                "give --k8s-version vX.Y.Z, --cluster local:vX.Y.Z or --kubeconfig PATH",
+            ))
+        }
+    };
+    let list = suite::images::run_images(manifests, &version, images, &args.bin_dir)
+        .map_err(code(exit::FAILURE))?;
+    for image in list {
+        println!("{image}");
+    }
+    Ok(exit::OK)
 }
 
 /// The failed tests (not the Overall row or Ginkgo's suite nodes) of the build

@@ -9,7 +9,7 @@
 use super::{io_error, Manifest, SuiteContext, SuiteError, SuiteSummary};
 use crate::interrupt::Interrupt;
 use futures_util::{AsyncBufReadExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{AttachParams, DeleteParams, LogParams, PostParams};
 use kube::{Api, Client};
@@ -24,7 +24,10 @@ pub const POD: &str = "e2e-conformance-test";
 pub const TEST_CONTAINER: &str = "conformance-container";
 pub const OUTPUT_CONTAINER: &str = "output-container";
 const RESULTS_DIR: &str = "/tmp/results";
-const BUSYBOX: &str = "registry.k8s.io/e2e-test-images/busybox:1.37.0-1";
+/// The ConfigMap holding `--test-repo-list`, and where the test container sees it.
+const REPO_LIST_CONFIG_MAP: &str = "trellis-test-repo-list";
+const REPO_LIST_DIR: &str = "/tmp/test-repo-list";
+const REPO_LIST_FILE: &str = "repo-list.yaml";
 
 /// Everything the pod is made from.
 #[derive(Debug, Clone)]
@@ -38,6 +41,12 @@ pub struct Plan {
     pub extra_ginkgo_args: Vec<String>,
     pub dry_run: bool,
     pub deadline: Duration,
+    /// The helper container's image.
+    pub busybox: String,
+    /// `KUBE_TEST_REPO` for the tests.
+    pub test_repo: Option<String>,
+    /// `KUBE_TEST_REPO_LIST`'s YAML, mounted from a ConfigMap.
+    pub test_repo_list: Option<String>,
 }
 
 /// The conformance image for a server version: build metadata (`+k3s1`) dropped.
@@ -50,7 +59,11 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
     let rt = crate::cluster::access::runtime()?;
     rt.block_on(async {
         let client = ctx.access.client().await?;
-        let image = match (&m.image, ctx.server_version) {
+        let images = &ctx.overrides.images;
+        let image = match (
+            images.conformance.as_ref().or(m.image.as_ref()),
+            ctx.server_version,
+        ) {
             (Some(i), _) => i.clone(),
             (None, Some(v)) => image_for(v),
             (None, None) => image_for(&ctx.access.server_version().await?),
@@ -65,6 +78,9 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
             extra_ginkgo_args: m.extra_ginkgo_args.clone(),
             dry_run: ctx.overrides.dry_run,
             deadline: m.timeout,
+            busybox: images.busybox().to_string(),
+            test_repo: images.test_repo.clone(),
+            test_repo_list: images.test_repo_list.as_ref().map(|l| l.yaml.clone()),
         };
         ctx.reporter.note(format!(
             "{}: {} in namespace {}, focus {:?}, skip {:?}, parallel {}{}",
@@ -200,6 +216,19 @@ pub fn pod_spec(plan: &Plan) -> Pod {
     if plan.dry_run {
         env.push(json!({"name": "E2E_DRYRUN", "value": "true"}));
     }
+    // Air-gapped: the e2e framework reads where test images come from.
+    if let Some(repo) = &plan.test_repo {
+        env.push(json!({"name": "KUBE_TEST_REPO", "value": repo}));
+    }
+    let mut test_mounts = vec![json!({"name": "output-volume", "mountPath": RESULTS_DIR})];
+    let mut volumes = vec![json!({"name": "output-volume", "emptyDir": {}})];
+    if plan.test_repo_list.is_some() {
+        env.push(json!({"name": "KUBE_TEST_REPO_LIST", "value": format!("{REPO_LIST_DIR}/{REPO_LIST_FILE}")}));
+        test_mounts
+            .push(json!({"name": "test-repo-list", "mountPath": REPO_LIST_DIR, "readOnly": true}));
+        volumes
+            .push(json!({"name": "test-repo-list", "configMap": {"name": REPO_LIST_CONFIG_MAP}}));
+    }
     let security = json!({
         "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]},
         "runAsNonRoot": true, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"},
@@ -210,11 +239,11 @@ pub fn pod_spec(plan: &Plan) -> Pod {
         "spec": {
             "containers": [
                 {"name": TEST_CONTAINER, "image": plan.image, "imagePullPolicy": "IfNotPresent",
-                 "env": env, "volumeMounts": mount, "securityContext": security},
-                {"name": OUTPUT_CONTAINER, "image": BUSYBOX, "command": ["/bin/sh", "-c", "sleep infinity"],
+                 "env": env, "volumeMounts": test_mounts, "securityContext": security},
+                {"name": OUTPUT_CONTAINER, "image": plan.busybox, "command": ["/bin/sh", "-c", "sleep infinity"],
                  "volumeMounts": mount, "securityContext": security},
             ],
-            "volumes": [{"name": "output-volume", "emptyDir": {}}],
+            "volumes": volumes,
             "restartPolicy": "Never",
             "serviceAccountName": "trellis-conformance",
             "tolerations": [{"operator": "Exists"}],
@@ -269,6 +298,18 @@ async fn deploy(client: &Client, plan: &Plan) -> Result<(), SuiteError> {
         })))
         .await
         .map_err(api_err("creating the cluster role binding"))?;
+    if let Some(yaml) = &plan.test_repo_list {
+        Api::<ConfigMap>::namespaced(client.clone(), &plan.namespace)
+            .create(
+                &pp,
+                &object(json!({
+                    "metadata": {"name": REPO_LIST_CONFIG_MAP, "labels": labels},
+                    "data": {REPO_LIST_FILE: yaml},
+                })),
+            )
+            .await
+            .map_err(api_err("creating the test repository list"))?;
+    }
     Api::<Pod>::namespaced(client.clone(), &plan.namespace)
         .create(&pp, &pod_spec(plan))
         .await
@@ -545,6 +586,9 @@ mod tests {
             extra_ginkgo_args: vec!["-v".into()],
             dry_run: true,
             deadline: Duration::from_secs(1),
+            busybox: "busybox".into(),
+            test_repo: Some("mirror.example.com/e2e".into()),
+            test_repo_list: None,
         };
         let pod = serde_json::to_value(pod_spec(&plan)).unwrap();
         let env = &pod["spec"]["containers"][0]["env"];
@@ -557,6 +601,11 @@ mod tests {
         };
         assert_eq!(value("E2E_PARALLEL"), Some("true".into()));
         assert_eq!(value("E2E_EXTRA_GINKGO_ARGS"), Some("-v --procs=4".into()));
+        assert_eq!(
+            value("KUBE_TEST_REPO"),
+            Some("mirror.example.com/e2e".into())
+        );
+        assert_eq!(value("KUBE_TEST_REPO_LIST"), None);
         assert_eq!(value("E2E_DRYRUN"), Some("true".into()));
     }
 }

@@ -119,6 +119,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
     let mut child = crate::process::own_group(&mut Command::new(&program))
         .args(&args)
         .env("KUBECONFIG", ctx.kubeconfig)
+        .envs(ctx.overrides.images.e2e_env())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

@@ -10,6 +10,7 @@
 
 pub mod conformance;
 pub mod e2e;
+pub mod images;
 pub mod libtest;
 pub mod manifest;
 pub mod progress;
@@ -63,6 +64,10 @@ pub enum SuiteError {
     NamespaceExists { namespace: String },
     #[error("{what} did not finish within {seconds} s")]
     Deadline { what: String, seconds: u64 },
+    #[error("{what}: {reason}")]
+    ImageOption { what: String, reason: String },
+    #[error("{what}: {reason}")]
+    ListImages { what: String, reason: String },
     #[error("interrupted")]
     Interrupted,
     #[error(transparent)]
@@ -86,6 +91,8 @@ impl SuiteError {
             SuiteError::NamespaceExists { .. } => "delete it (kubectl delete namespace NAME) once no run uses it, then retry",
             SuiteError::Pod(_) => "look at the pod's log in artifacts/ and `kubectl describe pod` while it runs",
             SuiteError::Deadline { .. } => "raise the manifest's `timeout`",
+            SuiteError::ImageOption { .. } => "--test-repo takes REGISTRY/REPOSITORY; --test-repo-list a YAML file of registry key: mirror (the e2e framework's KUBE_TEST_REPO_LIST)",
+            SuiteError::ListImages { .. } => "--list-images asks e2e.test of the cluster's version: k8s/build.sh VERSION builds it, or put one in --bin-dir",
             SuiteError::Interrupted => "the run was stopped by Ctrl-C or SIGTERM",
             SuiteError::Sink(e) => e.hint(),
         };
@@ -112,6 +119,8 @@ pub struct Overrides {
     /// Exactly these specs (`--rerun-failed`: an earlier build's failures), for
     /// conformance and e2e suites; refused by the others.
     pub rerun_failed: Option<Vec<String>>,
+    /// Where the conformance pod's and the tests' images come from (air-gapped runs).
+    pub images: images::ImageOverrides,
 }
 
 /// The focus of the certified run: every conformance spec.
