@@ -116,6 +116,17 @@ impl Controllers {
                 })
             } else if self.runtime.pod(&uid).is_some() {
                 self.report_status(&key, &uid)
+            } else if let Some(image) = unpullable_image(&pod) {
+                // An image from a registry that cannot exist never starts: the pod
+                // stays Pending in ImagePullBackOff, as a kubelet leaves it.
+                if pod["status"]["containerStatuses"].is_array() {
+                    continue;
+                }
+                self.store.update(pods, &key, |p| {
+                    let mut p = p.clone();
+                    p["status"]["containerStatuses"] = image_pull_backoff(&p, &image);
+                    Ok(p)
+                })
             } else if pod["status"]["phase"] == "Pending" {
                 self.runtime.start(&pod);
                 self.report_status(&key, &uid)
@@ -174,6 +185,48 @@ impl Controllers {
             Ok(p)
         })
     }
+}
+
+/// The first image of `pod` whose registry is under `.invalid` (RFC 2606: a name that
+/// never resolves), which the fake kubelet cannot pull.
+fn unpullable_image(pod: &Value) -> Option<String> {
+    pod["spec"]["containers"]
+        .as_array()?
+        .iter()
+        .filter_map(|c| c["image"].as_str())
+        .find(|image| {
+            image.split('/').next().is_some_and(|registry| {
+                registry
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .ends_with(".invalid")
+            })
+        })
+        .map(str::to_string)
+}
+
+/// Every container of `pod` waiting, the one with `image` unable to pull it.
+fn image_pull_backoff(pod: &Value, image: &str) -> Value {
+    let host = image.split('/').next().unwrap_or_default();
+    pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let (reason, message) = if c["image"] == image {
+                (
+                    "ImagePullBackOff",
+                    format!("Back-off pulling image \"{image}\": ErrImagePull: dial tcp: lookup {host}: no such host"),
+                )
+            } else {
+                ("ContainerCreating", String::new())
+            };
+            json!({"name": c["name"], "image": c["image"], "ready": false, "restartCount": 0,
+                   "started": false, "state": {"waiting": {"reason": reason, "message": message}}})
+        })
+        .collect()
 }
 
 /// A pod IP from the pod's uid (stable, so status does not churn).

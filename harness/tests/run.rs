@@ -334,6 +334,151 @@ fn a_config_file_holds_the_options_and_flags_win() {
     );
 }
 
+/// Starts a conformance run of job `job` and kills it (SIGKILL: no cleanup) once the
+/// pod is running and its log has begun to arrive.
+fn kill_mid_conformance(env: &Env, job: &str) {
+    let mut cmd = env.run(&["conformance", "--job", job]);
+    cmd.arg("--kubeconfig").arg(&env.kubeconfig);
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let followed = || {
+        let dir = env.path("out").join(job);
+        std::fs::read_dir(&dir)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .and_then(|e| std::fs::read(e.path().join("artifacts/conformance-pod.log")).ok())
+            .is_some_and(|log| !log.is_empty())
+    };
+    while !followed() {
+        assert!(
+            Instant::now() < deadline,
+            "the run never followed the pod's log"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// #18 item 2: a run killed half-way (its pod still running) is finished by
+/// `--continue`, which yields the e2e.log and JUnit an uninterrupted run collects and
+/// cleans up; `--cleanup` removes what another killed run left, saying what.
+#[test]
+fn a_killed_conformance_run_is_continued_or_cleaned_up() {
+    let submission = shared_data().join("conformance/submissions/v1.33/gke");
+    let env = Env::new(Options {
+        version: "v1.33.2-gke.1240000".into(),
+        conformance_results: Some(submission.clone()),
+        // The container prints its log, then "runs" a while before it ends.
+        conformance_chunk_pause: Duration::from_secs(6),
+        ..Options::default()
+    });
+    kill_mid_conformance(&env, "killed");
+    assert!(env
+        .cluster
+        .objects("Namespace")
+        .iter()
+        .any(|n| n["metadata"]["name"] == "trellis-conformance"));
+    // A new run would collide with the pod still running: it says what to do.
+    let o = env.run_on_fake(&["conformance", "--job", "again"]);
+    assert_ended(&o, 1, "namespace trellis-conformance already exists");
+    assert!(stderr(&o).contains("--continue"), "{}", stderr(&o));
+
+    let o = env.run_on_fake(&["conformance", "--job", "continued", "--continue"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let build = build_dir(&env.path("out"), "continued");
+    for file in ["e2e.log", "junit_01.xml"] {
+        assert!(
+            std::fs::read(build.join("artifacts").join(file)).unwrap()
+                == std::fs::read(submission.join(file)).unwrap(),
+            "{file} differs from what the container wrote"
+        );
+    }
+    let log = std::fs::read_to_string(build.join("build-log.txt")).unwrap();
+    assert!(
+        log.contains("re-attached to pod e2e-conformance-test"),
+        "{log}"
+    );
+    assert!(env
+        .cluster
+        .objects("Namespace")
+        .iter()
+        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+    // Nothing left to continue now.
+    let o = env.run_on_fake(&["conformance", "--job", "late", "--continue"]);
+    assert_ended(
+        &o,
+        1,
+        "--continue: no conformance pod in namespace trellis-conformance",
+    );
+
+    kill_mid_conformance(&env, "killed-again");
+    let o = env.run_on_fake(&["conformance", "--cleanup"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout);
+    for what in [
+        "removed cluster role binding trellis-conformance-conformance",
+        "removed cluster role trellis-conformance-conformance",
+        "removed namespace trellis-conformance",
+    ] {
+        assert!(said.contains(what), "{said}");
+    }
+    assert!(env
+        .cluster
+        .objects("Namespace")
+        .iter()
+        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+    assert!(env
+        .cluster
+        .objects("ClusterRole")
+        .iter()
+        .all(|r| r["metadata"]["name"] != "trellis-conformance-conformance"));
+    assert!(env.cluster.objects("ClusterRoleBinding").is_empty());
+    let o = env.run_on_fake(&["conformance", "--cleanup"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("nothing left"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// #18 item 2: a pod whose image cannot be pulled (a mirror that lacks it) fails the
+/// run at `--startup-timeout`, saying why, and is cleaned up.
+#[test]
+fn a_conformance_pod_that_never_starts_fails_at_the_startup_timeout() {
+    let env = Env::new(Options {
+        conformance_results: Some(repo_root().join("fixtures/hydrophone")),
+        ..Options::default()
+    });
+    let started = Instant::now();
+    let o = env.run_on_fake(&[
+        "conformance",
+        "--job",
+        "stuck",
+        "--conformance-image",
+        "mirror.invalid/conformance:v1.34.1",
+        "--startup-timeout",
+        "2",
+    ]);
+    assert_ended(
+        &o,
+        1,
+        "the conformance pod to start its test container (--startup-timeout) (conformance-container waiting: ImagePullBackOff Back-off pulling image \"mirror.invalid/conformance:v1.34.1\"",
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(env
+        .cluster
+        .objects("Namespace")
+        .iter()
+        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+}
+
 #[test]
 fn nodes_that_never_become_ready_fail_the_run_naming_them() {
     let env = Env::new(Options {

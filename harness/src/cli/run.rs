@@ -131,6 +131,23 @@ pub struct Args {
     /// mirror.example.com/e2e-test-images`).
     #[arg(long, value_name = "FILE")]
     test_repo_list: Option<PathBuf>,
+    /// Conformance on an existing cluster: re-attach to the pod an earlier run left
+    /// running (after a lost connection or a killed trellis) and finish the run:
+    /// follow its log from the start, collect the results, clean up.
+    #[arg(long = "continue", requires = "kubeconfig", conflicts_with = "cleanup")]
+    reattach: bool,
+    /// Conformance on an existing cluster: remove what an earlier run left (its
+    /// namespace, cluster role and binding), say what was removed, and exit.
+    #[arg(long, requires = "kubeconfig")]
+    cleanup: bool,
+    /// Conformance: seconds the pod may take to start its test container (pulling
+    /// images, being scheduled) before the run fails saying why [default: 600].
+    #[arg(long, value_name = "SECS")]
+    startup_timeout: Option<u64>,
+    /// Conformance and e2e: seconds between progress lines (specs done of the total,
+    /// failures so far, time left) [default: 30].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    progress_interval: Option<u64>,
     /// Read options from this YAML file, keyed by their long names (`job: …`,
     /// `conformance-image: …`, `suites: [conformance]`); flags given here win. A key
     /// that is not an option is refused.
@@ -176,6 +193,9 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             None => Default::default(),
         },
         images: image_overrides(&args).map_err(code(exit::INPUT_REJECTED))?,
+        reattach: args.reattach,
+        startup_timeout: args.startup_timeout.map(Duration::from_secs),
+        progress_every: args.progress_interval.map(Duration::from_secs),
     };
     // Resolved once, before any cluster exists: a refused combination costs nothing.
     let manifests = manifests
@@ -185,6 +205,9 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         .map_err(code(exit::INPUT_REJECTED))?;
     if args.list_images {
         return list_images(&args, &manifests, &overrides.images);
+    }
+    if args.cleanup {
+        return cleanup_leftovers(&args, &manifests);
     }
     preflight(&args)?;
     // An existing cluster's kubeconfig holds credentials that errors can quote.
@@ -283,6 +306,52 @@ fn list_images(
     }
     Ok(exit::OK)
 }
+
+/// `--cleanup`: removes what earlier conformance runs left on the `--kubeconfig`
+/// cluster, saying what; no suite runs.
+fn cleanup_leftovers(args: &Args, manifests: &[Manifest]) -> Result<i32, Failure> {
+    let Some(kubeconfig) = &args.kubeconfig else {
+        return Ok(exit::USAGE);
+    };
+    let access = Access {
+        kubeconfig: kubeconfig.clone(),
+        context: args.context.clone(),
+    };
+    let redactor = crate::secrets::Redactor::for_kubeconfig(kubeconfig);
+    let rt = crate::cluster::access::runtime().map_err(Failure::from)?;
+    let mut namespaces: Vec<&str> = manifests
+        .iter()
+        .filter(|m| m.kind == suite::SuiteKind::Conformance)
+        .map(|m| m.namespace.as_str())
+        .collect();
+    namespaces.dedup();
+    if namespaces.is_empty() {
+        return Err(Failure::message(
+            exit::USAGE,
+            "--cleanup removes what conformance runs leave; no conformance suite was named"
+                .to_string(),
+            "trellis run conformance --cleanup --kubeconfig PATH",
+        ));
+    }
+    for namespace in namespaces {
+        let removed = rt
+            .block_on(async {
+                let client = access.client().await?;
+                suite::conformance::cleanup(&client, namespace, CLEANUP_DEADLINE).await
+            })
+            .map_err(|e| Failure::from(e).redacted(&redactor))?;
+        if removed.is_empty() {
+            println!("nothing left by a conformance run in namespace {namespace}");
+        }
+        for what in removed {
+            println!("removed {what}");
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// How long `--cleanup` waits for the namespace to be gone.
+const CLEANUP_DEADLINE: Duration = Duration::from_secs(300);
 
 /// The failed tests (not the Overall row or Ginkgo's suite nodes) of the build
 /// `--rerun-failed` names: a directory or file (read, not stored), else JOB/BUILD.

@@ -47,7 +47,17 @@ pub struct Plan {
     pub test_repo: Option<String>,
     /// `KUBE_TEST_REPO_LIST`'s YAML, mounted from a ConfigMap.
     pub test_repo_list: Option<String>,
+    /// Re-attach to the pod an earlier run left (`--continue`) instead of making one.
+    pub reattach: bool,
+    /// How long the test container may take to start (image pulls, scheduling).
+    pub startup_timeout: Duration,
+    /// How often the run's progress is told.
+    pub progress_every: Duration,
 }
+
+/// `--startup-timeout`'s default: a pull of the 400 MB conformance image on a slow
+/// mirror.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The conformance image for a server version: build metadata (`+k3s1`) dropped.
 pub fn image_for(server_version: &str) -> String {
@@ -81,6 +91,15 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
             busybox: images.busybox().to_string(),
             test_repo: images.test_repo.clone(),
             test_repo_list: images.test_repo_list.as_ref().map(|l| l.yaml.clone()),
+            reattach: ctx.overrides.reattach,
+            startup_timeout: ctx
+                .overrides
+                .startup_timeout
+                .unwrap_or(DEFAULT_STARTUP_TIMEOUT),
+            progress_every: ctx
+                .overrides
+                .progress_every
+                .unwrap_or(super::progress::PROGRESS_EVERY),
         };
         ctx.reporter.note(format!(
             "{}: {} in namespace {}, focus {:?}, skip {:?}, parallel {}{}",
@@ -117,19 +136,38 @@ pub async fn execute(
     let until = Instant::now() + plan.deadline;
     let left = || until.saturating_duration_since(Instant::now());
     let stop = || interrupt.is_set();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &plan.namespace);
     let result = async {
-        deploy(client, plan).await?;
-        reporter.note(format!(
-            "created namespace {}, RBAC and pod {POD}",
-            plan.namespace
-        ));
-        let pods: Api<Pod> = Api::namespaced(client.clone(), &plan.namespace);
+        if plan.reattach {
+            // `--continue`: the pod of an earlier run, whose log is read from its start.
+            let found = pods
+                .get_opt(POD)
+                .await
+                .map_err(api_err("reading the conformance pod"))?;
+            if found.is_none() {
+                return Err(SuiteError::NothingToContinue {
+                    namespace: plan.namespace.clone(),
+                });
+            }
+            reporter.note(format!(
+                "re-attached to pod {POD} in namespace {}",
+                plan.namespace
+            ));
+        } else {
+            deploy(client, plan).await?;
+            reporter.note(format!(
+                "created namespace {}, RBAC and pod {POD}",
+                plan.namespace
+            ));
+        }
+        let started = wait_started(&pods, plan.startup_timeout.min(left()), &stop).await?;
+        reporter.note(format!("{TEST_CONTAINER} {started}"));
         let pod_log = artifacts.join("conformance-pod.log");
         within(
             "following the conformance log",
             left(),
             &stop,
-            follow_log(&pods, &pod_log, reporter),
+            follow_log(&pods, &pod_log, reporter, plan.progress_every),
         )
         .await
         .map_err(waited)??;
@@ -167,10 +205,14 @@ pub async fn execute(
         Ok(code)
     }
     .await;
+    // A namespace another run holds is that run's: nothing here to clean up.
+    if matches!(result, Err(SuiteError::NamespaceExists { .. })) {
+        return result;
+    }
     // Cleanup gets its own deadline: an interrupted or timed-out run must still clean up.
-    let cleaned = cleanup(client, plan, Duration::from_secs(300)).await;
+    let cleaned = cleanup(client, &plan.namespace, Duration::from_secs(300)).await;
     match (&result, cleaned) {
-        (_, Ok(())) => reporter.note(format!(
+        (_, Ok(_)) => reporter.note(format!(
             "deleted namespace {} and the conformance RBAC",
             plan.namespace
         )),
@@ -191,8 +233,8 @@ fn object<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
     serde_json::from_value(v).expect("the conformance objects are well-formed")
 }
 
-fn role_name(plan: &Plan) -> String {
-    format!("{}-conformance", plan.namespace)
+fn role_name(namespace: &str) -> String {
+    format!("{namespace}-conformance")
 }
 
 /// The pod, as Hydrophone builds it: restricted security context, a shared emptyDir,
@@ -281,7 +323,7 @@ async fn deploy(client: &Client, plan: &Plan) -> Result<(), SuiteError> {
         .create(
             &pp,
             &object(json!({
-                "metadata": {"name": role_name(plan), "labels": labels},
+                "metadata": {"name": role_name(&plan.namespace), "labels": labels},
                 "rules": [
                     {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
                     {"nonResourceURLs": ["/metrics", "/logs", "/logs/*"], "verbs": ["get"]},
@@ -292,8 +334,8 @@ async fn deploy(client: &Client, plan: &Plan) -> Result<(), SuiteError> {
         .map_err(api_err("creating the cluster role"))?;
     Api::<ClusterRoleBinding>::all(client.clone())
         .create(&pp, &object(json!({
-            "metadata": {"name": role_name(plan), "labels": labels},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name(plan)},
+            "metadata": {"name": role_name(&plan.namespace), "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name(&plan.namespace)},
             "subjects": [{"kind": "ServiceAccount", "name": "trellis-conformance", "namespace": plan.namespace}],
         })))
         .await
@@ -340,6 +382,61 @@ impl From<std::convert::Infallible> for SuiteError {
     }
 }
 
+/// Waits until the test container has started (running, or already ended), and says
+/// which; at the deadline, why it has not: the container's waiting reason (an image
+/// that cannot be pulled from the mirror, say) or why the pod is not scheduled.
+async fn wait_started(
+    pods: &Api<Pod>,
+    deadline: Duration,
+    stop: &(impl Fn() -> bool + Sync),
+) -> Result<&'static str, SuiteError> {
+    poll_until(
+        "the conformance pod to start its test container (--startup-timeout)",
+        deadline,
+        Duration::from_millis(500),
+        stop,
+        || async {
+            let pod = pods
+                .get(POD)
+                .await
+                .map_err(api_err("reading the conformance pod"))?;
+            let status = pod.status.unwrap_or_default();
+            let test = status
+                .container_statuses
+                .unwrap_or_default()
+                .into_iter()
+                .find(|c| c.name == TEST_CONTAINER);
+            let state = test
+                .as_ref()
+                .and_then(|c| c.state.clone())
+                .unwrap_or_default();
+            if state.terminated.is_some() {
+                return Ok::<_, SuiteError>(Poll::Ready("had already ended"));
+            }
+            if state.running.is_some() {
+                return Ok(Poll::Ready("started"));
+            }
+            let why = match (state.waiting, status.conditions.unwrap_or_default()) {
+                (Some(w), _) => format!(
+                    "{TEST_CONTAINER} waiting: {} {}",
+                    w.reason.unwrap_or_default(),
+                    w.message.unwrap_or_default()
+                ),
+                (None, conditions) => conditions
+                    .into_iter()
+                    .find(|c| c.type_ == "PodScheduled" && c.status != "True")
+                    .map(|c| format!("not scheduled: {}", c.message.unwrap_or_default()))
+                    .unwrap_or_else(|| {
+                        format!("pod {}", status.phase.unwrap_or_else(|| "Pending".into()))
+                    }),
+            };
+            Ok(Poll::Pending(why.trim().to_string()))
+        },
+    )
+    .await
+    .map_err(waited)
+}
+
 /// The test container's state: `None` while it has not ended, else its exit code.
 async fn terminated(pods: &Api<Pod>) -> Result<Option<i32>, SuiteError> {
     let pod = pods
@@ -371,13 +468,11 @@ async fn follow_log(
     pods: &Api<Pod>,
     path: &Path,
     reporter: &crate::reporter::Reporter,
+    progress_every: Duration,
 ) -> Result<(), SuiteError> {
     let mut file = std::fs::File::create(path).map_err(io_error(path))?;
-    let mut progress = super::progress::ProgressReporter::new(
-        "conformance",
-        reporter,
-        super::progress::PROGRESS_EVERY,
-    );
+    let mut progress =
+        super::progress::ProgressReporter::new("conformance", reporter, progress_every);
     let mut received: usize = 0;
     let mut reconnects = 0;
     loop {
@@ -498,41 +593,56 @@ async fn copy_out(pods: &Api<Pod>, file: &str) -> Result<Vec<u8>, SuiteError> {
     Ok(bytes)
 }
 
-/// Deletes what `deploy` made (whatever exists of it) and waits until it is gone.
-pub async fn cleanup(client: &Client, plan: &Plan, deadline: Duration) -> Result<(), SuiteError> {
+/// Deletes what a run in `namespace` makes (the namespace, with the pod and the
+/// ConfigMap in it, and the cluster role and binding) and waits until it is gone;
+/// returns what was there to delete. Gets its own deadline and no stop flag: an
+/// interrupted run must still clean up.
+pub async fn cleanup(
+    client: &Client,
+    namespace: &str,
+    deadline: Duration,
+) -> Result<Vec<String>, SuiteError> {
     let dp = DeleteParams::background();
-    let gone = |r: Result<(), kube::Error>| match r {
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        other => other,
+    // Deleted now (true) or already gone (false).
+    let deleted = |r: Result<(), kube::Error>| match r {
+        Ok(()) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e),
     };
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let roles: Api<ClusterRole> = Api::all(client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
-    let name = role_name(plan);
-    gone(bindings.delete(&name, &dp).await.map(|_| ()))
-        .map_err(api_err("deleting the cluster role binding"))?;
-    gone(roles.delete(&name, &dp).await.map(|_| ()))
-        .map_err(api_err("deleting the cluster role"))?;
-    gone(namespaces.delete(&plan.namespace, &dp).await.map(|_| ()))
-        .map_err(api_err("deleting the namespace"))?;
+    let name = role_name(namespace);
+    let mut removed = Vec::new();
+    if deleted(bindings.delete(&name, &dp).await.map(|_| ()))
+        .map_err(api_err("deleting the cluster role binding"))?
+    {
+        removed.push(format!("cluster role binding {name}"));
+    }
+    if deleted(roles.delete(&name, &dp).await.map(|_| ()))
+        .map_err(api_err("deleting the cluster role"))?
+    {
+        removed.push(format!("cluster role {name}"));
+    }
+    if deleted(namespaces.delete(namespace, &dp).await.map(|_| ()))
+        .map_err(api_err("deleting the namespace"))?
+    {
+        removed.push(format!("namespace {namespace} (and what was in it)"));
+    }
     poll_until(
-        &format!(
-            "namespace {} and the conformance RBAC to be deleted",
-            plan.namespace
-        ),
+        &format!("namespace {namespace} and the conformance RBAC to be deleted"),
         deadline,
         Duration::from_millis(250),
-        // An interrupted run must still clean up: no stop flag here.
         &trellis_wait::never,
         || async {
             let mut left = Vec::new();
             if namespaces
-                .get_opt(&plan.namespace)
+                .get_opt(namespace)
                 .await
                 .map_err(api_err("reading the namespace"))?
                 .is_some()
             {
-                left.push(format!("namespace {}", plan.namespace));
+                left.push(format!("namespace {namespace}"));
             }
             if roles
                 .get_opt(&name)
@@ -558,7 +668,8 @@ pub async fn cleanup(client: &Client, plan: &Plan, deadline: Duration) -> Result
         },
     )
     .await
-    .map_err(waited)
+    .map_err(waited)?;
+    Ok(removed)
 }
 
 #[cfg(test)]

@@ -132,8 +132,12 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
     let deadline = m.timeout + Duration::from_secs(60);
     // Progress is read from the log as ginkgo writes it, beside the wait.
     let stop = std::sync::atomic::AtomicBool::new(false);
+    let every = ctx
+        .overrides
+        .progress_every
+        .unwrap_or(super::progress::PROGRESS_EVERY);
     let waited = std::thread::scope(|s| {
-        s.spawn(|| super::progress::follow_file(&log_path, &m.name, ctx.reporter, &stop));
+        s.spawn(|| super::progress::follow_file(&log_path, &m.name, ctx.reporter, every, &stop));
         let waited = crate::process::wait(&mut child, deadline, Some(ctx.interrupt));
         stop.store(true, std::sync::atomic::Ordering::Release);
         waited

@@ -62,6 +62,8 @@ pub enum SuiteError {
     Pod(String),
     #[error("namespace {namespace} already exists: an earlier run left it, or is still running")]
     NamespaceExists { namespace: String },
+    #[error("--continue: no conformance pod in namespace {namespace} to re-attach to")]
+    NothingToContinue { namespace: String },
     #[error("{what} did not finish within {seconds} s")]
     Deadline { what: String, seconds: u64 },
     #[error("{what}: {reason}")]
@@ -88,7 +90,8 @@ impl SuiteError {
             SuiteError::Cluster(_) => unreachable!("handled above"),
             SuiteError::Api { .. } => "check the cluster is reachable and the kubeconfig user may create namespaces, RBAC and pods",
             SuiteError::Io { .. } => "check that the run's output directory is writable",
-            SuiteError::NamespaceExists { .. } => "delete it (kubectl delete namespace NAME) once no run uses it, then retry",
+            SuiteError::NamespaceExists { .. } => "re-attach to the run still going with --continue, or remove what it left with --cleanup, then retry",
+            SuiteError::NothingToContinue { .. } => "the earlier run has ended and been cleaned up: run the suite again without --continue",
             SuiteError::Pod(_) => "look at the pod's log in artifacts/ and `kubectl describe pod` while it runs",
             SuiteError::Deadline { .. } => "raise the manifest's `timeout`",
             SuiteError::ImageOption { .. } => "--test-repo takes REGISTRY/REPOSITORY; --test-repo-list a YAML file of registry key: mirror (the e2e framework's KUBE_TEST_REPO_LIST)",
@@ -121,6 +124,13 @@ pub struct Overrides {
     pub rerun_failed: Option<Vec<String>>,
     /// Where the conformance pod's and the tests' images come from (air-gapped runs).
     pub images: images::ImageOverrides,
+    /// Conformance: re-attach to the pod an earlier run left running (`--continue`)
+    /// instead of making one; refused by the other kinds.
+    pub reattach: bool,
+    /// Conformance: how long the pod may take to start its test container.
+    pub startup_timeout: Option<std::time::Duration>,
+    /// How often a running Ginkgo suite's progress is told.
+    pub progress_every: Option<std::time::Duration>,
 }
 
 /// The focus of the certified run: every conformance spec.
@@ -158,6 +168,15 @@ impl Overrides {
             m.focus = manifest::allowlist_focus(&names);
             m.allowlist = None;
             m.allowlisted = names.len();
+        }
+        if self.reattach && m.kind != SuiteKind::Conformance {
+            return Err(SuiteError::Manifest {
+                path: m.path.clone(),
+                reason: format!(
+                    "--continue re-attaches to a conformance pod; suite {} ({:?}) has none",
+                    m.name, m.kind
+                ),
+            });
         }
         if let (SuiteKind::Conformance | SuiteKind::E2e, Some(quarantined)) =
             (m.kind, self.quarantine.spec_regex())

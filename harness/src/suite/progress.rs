@@ -159,11 +159,12 @@ pub fn follow_file(
     path: &std::path::Path,
     suite: &str,
     reporter: &Reporter,
+    every: Duration,
     stop: &std::sync::atomic::AtomicBool,
 ) {
     use std::io::BufRead;
     use std::sync::atomic::Ordering;
-    let mut progress = ProgressReporter::new(suite, reporter, PROGRESS_EVERY);
+    let mut progress = ProgressReporter::new(suite, reporter, every);
     let mut reader: Option<std::io::BufReader<std::fs::File>> = None;
     let mut pending = Vec::new();
     loop {
