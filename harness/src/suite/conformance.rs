@@ -700,6 +700,9 @@ mod tests {
             busybox: "busybox".into(),
             test_repo: Some("mirror.example.com/e2e".into()),
             test_repo_list: None,
+            reattach: false,
+            startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+            progress_every: super::super::progress::PROGRESS_EVERY,
         };
         let pod = serde_json::to_value(pod_spec(&plan)).unwrap();
         let env = &pod["spec"]["containers"][0]["env"];
