@@ -239,7 +239,10 @@ fn seed(shared: &Shared) {
             json!({
                 "metadata": {"name": name, "labels": labels},
                 "spec": {"podCIDR": "10.244.0.0/24"},
+                // A kubelet's defaults: 110 pods a node.
                 "status": {"conditions": [{"type": "Ready", "status": "Unknown"}],
+                           "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"},
+                           "allocatable": {"cpu": "3900m", "memory": "15Gi", "pods": "110"},
                            "nodeInfo": {"kubeletVersion": shared.opts.version, "containerRuntimeVersion": "fakekube://1"}},
             }),
         );

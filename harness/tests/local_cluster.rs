@@ -718,3 +718,72 @@ fn list_images_names_what_a_conformance_run_pulls() {
     // Nothing was made: no build directory.
     assert!(!run.path("out").exists());
 }
+
+/// #21: the perf suite on a real control plane (kwok nodes): pods created, scaled and
+/// deleted; pod startup and API call latency judged against SIG Scalability's SLOs
+/// as JUnit, ClusterLoader2 PerfData written, nothing left behind.
+#[test]
+fn the_perf_suite_measures_a_small_load_against_the_slos() {
+    if !available() {
+        return;
+    }
+    let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
+    let run = Run::new();
+    let cluster = format!("local:{VERSION}");
+    let o = run.run(&["perf", "--cluster", &cluster, "--job", "perf"]);
+    let build = build_dir(&run.path("out"), "perf");
+    let log = std::fs::read_to_string(build.join("build-log.txt")).unwrap_or_default();
+    assert_eq!(o.status.code(), Some(0), "{}\n{log}", stderr(&o));
+    let artifacts = build.join("artifacts");
+    let junit = std::fs::read_to_string(artifacts.join("junit_perf.xml")).unwrap();
+    assert!(
+        junit.contains("pod startup latency p99 should be within 5 s"),
+        "{junit}"
+    );
+    assert!(
+        junit.contains(
+            "API call latency POST deployments (resource scope) p99 should be within 1 s"
+        ),
+        "{junit}"
+    );
+    assert!(
+        !junit.contains("( scope)"),
+        "only calls on resources: {junit}"
+    );
+    assert!(
+        junit.contains("API call latency LIST pods (cluster scope) p99 should be within 30 s"),
+        "{junit}"
+    );
+    assert!(!junit.contains("<failure"), "{junit}");
+    let files: Vec<String> = std::fs::read_dir(&artifacts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let file = |prefix: &str| {
+        let name = files
+            .iter()
+            .find(|f| f.starts_with(prefix) && f.ends_with(".json"))
+            .unwrap_or_else(|| panic!("no {prefix}* in {files:?}"));
+        read_json(&artifacts.join(name))
+    };
+    let startup = file("PodStartupLatency_PodStartupLatency_perf_");
+    assert_eq!(startup["version"], "v1");
+    let items = startup["dataItems"].as_array().unwrap();
+    let pod_startup = items
+        .iter()
+        .find(|i| i["labels"]["Metric"] == "pod_startup")
+        .unwrap();
+    assert_eq!(pod_startup["unit"], "ms");
+    let p99 = pod_startup["data"]["Perc99"].as_f64().unwrap();
+    assert!(p99 > 0.0 && p99 < 5000.0, "{startup}");
+    let api = file("APIResponsivenessPrometheus_simple_perf_");
+    assert!(api["dataItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["labels"]["Verb"] == "POST" && i["labels"]["Resource"] == "deployments"));
+    assert!(log.contains("pod startup p50"), "{log}");
+    // 2 × 2 Deployments of 10 pods at the end: all of them measured.
+    assert!(log.contains("over 40 pods"), "{log}");
+    assert_nothing_left(&cluster_name(&build));
+}

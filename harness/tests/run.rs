@@ -479,6 +479,29 @@ fn a_conformance_pod_that_never_starts_fails_at_the_startup_timeout() {
         .all(|n| n["metadata"]["name"] != "trellis-conformance"));
 }
 
+/// #21 bad input: a load larger than the nodes' allocatable pods (quantities read
+/// exactly) is refused before anything is created.
+#[test]
+fn a_perf_load_the_nodes_cannot_hold_is_refused() {
+    let env = Env::new(Options::default());
+    // Three nodes of the kubelet's default 110 pods; the load ends at 4 × 10 × 10.
+    let manifest = env.manifest(
+        "huge.yaml",
+        "name: huge\nkind: perf\ntimeout: 5m\nperf:\n  namespaces: 4\n  deployments: 10\n  replicas: 5\n  scale_to: 10\n".into(),
+    );
+    let o = env.run_on_fake(&[manifest.to_str().unwrap(), "--job", "huge"]);
+    assert_ended(
+        &o,
+        1,
+        "the perf load cannot run here: the load asks for 400 pods and the 3 schedulable node(s) allow 330",
+    );
+    assert!(env
+        .cluster
+        .audit()
+        .iter()
+        .all(|a| a.method != "POST" || !a.path.contains("namespaces")));
+}
+
 #[test]
 fn nodes_that_never_become_ready_fail_the_run_naming_them() {
     let env = Env::new(Options {

@@ -6,6 +6,7 @@
 //! copied out of the helper by exec, the exit code taken from the test container,
 //! and everything it created deleted and waited for.
 
+use super::waited;
 use super::{io_error, Manifest, SuiteContext, SuiteError, SuiteSummary};
 use crate::interrupt::Interrupt;
 use futures_util::{AsyncBufReadExt, TryStreamExt};
@@ -18,7 +19,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
-use trellis_wait::{poll_until, within, Poll, Waited};
+use trellis_wait::{poll_until, within, Poll};
 
 pub const POD: &str = "e2e-conformance-test";
 pub const TEST_CONTAINER: &str = "conformance-container";
@@ -357,29 +358,6 @@ async fn deploy(client: &Client, plan: &Plan) -> Result<(), SuiteError> {
         .await
         .map_err(api_err("creating the conformance pod"))?;
     Ok(())
-}
-
-/// A wait that ended without its value, as the suite's error: a timeout says what
-/// and how long it really waited.
-fn waited<E: Into<SuiteError>>(w: Waited<E>) -> SuiteError {
-    match w {
-        Waited::Failed(e) => e.into(),
-        Waited::TimedOut { what, waited, last } => SuiteError::Deadline {
-            what: if last.is_empty() {
-                what
-            } else {
-                format!("{what} ({last})")
-            },
-            seconds: waited.as_secs(),
-        },
-        Waited::Stopped => SuiteError::Interrupted,
-    }
-}
-
-impl From<std::convert::Infallible> for SuiteError {
-    fn from(never: std::convert::Infallible) -> SuiteError {
-        match never {}
-    }
 }
 
 /// Waits until the test container has started (running, or already ended), and says

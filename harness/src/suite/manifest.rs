@@ -29,6 +29,8 @@ pub enum SuiteKind {
     E2e,
     /// A control-plane upgrade (`--upgrade-to`) with availability measured throughout.
     Upgrade,
+    /// A small ClusterLoader2-style load, measured against SIG Scalability's SLOs.
+    Perf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,6 +86,9 @@ pub struct Manifest {
     /// upgrade: soaks, sampling and disruption budgets.
     #[serde(default)]
     pub upgrade: UpgradeSettings,
+    /// perf: the load's shape and the SLO.
+    #[serde(default)]
+    pub perf: PerfSettings,
     #[serde(skip)]
     pub path: PathBuf,
 }
@@ -103,6 +108,56 @@ pub struct UpgradeSettings {
     /// Allowed disruption per backend (`default` for the rest; default 0s).
     #[serde(default)]
     pub budgets: std::collections::BTreeMap<String, String>,
+}
+
+/// The perf suite's load, as the manifest's `perf:` block writes it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerfSettings {
+    /// Namespaces made (default 2).
+    pub namespaces: Option<usize>,
+    /// Deployments in each (default 2).
+    pub deployments: Option<usize>,
+    /// Pods in each Deployment (default 5)…
+    pub replicas: Option<usize>,
+    /// …then scaled to (default 10).
+    pub scale_to: Option<usize>,
+    /// The suite's create, scale and delete calls a second (default 10).
+    pub qps: Option<f64>,
+    /// How long the pods may take to be Running, each time (default 2m).
+    pub wait_timeout: Option<String>,
+    /// Pod startup SLO on p99 (default 5s, SIG Scalability's).
+    pub pod_startup_slo: Option<String>,
+}
+
+impl PerfSettings {
+    /// Defaulted and checked; the error names the field.
+    pub fn resolved(&self) -> Result<super::perf::Settings, String> {
+        let duration = |field: &str, text: &Option<String>, default: u64| match text {
+            None => Ok(Duration::from_secs(default)),
+            Some(t) => parse_duration(t)
+                .ok_or_else(|| format!("perf.{field}: `{t}` is not a duration like 5s or 2m")),
+        };
+        let s = super::perf::Settings {
+            namespaces: self.namespaces.unwrap_or(2),
+            deployments: self.deployments.unwrap_or(2),
+            replicas: self.replicas.unwrap_or(5),
+            scale_to: self.scale_to.unwrap_or(10),
+            qps: self.qps.unwrap_or(10.0),
+            wait_timeout: duration("wait_timeout", &self.wait_timeout, 120)?,
+            pod_startup_slo: duration("pod_startup_slo", &self.pod_startup_slo, 5)?,
+        };
+        if s.namespaces == 0 || s.deployments == 0 || s.replicas == 0 {
+            return Err("perf: namespaces, deployments and replicas must be at least 1".into());
+        }
+        if s.namespaces * s.deployments * s.replicas.max(s.scale_to) > 100_000 {
+            return Err("perf: more than 100,000 pods is not a mini-performance run".into());
+        }
+        if !(s.qps.is_finite() && s.qps > 0.0) {
+            return Err(format!("perf.qps: {} must be a positive number", s.qps));
+        }
+        Ok(s)
+    }
 }
 
 /// [`UpgradeSettings`] with every duration parsed and defaulted.
@@ -254,6 +309,9 @@ pub fn load(path: &Path) -> Result<Manifest, SuiteError> {
     }
     if m.kind == SuiteKind::Upgrade {
         m.upgrade.times().map_err(bad)?;
+    }
+    if m.kind == SuiteKind::Perf {
+        m.perf.resolved().map_err(bad)?;
     }
     if m.parallel == 0 {
         return Err(bad("`parallel` must be at least 1".into()));

@@ -13,8 +13,10 @@ pub mod e2e;
 pub mod images;
 pub mod libtest;
 pub mod manifest;
+pub mod perf;
 pub mod progress;
 pub mod upgrade;
+pub mod verdict;
 
 use crate::cluster::access::Access;
 use crate::interrupt::Interrupt;
@@ -68,6 +70,8 @@ pub enum SuiteError {
     Deadline { what: String, seconds: u64 },
     #[error("{what}: {reason}")]
     ImageOption { what: String, reason: String },
+    #[error("the perf load cannot run here: {reason}")]
+    Perf { reason: String },
     #[error("{what}: {reason}")]
     ListImages { what: String, reason: String },
     #[error("interrupted")]
@@ -94,6 +98,7 @@ impl SuiteError {
             SuiteError::NothingToContinue { .. } => "the earlier run has ended and been cleaned up: run the suite again without --continue",
             SuiteError::Pod(_) => "look at the pod's log in artifacts/ and `kubectl describe pod` while it runs",
             SuiteError::Deadline { .. } => "raise the manifest's `timeout`",
+            SuiteError::Perf { .. } => "lower the load in the manifest's `perf:` settings, or give the cluster more (or schedulable) nodes (--nodes M for a local cluster)",
             SuiteError::ImageOption { .. } => "--test-repo takes REGISTRY/REPOSITORY; --test-repo-list a YAML file of registry key: mirror (the e2e framework's KUBE_TEST_REPO_LIST)",
             SuiteError::ListImages { .. } => "--list-images asks e2e.test of the cluster's version: k8s/build.sh VERSION builds it, or put one in --bin-dir",
             SuiteError::Interrupted => "the run was stopped by Ctrl-C or SIGTERM",
@@ -196,7 +201,7 @@ impl Overrides {
                     m.allowlist = None;
                     m.allowlisted = 0;
                 }
-                SuiteKind::Libtest | SuiteKind::Upgrade => {
+                SuiteKind::Libtest | SuiteKind::Upgrade | SuiteKind::Perf => {
                     return Err(SuiteError::NotCertifiable {
                         suite: m.name.clone(),
                         kind: m.kind,
@@ -255,6 +260,30 @@ pub fn run(
         SuiteKind::Conformance => conformance::run(m, ctx),
         SuiteKind::E2e => e2e::run(m, ctx),
         SuiteKind::Upgrade => upgrade::run(m, ctx, control_plane),
+        SuiteKind::Perf => perf::run(m, ctx),
+    }
+}
+
+/// A wait that ended without its value, as the suite's error: a timeout says what
+/// and how long it really waited.
+pub(crate) fn waited<E: Into<SuiteError>>(w: trellis_wait::Waited<E>) -> SuiteError {
+    match w {
+        trellis_wait::Waited::Failed(e) => e.into(),
+        trellis_wait::Waited::TimedOut { what, waited, last } => SuiteError::Deadline {
+            what: if last.is_empty() {
+                what
+            } else {
+                format!("{what} ({last})")
+            },
+            seconds: waited.as_secs(),
+        },
+        trellis_wait::Waited::Stopped => SuiteError::Interrupted,
+    }
+}
+
+impl From<std::convert::Infallible> for SuiteError {
+    fn from(never: std::convert::Infallible) -> SuiteError {
+        match never {}
     }
 }
 

@@ -11,6 +11,7 @@
 pub mod disruption;
 pub mod monitor;
 
+use super::verdict::{case, write_junit, Case};
 use super::{Manifest, SuiteContext, SuiteError, SuiteSummary};
 use crate::cluster::provider::{Upgradable, UpgradeStep};
 use crate::interrupt::Interrupt;
@@ -49,20 +50,6 @@ pub fn check_skew(from: &str, to: &str) -> Result<(), String> {
         return Err(format!("{from} → {to} skips a minor version: {policy}"));
     }
     Ok(())
-}
-
-/// One JUnit testcase of the verdict.
-#[derive(Debug, Clone)]
-struct Case {
-    name: String,
-    failure: Option<String>,
-}
-
-fn case(name: impl Into<String>, failure: Option<String>) -> Case {
-    Case {
-        name: name.into(),
-        failure,
-    }
 }
 
 fn api_err(what: &'static str) -> impl Fn(kube::Error) -> SuiteError {
@@ -176,28 +163,18 @@ pub fn run(
 
     let junit = ctx.artifacts.join(format!("junit_{}.xml", m.name));
     write_junit(&junit, &m.name, &cases, started.elapsed())?;
-    let failed = cases.iter().filter(|c| c.failure.is_some()).count();
     for (backend, s) in &summaries {
         ctx.reporter.note(format!(
             "  {backend:<22} disruption {:>5.1} s  availability {:>6.2}%  longest unavailable {:>4.1} s  p99 {:>4.0} ms  ({} samples, {} failed)",
             s.disruption, s.availability, s.longest_unavailable, s.p99_latency * 1000.0, s.samples, s.failures
         ));
     }
-    for c in cases.iter().filter(|c| c.failure.is_some()) {
-        ctx.reporter.note(format!(
-            "  FAIL {}: {}",
-            c.name,
-            c.failure.as_deref().unwrap_or_default()
-        ));
-    }
-    Ok(SuiteSummary {
-        name: m.name.clone(),
-        passed: failed == 0,
-        summary: format!(
-            "{} passed, {failed} failed; upgraded {from} → {to}",
-            cases.len() - failed
-        ),
-    })
+    Ok(super::verdict::summarise(
+        &m.name,
+        &cases,
+        &format!("upgraded {from} → {to}"),
+        ctx.reporter,
+    ))
 }
 
 /// Waits `d`, or returns early when the run is interrupted.
@@ -429,44 +406,6 @@ fn write_json(
     });
     std::fs::write(&path, serde_json::to_vec_pretty(&value).unwrap_or_default())
         .map_err(super::io_error(&path))
-}
-
-fn write_junit(
-    path: &std::path::Path,
-    suite: &str,
-    cases: &[Case],
-    took: Duration,
-) -> Result<(), SuiteError> {
-    let x = crate::xml::escape;
-    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\">",
-        x(suite),
-        cases.len(),
-        took.as_secs_f64()
-    );
-    for c in cases {
-        let _ = write!(
-            out,
-            "  <testcase name=\"{}\" classname=\"{}\">",
-            x(&c.name),
-            x(suite)
-        );
-        if let Some(f) = &c.failure {
-            let first = f.lines().next().unwrap_or_default();
-            let _ = write!(
-                out,
-                "\n    <failure message=\"{}\">{}</failure>\n  ",
-                x(first),
-                x(f)
-            );
-        }
-        out.push_str("</testcase>\n");
-    }
-    out.push_str("</testsuite>\n");
-    std::fs::write(path, out).map_err(super::io_error(path))
 }
 
 #[cfg(test)]
