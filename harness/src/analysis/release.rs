@@ -57,6 +57,14 @@ fn green(grid: &Grid, col: usize) -> bool {
     })
 }
 
+/// Whether column `col` is a build still running (its `Overall` cell RUNNING).
+fn is_running(grid: &Grid, col: usize) -> bool {
+    grid.rows
+        .iter()
+        .position(|r| r == crate::model::OVERALL_ROW)
+        .is_some_and(|r| grid.row(r)[col] == crate::model::CellStatus::Running)
+}
+
 /// Checks one job of a release-blocking dashboard.
 pub fn check_job(grid: &Grid, dashboard: &str, now: i64, verdict: &mut Verdict) {
     let reason = |blocking, kind, message: String, since: Option<BuildRef>| Reason {
@@ -68,7 +76,11 @@ pub fn check_job(grid: &Grid, dashboard: &str, now: i64, verdict: &mut Verdict) 
         test: None,
         since,
     };
-    let cols = grid.columns.len();
+    // A build still running is neither a green run nor a red one yet.
+    let done: Vec<usize> = (0..grid.columns.len())
+        .filter(|c| !is_running(grid, *c))
+        .collect();
+    let cols = done.len();
     if cols == 0 {
         verdict.push(reason(
             true,
@@ -78,10 +90,13 @@ pub fn check_job(grid: &Grid, dashboard: &str, now: i64, verdict: &mut Verdict) 
         ));
         return;
     }
-    let greens = (0..cols).take_while(|c| green(grid, *c)).count();
+    let greens = done.iter().take_while(|c| green(grid, **c)).count();
     if greens < GREEN_RUNS_REQUIRED {
-        let reds = (greens..cols).take_while(|c| !green(grid, *c)).count();
-        let first_red = greens + reds - 1;
+        let reds = done[greens..]
+            .iter()
+            .take_while(|c| !green(grid, **c))
+            .count();
+        let first_red = done[greens + reds - 1];
         let since = BuildRef {
             build: grid.columns[first_red].build.clone(),
             commit: grid.columns[first_red].commit.clone(),
@@ -94,7 +109,7 @@ pub fn check_job(grid: &Grid, dashboard: &str, now: i64, verdict: &mut Verdict) 
         );
         verdict.push(reason(true, "not-enough-green-runs", message, Some(since)));
     }
-    let failures = (0..cols).take_while(|c| !green(grid, *c)).count();
+    let failures = done.iter().take_while(|c| !green(grid, **c)).count();
     if failures > CONSECUTIVE_FAILURES_MAX {
         verdict.push(reason(
             false,
@@ -103,7 +118,9 @@ pub fn check_job(grid: &Grid, dashboard: &str, now: i64, verdict: &mut Verdict) 
             None,
         ));
     }
-    let week: Vec<usize> = (0..cols)
+    let week: Vec<usize> = done
+        .iter()
+        .copied()
         .filter(|c| grid.columns[*c].started.is_some_and(|s| now - s <= WEEK))
         .collect();
     if !week.is_empty() {
@@ -203,6 +220,25 @@ mod tests {
             })
             .collect();
         Grid::new("ci-job".into(), columns)
+    }
+
+    /// A build still running, whatever its results so far, is not a green run: two
+    /// greens and a running build do not make three.
+    #[test]
+    fn a_running_build_is_not_a_green_run() {
+        let now = 10_000_000;
+        let mut g = grid(&[true, true, true, false], 3600, 1800, now);
+        g.columns[0].passed = None;
+        g.columns[0].finished = None;
+        let overall = g.add_row(crate::model::OVERALL_ROW.into());
+        g.set(overall, 0, crate::model::CellStatus::Running, None);
+        let mut v = Verdict::default();
+        check_job(&g, "d-blocking", now, &mut v);
+        assert!(v.blocked, "{:?}", v.reasons);
+        assert!(v.reasons[0]
+            .message
+            .starts_with("2 successive green run(s)"));
+        assert_eq!(v.reasons[0].since.as_ref().unwrap().build, "97");
     }
 
     #[test]
