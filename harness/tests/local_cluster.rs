@@ -787,3 +787,58 @@ fn the_perf_suite_measures_a_small_load_against_the_slos() {
     assert!(log.contains("over 40 pods"), "{log}");
     assert_nothing_left(&cluster_name(&build));
 }
+
+/// #21 honesty check: a slowdown injected for real (every pod held 2 s at a
+/// scheduling gate before the scheduler may place it) moves pod startup by about
+/// that much and fails the SLO, with the figure in the message.
+#[test]
+fn an_injected_start_delay_moves_pod_startup_and_fails_the_slo() {
+    if !available() {
+        return;
+    }
+    let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
+    let run = Run::new();
+    let manifest = run.path("slow.yaml");
+    std::fs::write(
+        &manifest,
+        "name: slow\nkind: perf\ntimeout: 5m\nperf:\n  namespaces: 1\n  deployments: 2\n  \
+         replicas: 3\n  scale_to: 3\n  inject_start_delay: 2s\n  pod_startup_slo: 2s\n",
+    )
+    .unwrap();
+    let cluster = format!("local:{VERSION}");
+    let o = run.run(&[
+        manifest.to_str().unwrap(),
+        "--cluster",
+        &cluster,
+        "--job",
+        "slow",
+    ]);
+    let build = build_dir(&run.path("out"), "slow");
+    let log = std::fs::read_to_string(build.join("build-log.txt")).unwrap_or_default();
+    assert_eq!(o.status.code(), Some(7), "{}\n{log}", stderr(&o));
+    let junit = std::fs::read_to_string(build.join("artifacts/junit_slow.xml")).unwrap();
+    assert!(
+        junit.contains("pod startup latency p99 should be within 2 s\" classname=\"slow\">\n    <failure message=\"p99 "),
+        "{junit}"
+    );
+    let startup = std::fs::read_dir(build.join("artifacts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.to_string_lossy()
+                .contains("PodStartupLatency_PodStartupLatency_slow_")
+        })
+        .map(|p| read_json(&p))
+        .unwrap();
+    let pod_startup = startup["dataItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["labels"]["Metric"] == "pod_startup")
+        .unwrap()
+        .clone();
+    // Every pod waited 2 s at the gate: even the median is past it.
+    let p50 = pod_startup["data"]["Perc50"].as_f64().unwrap();
+    assert!((2000.0..6000.0).contains(&p50), "{pod_startup}");
+    assert_nothing_left(&cluster_name(&build));
+}

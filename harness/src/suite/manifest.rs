@@ -128,6 +128,8 @@ pub struct PerfSettings {
     pub wait_timeout: Option<String>,
     /// Pod startup SLO on p99 (default 5s, SIG Scalability's).
     pub pod_startup_slo: Option<String>,
+    /// Fault injection: hold every pod at a scheduling gate this long (unset: none).
+    pub inject_start_delay: Option<String>,
 }
 
 impl PerfSettings {
@@ -146,6 +148,12 @@ impl PerfSettings {
             qps: self.qps.unwrap_or(10.0),
             wait_timeout: duration("wait_timeout", &self.wait_timeout, 120)?,
             pod_startup_slo: duration("pod_startup_slo", &self.pod_startup_slo, 5)?,
+            inject_start_delay: match &self.inject_start_delay {
+                None => None,
+                Some(t) => Some(parse_duration(t).ok_or_else(|| {
+                    format!("perf.inject_start_delay: `{t}` is not a duration like 2s")
+                })?),
+            },
         };
         if s.namespaces == 0 || s.deployments == 0 || s.replicas == 0 {
             return Err("perf: namespaces, deployments and replicas must be at least 1".into());

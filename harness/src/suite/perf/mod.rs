@@ -123,6 +123,10 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
     let before = rt.block_on(scrape(&client));
     let times: Arc<Mutex<HashMap<String, PodTimes>>> = Arc::default();
     let watch = rt.spawn(watch_pods(client.clone(), times.clone()));
+    // Fault injection: every pod held at a scheduling gate for the delay asked for.
+    let gate = settings
+        .inject_start_delay
+        .map(|delay| rt.spawn(release_gates(client.clone(), delay)));
     let calls = ClientCalls::default();
     ctx.reporter.note(format!(
         "{}: {} namespaces × {} Deployments × {} pods, then scaled to {}; {} QPS",
@@ -135,6 +139,12 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
     ));
     let load_started = Instant::now();
     let loaded = rt.block_on(async {
+        if let Some(delay) = settings.inject_start_delay {
+            ctx.reporter.note(format!(
+                "  injected: every pod held at scheduling gate {DELAY_GATE} for {:.1} s",
+                delay.as_secs_f64()
+            ));
+        }
         create(&client, &settings, &calls).await?;
         let want = settings.namespaces * settings.deployments * settings.replicas;
         wait_running(&client, want, settings.wait_timeout, &stop).await?;
@@ -156,6 +166,9 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
     let pods = rt.block_on(pod_times(&client, &times));
     let after = rt.block_on(scrape(&client));
     watch.abort();
+    if let Some(gate) = gate {
+        gate.abort();
+    }
     // Whatever happened, everything created goes.
     let deleted = rt.block_on(delete_all(&client, &settings, &calls));
     let server = match (&before, &after) {
@@ -234,6 +247,9 @@ pub struct Settings {
     pub qps: f64,
     pub wait_timeout: Duration,
     pub pod_startup_slo: Duration,
+    /// Fault injection: hold every pod at a scheduling gate this long (to show the
+    /// measurements and the SLO see a slowdown).
+    pub inject_start_delay: Option<Duration>,
 }
 
 /// Refuses a load the nodes cannot hold before creating anything: no schedulable
@@ -358,7 +374,10 @@ async fn create(client: &Client, s: &Settings, calls: &ClientCalls) -> Result<()
                 .time(
                     "POST",
                     "deployments",
-                    deployments.create(&pp, &deployment(d, s.replicas)),
+                    deployments.create(
+                        &pp,
+                        &deployment(d, s.replicas, s.inject_start_delay.is_some()),
+                    ),
                 )
                 .await
                 .map_err(api_err("creating a Deployment"))?;
@@ -367,10 +386,54 @@ async fn create(client: &Client, s: &Settings, calls: &ClientCalls) -> Result<()
     Ok(())
 }
 
+/// The scheduling gate the injected start delay holds pods at.
+const DELAY_GATE: &str = "trellis.dev/perf-start-delay";
+
+/// Removes [`DELAY_GATE`] from each of the suite's pods `delay` after the suite first
+/// saw it: a real slowdown the scheduler, not the suite's arithmetic, imposes (polls
+/// every 100 ms; aborted when the load is over).
+async fn release_gates(client: Client, delay: Duration) {
+    let pods: Api<Pod> = Api::all(client.clone());
+    let lp = ListParams::default().labels(&format!("{PART_OF}={PART_OF_VALUE}"));
+    let mut first_seen: HashMap<String, Instant> = HashMap::new();
+    loop {
+        if let Ok(list) = pods.list(&lp).await {
+            for p in list.items {
+                let gated = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.scheduling_gates.as_ref())
+                    .is_some_and(|g| g.iter().any(|g| g.name == DELAY_GATE));
+                let (Some(uid), Some(name), Some(ns)) = (
+                    p.metadata.uid.clone(),
+                    p.metadata.name.clone(),
+                    p.metadata.namespace.clone(),
+                ) else {
+                    continue;
+                };
+                let seen = *first_seen.entry(uid).or_insert_with(Instant::now);
+                if gated && seen.elapsed() >= delay {
+                    let patch = json!({"spec": {"schedulingGates": null}});
+                    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+                    let _ = api
+                        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A Deployment of `replicas` pause pods with small requests, tolerating every taint
 /// (simulated nodes are often tainted).
-fn deployment(index: usize, replicas: usize) -> Deployment {
+fn deployment(index: usize, replicas: usize, gated: bool) -> Deployment {
     let name = format!("load-{index}");
+    let gates = if gated {
+        json!([{"name": DELAY_GATE}])
+    } else {
+        json!([])
+    };
     serde_json::from_value(json!({
         "metadata": {"name": name, "labels": {PART_OF: PART_OF_VALUE}},
         "spec": {
@@ -382,6 +445,7 @@ fn deployment(index: usize, replicas: usize) -> Deployment {
                     "containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
                         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
                     "tolerations": [{"operator": "Exists"}],
+                    "schedulingGates": gates,
                     "terminationGracePeriodSeconds": 0,
                 },
             },
