@@ -91,6 +91,14 @@ fn output(mut cmd: Command) -> Output {
 
 impl Env {
     /// `trellis run ARGS --kubeconfig <the fake cluster's>`, to completion.
+    /// Whether the fake cluster has namespace `name`.
+    fn has_namespace(&self, name: &str) -> bool {
+        self.cluster
+            .objects("Namespace")
+            .iter()
+            .any(|n| n["metadata"]["name"] == name)
+    }
+
     fn run_on_fake(&self, args: &[&str]) -> Output {
         let mut cmd = self.run(args);
         cmd.arg("--kubeconfig").arg(&self.kubeconfig);
@@ -170,11 +178,7 @@ fn certified_conformance_run_copies_real_results_out_and_cleans_up() {
     assert!(audit.iter().any(|a| a.method == "DELETE"
         && a.path
             == "/apis/rbac.authorization.k8s.io/v1/clusterroles/trellis-conformance-conformance"));
-    assert!(env
-        .cluster
-        .objects("Namespace")
-        .iter()
-        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+    assert!(!env.has_namespace("trellis-conformance"));
     assert!(env.cluster.objects("ClusterRoleBinding").is_empty());
 
     // The run feeds `trellis certify`: the packaged submission passes verification
@@ -209,11 +213,7 @@ fn a_failing_conformance_container_fails_the_run_and_still_cleans_up() {
         log.contains("conformance-container exited with code 1"),
         "{log}"
     );
-    assert!(env
-        .cluster
-        .objects("Namespace")
-        .iter()
-        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+    assert!(!env.has_namespace("trellis-conformance"));
 }
 
 /// #18 item 1: an air-gapped run: the conformance and helper images from the
@@ -275,11 +275,7 @@ fn an_air_gapped_conformance_run_takes_every_image_from_the_mirror() {
     let map = posted("/api/v1/namespaces/trellis-conformance/configmaps");
     assert_eq!(map["data"]["repo-list.yaml"], yaml);
     // Deleted with the namespace: nothing of the run is left.
-    assert!(env
-        .cluster
-        .objects("Namespace")
-        .iter()
-        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+    assert!(!env.has_namespace("trellis-conformance"));
 
     // A bare registry is refused before anything starts.
     let o = env.run_on_fake(&["conformance", "--test-repo", "mirror.example.com"]);
@@ -380,11 +376,7 @@ fn a_killed_conformance_run_is_continued_or_cleaned_up() {
         ..Options::default()
     });
     kill_mid_conformance(&env, "killed");
-    assert!(env
-        .cluster
-        .objects("Namespace")
-        .iter()
-        .any(|n| n["metadata"]["name"] == "trellis-conformance"));
+    assert!(env.has_namespace("trellis-conformance"));
     // A new run would collide with the pod still running: it says what to do.
     let o = env.run_on_fake(&["conformance", "--job", "again"]);
     assert_ended(&o, 1, "namespace trellis-conformance already exists");
@@ -405,11 +397,7 @@ fn a_killed_conformance_run_is_continued_or_cleaned_up() {
         log.contains("re-attached to pod e2e-conformance-test"),
         "{log}"
     );
-    assert!(env
-        .cluster
-        .objects("Namespace")
-        .iter()
-        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+    assert!(!env.has_namespace("trellis-conformance"));
     // Nothing left to continue now.
     let o = env.run_on_fake(&["conformance", "--job", "late", "--continue"]);
     assert_ended(
@@ -429,11 +417,7 @@ fn a_killed_conformance_run_is_continued_or_cleaned_up() {
     ] {
         assert!(said.contains(what), "{said}");
     }
-    assert!(env
-        .cluster
-        .objects("Namespace")
-        .iter()
-        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+    assert!(!env.has_namespace("trellis-conformance"));
     assert!(env
         .cluster
         .objects("ClusterRole")
@@ -472,11 +456,7 @@ fn a_conformance_pod_that_never_starts_fails_at_the_startup_timeout() {
         "the conformance pod to start its test container (--startup-timeout) (conformance-container waiting: ImagePullBackOff Back-off pulling image \"mirror.invalid/conformance:v1.34.1\"",
     );
     assert!(started.elapsed() < Duration::from_secs(60));
-    assert!(env
-        .cluster
-        .objects("Namespace")
-        .iter()
-        .all(|n| n["metadata"]["name"] != "trellis-conformance"));
+    assert!(!env.has_namespace("trellis-conformance"));
 }
 
 /// #21 bad input: a load larger than the nodes' allocatable pods (quantities read
