@@ -379,15 +379,7 @@ async fn wait_started(
                 .await
                 .map_err(api_err("reading the conformance pod"))?;
             let status = pod.status.unwrap_or_default();
-            let test = status
-                .container_statuses
-                .unwrap_or_default()
-                .into_iter()
-                .find(|c| c.name == TEST_CONTAINER);
-            let state = test
-                .as_ref()
-                .and_then(|c| c.state.clone())
-                .unwrap_or_default();
+            let state = test_container_state(&status);
             if state.terminated.is_some() {
                 return Ok::<_, SuiteError>(Poll::Ready("had already ended"));
             }
@@ -415,6 +407,19 @@ async fn wait_started(
     .map_err(waited)
 }
 
+/// The test container's state in `status` (empty before the kubelet reports it).
+fn test_container_state(
+    status: &k8s_openapi::api::core::v1::PodStatus,
+) -> k8s_openapi::api::core::v1::ContainerState {
+    status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find(|c| c.name == TEST_CONTAINER)
+        .and_then(|c| c.state.clone())
+        .unwrap_or_default()
+}
+
 /// The test container's state: `None` while it has not ended, else its exit code.
 async fn terminated(pods: &Api<Pod>) -> Result<Option<i32>, SuiteError> {
     let pod = pods
@@ -422,13 +427,8 @@ async fn terminated(pods: &Api<Pod>) -> Result<Option<i32>, SuiteError> {
         .await
         .map_err(api_err("reading the conformance pod"))?;
     let status = pod.status.unwrap_or_default();
-    let code = status
-        .container_statuses
-        .unwrap_or_default()
-        .into_iter()
-        .find(|c| c.name == TEST_CONTAINER)
-        .and_then(|c| c.state)
-        .and_then(|s| s.terminated)
+    let code = test_container_state(&status)
+        .terminated
         .map(|t| t.exit_code);
     if code.is_none() && status.phase.as_deref() == Some("Failed") {
         return Err(SuiteError::Pod(format!(
