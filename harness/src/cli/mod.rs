@@ -99,6 +99,7 @@ pub fn main() -> i32 {
         }
     };
     init_tracing(cli.verbose);
+    sigpipe_for(&cli.command);
     let db = cli.db.clone().unwrap_or_else(crate::store::default_path);
     let result = match read_only_store(&cli.command, &db) {
         Err(failure) => Err(failure),
@@ -110,6 +111,33 @@ pub fn main() -> i32 {
             // The one place an error reaches the user.
             eprintln!("{}", failure.render());
             failure.code
+        }
+    }
+}
+
+/// Rust starts with SIGPIPE ignored, which turns `trellis runs | head` into a panic on
+/// the next write to stdout. The commands that print a listing restore the default so
+/// they stop quietly like any Unix filter. The others keep it ignored: they hold TLS
+/// connections (rustls writes with `writev`, which raises SIGPIPE when the peer is
+/// gone) and child processes, and an API server killed mid-run must be an error they
+/// report, not a signal that kills trellis.
+fn sigpipe_for(command: &Command) {
+    let prints_a_listing = matches!(
+        command,
+        Command::Runs(_)
+            | Command::Show(_)
+            | Command::Status(_)
+            | Command::Flakes(_)
+            | Command::Regressions(_)
+            | Command::Triage(_)
+            | Command::Results(_)
+    );
+    #[cfg(unix)]
+    if prints_a_listing {
+        // SAFETY: called once, before this process starts any thread; SIG_DFL is a
+        // valid disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
 }
