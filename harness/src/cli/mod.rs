@@ -9,6 +9,7 @@ mod flakes;
 mod gate;
 mod gate_output;
 mod ingest;
+mod perf_check;
 mod regressions;
 mod report;
 mod results;

@@ -1,6 +1,7 @@
 //! `trellis regressions`: tests whose failure rate rose between two windows.
 
 use super::failure::Failure;
+use super::perf_check;
 use super::window::{self, WindowArgs};
 use crate::analysis::regressions;
 use crate::exit;
@@ -10,10 +11,18 @@ use std::path::Path;
 /// one-sided Fisher exact test, Sippy's component-readiness defaults (p < 0.05, at
 /// least 3 sample failures, pass-rate drop over 5 points; over 15 is extreme).
 ///
+/// Perf figures regress by build, not by window: for every PerfData series a job
+/// stores (the perf suite's, or a ClusterLoader2 job's ingested), the p99 of the
+/// newest `--perf-recent` builds against up to `--perf-baseline` builds before them,
+/// one-sided Mann-Whitney at `--perf-alpha`, and a rise of the median of at least
+/// `--perf-min-change` and of a tenth of the figure's SLO.
+///
 /// `--json` prints {window: {sample: {days, since, until}, basis: {…}}, regressions:
 /// [{job, test, basis: {runs, failures, pass_rate}, sample: {…}, drop, p_value,
-/// extreme}]}; rates and `drop` (basis pass rate minus sample pass rate) are
-/// fractions, times Unix seconds.
+/// extreme}], perf: {settings, regressions: [{job, series, unit, build, commit,
+/// recent: {builds, median, values}, baseline: {…}, change, p_value, slo, over_slo,
+/// verdict}], judged, too_little_history}}; rates and `drop` (basis pass rate minus
+/// sample pass rate) are fractions, times Unix seconds.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -28,6 +37,8 @@ pub struct Args {
     /// Only this job.
     #[arg(long, value_name = "NAME")]
     job: Option<String>,
+    #[command(flatten)]
+    perf: perf_check::PerfArgs,
 }
 
 pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
@@ -60,11 +71,39 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             .total_cmp(&b.p_value)
             .then_with(|| a.test.cmp(&b.test))
     });
+    let perf_settings = args.perf.settings();
+    let perf = perf_check::checks(db, args.job.as_deref(), now, &perf_settings)?;
+    let perf_regressed: Vec<_> = perf
+        .iter()
+        .filter(|c| c.verdict == crate::analysis::perf::Verdict::Regressed)
+        .collect();
     if args.window.json {
         return super::print_json(&serde_json::json!({
             "window": { "sample": sample, "basis": basis },
             "regressions": found,
+            "perf": {
+                "settings": perf_settings,
+                "regressions": perf_regressed,
+                "judged": perf.len(),
+                "too_little_history": perf.iter()
+                    .filter(|c| c.verdict == crate::analysis::perf::Verdict::TooLittleHistory)
+                    .count(),
+            },
         }));
+    }
+    if args.perf.perf_backtest {
+        perf_check::print_backtest(&perf_check::backtest(
+            db,
+            args.job.as_deref(),
+            now,
+            &perf_settings,
+        )?);
+    }
+    if !perf.is_empty() {
+        println!("{}", perf_check::summary(&perf, &perf_settings));
+        for c in &perf_regressed {
+            println!("  {}", perf_check::describe(c));
+        }
     }
     println!(
         "sample: builds started {} – {} UTC ({} days); basis: {} – {} ({} days)",

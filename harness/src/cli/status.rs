@@ -19,7 +19,11 @@ use std::path::Path;
 /// first: [{job, build, started}]}, dashboards: [{name, status, release_blocking, tabs:
 /// [{name, job, status, message, failing_tests, flaky_tests, latest_green, last_run,
 /// healthiness?}]}],
-/// release: {blocked, reasons: [{blocking, dashboard, job, kind, message, test?, since?}]}}.
+/// release: {blocked, reasons: [{blocking, dashboard, job, kind, message, test?, since?}]},
+/// perf_regressions: [as `trellis regressions --json` lists them]}.
+///
+/// Stored perf figures are judged against each job's baseline at `trellis
+/// regressions`' defaults; a perf regression is shown, and does not block the release.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -44,12 +48,19 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     // Builds dated after the decision time are not evidence (three green builds dated
     // 2100 must not unblock a release); they are named, not silently dropped.
     let (future, future_total) = crate::store::Store::open(db)?.builds_after(window.until, 5)?;
+    let perf_settings = crate::analysis::perf::Settings::default();
+    let perf = super::perf_check::checks(db, None, window.until, &perf_settings)?;
+    let perf_regressed: Vec<_> = perf
+        .iter()
+        .filter(|c| c.verdict == analysis::perf::Verdict::Regressed)
+        .collect();
     if args.window.json {
         super::print_json(&serde_json::json!({
             "window": window,
             "dashboards": report.dashboards,
             "release": report.release,
             "future_builds": { "total": future_total, "first": future },
+            "perf_regressions": perf_regressed,
         }))?;
     } else {
         println!("{}", window.describe());
@@ -65,6 +76,13 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             );
         }
         print_report(&report, args.details);
+        if !perf.is_empty() {
+            println!();
+            println!("{}", super::perf_check::summary(&perf, &perf_settings));
+            for c in &perf_regressed {
+                println!("  {}", super::perf_check::describe(c));
+            }
+        }
     }
     Ok(if report.release.blocked {
         exit::RELEASE_BLOCKED

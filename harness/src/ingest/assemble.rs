@@ -2,7 +2,7 @@
 
 use super::layout::{self, Unit, UnitKind};
 use super::prow::{self, ProwResult};
-use super::{e2e_log, junit, IngestError};
+use super::{e2e_log, junit, perfdata, IngestError};
 use crate::model::{self, Build, Cell, CellMerge, CellStatus, Observation, OVERALL_ROW, POD_ROW};
 use e2e_log::E2eSummary;
 use junit::JunitTally;
@@ -167,6 +167,7 @@ fn read_prow(
         for file in layout::junit_below(&artifacts)? {
             rows.add_file(&file, build, tally)?;
         }
+        read_perfdata(&artifacts, build)?;
         let log = artifacts.join("e2e.log");
         if log.is_file() {
             let summary = e2e_log::parse_file(&log)?;
@@ -239,6 +240,36 @@ fn read_prow(
         rows.add(POD_ROW.to_string(), pod);
     }
     rows.add(OVERALL_ROW.to_string(), overall);
+    Ok(())
+}
+
+/// The PerfData items under `artifacts`. A file that cannot be read is skipped with a
+/// warning: performance figures are extra evidence, not the build.
+fn read_perfdata(artifacts: &Path, build: &mut Build) -> Result<(), IngestError> {
+    let files = layout::files_below(artifacts, |n| perfdata::series_file(n).is_some())?;
+    for path in files {
+        let name = layout::file_name(&path);
+        let Some(series) = perfdata::series_file(&name) else {
+            continue;
+        };
+        match perfdata::read_file(&path, series) {
+            Ok(Some(items)) => {
+                let room = perfdata::MAX_ITEMS_PER_BUILD.saturating_sub(build.measurements.len());
+                if items.len() > room {
+                    tracing::warn!(
+                        "{}: {} PerfData items kept of {} (a build keeps at most {})",
+                        path.display(),
+                        room,
+                        items.len(),
+                        perfdata::MAX_ITEMS_PER_BUILD
+                    );
+                }
+                build.measurements.extend(items.into_iter().take(room));
+            }
+            Ok(None) => tracing::debug!("{}: JSON, but not PerfData", path.display()),
+            Err(e) => tracing::warn!("{e} (PerfData file skipped)"),
+        }
+    }
     Ok(())
 }
 

@@ -187,6 +187,11 @@ pub fn top_level_junit(dir: &Path) -> Vec<PathBuf> {
 
 /// `junit*.xml` files anywhere below `dir` (Prow's `artifacts/**/junit*.xml`), sorted.
 pub fn junit_below(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
+    files_below(dir, is_junit_name)
+}
+
+/// Every file under `dir` (recursively) whose name `keep` accepts, sorted.
+pub fn files_below(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, IngestError> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -199,7 +204,7 @@ pub fn junit_below(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
             let Ok(t) = entry.file_type() else { continue };
             if t.is_dir() {
                 stack.push(p);
-            } else if t.is_file() && is_junit_name(&file_name(&p)) {
+            } else if t.is_file() && keep(&file_name(&p)) {
                 out.push(p);
             }
         }
@@ -210,6 +215,11 @@ pub fn junit_below(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
 
 pub fn is_junit_name(name: &str) -> bool {
     name.starts_with("junit") && name.ends_with(".xml")
+}
+
+/// A file a build's results are read from: JUnit, or a ClusterLoader2 PerfData file.
+pub fn is_result_name(name: &str) -> bool {
+    is_junit_name(name) || super::perfdata::series_file(name).is_some()
 }
 
 fn is_minor_version(s: &str) -> bool {

@@ -12,6 +12,7 @@ pub mod e2e_log;
 mod error;
 pub mod junit;
 mod layout;
+pub mod perfdata;
 pub mod product;
 pub mod prow;
 pub mod remote;

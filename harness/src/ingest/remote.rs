@@ -299,7 +299,7 @@ impl Client {
                 })?;
             for item in listing["items"].as_array().into_iter().flatten() {
                 if let Some(rel) = item["name"].as_str().and_then(|n| n.strip_prefix(&prefix)) {
-                    if layout::is_junit_name(rel.rsplit('/').next().unwrap_or("")) {
+                    if layout::is_result_name(rel.rsplit('/').next().unwrap_or("")) {
                         out.push(rel.to_string());
                     }
                 }
@@ -325,7 +325,7 @@ impl Client {
                 continue;
             };
             let name = link.rsplit('/').next().unwrap_or("");
-            if layout::is_junit_name(name) && !link.contains("://") && !link.starts_with('/') {
+            if layout::is_result_name(name) && !link.contains("://") && !link.starts_with('/') {
                 out.push(link.to_string());
             }
         }

@@ -27,6 +27,10 @@ pub struct Build {
     /// counted so totals can be checked against the run's own summary.
     pub skipped_dropped: u64,
     pub cells: Vec<Cell>,
+    /// PerfData items found among the build's artifacts (the perf suite's, or a
+    /// ClusterLoader2 job's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<super::Measurement>,
 }
 
 impl Build {

@@ -15,6 +15,7 @@ pub struct Site {
     pub previous: HashMap<(String, String), f64>,
     pub clusters: Vec<Cluster>,
     pub builds: HashMap<String, HashMap<String, BuildInfo>>,
+    pub perf: super::perf_page::PerfHistory,
 }
 
 /// `config` plus the stored jobs it does not show ([`DashboardConfig::with_unconfigured`]).
@@ -71,7 +72,17 @@ pub fn gather(
     for job in snapshot.grids.keys() {
         builds.insert(job.clone(), store.build_infos(job)?);
     }
+    let mut perf = super::perf_page::PerfHistory::default();
+    for stat in super::perf_page::STATS {
+        perf.points
+            .insert(stat.to_string(), store.measurements(None, stat, Some(now))?);
+    }
+    perf.checks = analysis::perf::check(
+        perf.points.get("Perc99").map_or(&[][..], Vec::as_slice),
+        &analysis::perf::Settings::default(),
+    );
     Ok(Site {
+        perf,
         config,
         previous: snapshot.previous_rates(),
         snapshot,

@@ -12,6 +12,7 @@ mod gather;
 mod grid_page;
 mod markdown;
 mod pages;
+mod perf_page;
 mod plots;
 
 pub use gather::{gather, snapshot, with_stored_jobs, Site};
@@ -167,6 +168,7 @@ pub fn write_site(site: &Site, out: &Path) -> Result<SiteStats, ReportError> {
     timed("flakiness and triage");
     pages::builds(site, &mut w)?;
     timed("build pages");
+    perf_page::write(site, &mut w)?;
     api::write(site, &mut w)?;
     w.write("summary.md", &markdown(site))?;
     w.stats.elapsed = start.elapsed();
@@ -182,7 +184,8 @@ pub(crate) fn page(title: &str, depth: usize, body: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · trellis</title><link rel=\"stylesheet\" href=\"{up}assets/report.css\"></head>\
          <body><header class=\"top\"><a href=\"{up}index.html\">trellis</a>\
-         <a href=\"{up}flakiness.html\">Flakiness</a><a href=\"{up}triage.html\">Triage</a></header>\
+         <a href=\"{up}flakiness.html\">Flakiness</a><a href=\"{up}triage.html\">Triage</a>\
+         <a href=\"{up}perf.html\">Performance</a></header>\
          <main>{body}</main></body></html>\n",
         title = escape::html(title)
     )

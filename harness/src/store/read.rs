@@ -149,6 +149,44 @@ impl Store {
         }))
     }
 
+    /// One statistic (`Perc99`, …) of every stored series, optionally of one job and
+    /// of builds started before `until`, by job and then build start (oldest first).
+    pub fn measurements(
+        &self,
+        job: Option<&str>,
+        stat: &str,
+        until: Option<i64>,
+    ) -> Result<Vec<crate::model::PerfPoint>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT j.name, b.build, b.started, b.commit_id, m.series, m.labels, m.unit, m.value
+                 FROM measurements m JOIN builds b ON b.id = m.build_id
+                 JOIN jobs j ON j.id = b.job_id
+                 WHERE m.stat = ?1 AND (?2 IS NULL OR j.name = ?2)
+                   AND (?3 IS NULL OR b.started IS NULL OR b.started <= ?3)
+                 ORDER BY j.name, b.started, b.build, m.series",
+            )
+            .map_err(|e| self.err("reading measurements", e))?;
+        let rows = stmt
+            .query_map(params![stat, job, until], |r| {
+                Ok(crate::model::PerfPoint {
+                    job: r.get(0)?,
+                    build: r.get(1)?,
+                    started: r.get(2)?,
+                    commit: r.get(3)?,
+                    series: r.get(4)?,
+                    labels: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+                    unit: r.get(6)?,
+                    stat: stat.to_string(),
+                    value: r.get(7)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err("reading measurements", e))?;
+        Ok(rows)
+    }
+
     fn cells_of(&self, build_row: i64) -> Result<Vec<StoredCell>, StoreError> {
         let mut stmt = self
             .conn

@@ -57,6 +57,21 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX cells_infra ON cells (test_id, build_id)
         WHERE length(message) > 0 AND message NOT GLOB '*[^A-Za-z0-9_]*';
     "#,
+    // 3: performance measurements (ClusterLoader2 PerfData items), one row per
+    // statistic; `series` is the file and labels (`model::Measurement::series`), so a
+    // job's history of one figure is a range scan of `measurements_by_series`.
+    r#"
+    CREATE TABLE measurements (
+        build_id INTEGER NOT NULL REFERENCES builds(id),
+        series   TEXT NOT NULL,
+        file     TEXT NOT NULL,
+        labels   TEXT NOT NULL,
+        unit     TEXT NOT NULL,
+        stat     TEXT NOT NULL,
+        value    REAL NOT NULL,
+        PRIMARY KEY (build_id, series, stat)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this trellis writes.

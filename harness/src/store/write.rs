@@ -61,6 +61,7 @@ fn write_build(
     let replaced = match exists {
         Some(id) if is_provisional(tx, id)? => {
             tx.execute("DELETE FROM cells WHERE build_id = ?1", [id])?;
+            tx.execute("DELETE FROM measurements WHERE build_id = ?1", [id])?;
             tx.execute("DELETE FROM builds WHERE id = ?1", [id])?;
             true
         }
@@ -129,6 +130,7 @@ fn write_build(
             cell.message,
         ])?;
     }
+    write_measurements(tx, build_row, &build.measurements)?;
     let cells = build.cells.len();
     let outcome = if replaced {
         InsertOutcome::Updated { cells }
@@ -136,6 +138,29 @@ fn write_build(
         InsertOutcome::Inserted { cells }
     };
     Ok((outcome, new_ids))
+}
+
+/// A build's PerfData items, a row per statistic. Two files of one series (a
+/// measurement CL2 took twice) keep the later file's figures: names sort by time.
+fn write_measurements(
+    tx: &Transaction<'_>,
+    build_row: i64,
+    items: &[model::Measurement],
+) -> Result<(), rusqlite::Error> {
+    let mut add = tx.prepare_cached(
+        "INSERT OR REPLACE INTO measurements (build_id, series, file, labels, unit, stat, value)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for m in items {
+        let series = m.series();
+        let labels = serde_json::to_string(&m.labels).unwrap_or_default();
+        for (stat, value) in &m.data {
+            add.execute(params![
+                build_row, series, m.file, labels, m.unit, stat, value
+            ])?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether stored build `id` was still running when read: a RUNNING `Overall` or

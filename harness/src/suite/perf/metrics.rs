@@ -154,11 +154,7 @@ impl Buckets {
 /// SIG Scalability's API call latency SLO for a call: p99 within 1 s for mutating and
 /// single-object calls, 5 s for a namespace-scoped LIST, 30 s for a cluster-scoped one.
 pub fn slo(key: &CallKey) -> Duration {
-    match (key.verb.as_str(), key.scope.as_str()) {
-        ("LIST", "cluster") => Duration::from_secs(30),
-        ("LIST", _) => Duration::from_secs(5),
-        _ => Duration::from_secs(1),
-    }
+    crate::model::api_call_slo(&key.verb, &key.scope)
 }
 
 #[cfg(test)]

@@ -187,6 +187,7 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
         .collect();
     let total_calls: usize = client_calls.iter().map(|(_, p)| p.count).sum();
     let client_qps = total_calls as f64 / load_took.as_secs_f64().max(1e-9);
+    let partial = loaded.is_err();
     perfdata::write_all(
         ctx.artifacts,
         &m.name,
@@ -194,10 +195,16 @@ pub fn run(m: &Manifest, ctx: &SuiteContext) -> Result<SuiteSummary, SuiteError>
         server.as_ref(),
         throughput,
         &client_calls,
+        partial,
     )
     .map_err(super::io_error(ctx.artifacts))?;
-    let partial = loaded.is_err();
-    let mut cases = verdict(&startup, server.as_ref(), settings.pod_startup_slo, partial);
+    let mut cases = verdict(
+        &startup,
+        server.as_ref(),
+        &client_calls,
+        settings.pod_startup_slo,
+        partial,
+    );
     if let Err(e) = &before {
         ctx.reporter.note(format!(
             "  /metrics could not be read ({e}): API latency from the suite's own calls only"
@@ -641,6 +648,7 @@ async fn delete_all(client: &Client, s: &Settings, calls: &ClientCalls) -> Resul
 fn verdict(
     startup: &Startup,
     server: Option<&std::collections::BTreeMap<metrics::CallKey, metrics::Buckets>>,
+    client: &[((String, String), Percentiles)],
     pod_slo: Duration,
     partial: bool,
 ) -> Vec<Case> {
@@ -687,6 +695,21 @@ fn verdict(
                 }),
             ));
         }
+    } else {
+        // /metrics could not be read: the suite's own calls, judged by the same SLO
+        // (every call it makes is mutating), and named as client-side figures.
+        for ((verb, resource), p) in client.iter().filter(|(_, p)| p.count > 0) {
+            let slo = crate::model::api_call_slo(verb, "namespace");
+            cases.push(case(
+                format!(
+                    "[sig-scalability] API call latency {verb} {resource} (client side) p99 should be within {} s",
+                    slo.as_secs()
+                ),
+                (p.p99 > slo.as_secs_f64() * 1000.0).then(|| {
+                    format!("p99 {:.0} ms over {} calls > {} s (measured by the suite: /metrics was not readable)", p.p99, p.count, slo.as_secs())
+                }),
+            ));
+        }
     }
     cases
 }
@@ -719,14 +742,29 @@ mod tests {
         assert_eq!(throughput(&[10.0, 11.0, 12.0]), 1.5);
         assert_eq!(throughput(&[10.0]), 1.0);
         // A pod over the SLO fails its testcase, with the figure.
-        let cases = verdict(&s, None, Duration::from_secs(2), false);
+        let cases = verdict(&s, None, &[], Duration::from_secs(2), false);
         assert!(cases[0]
             .failure
             .as_deref()
             .unwrap()
             .starts_with("p99 2500 ms over 2 pods > 2000 ms"));
-        assert!(verdict(&s, None, Duration::from_secs(5), false)[0]
+        assert!(verdict(&s, None, &[], Duration::from_secs(5), false)[0]
             .failure
             .is_none());
+        // Without /metrics, the suite's own calls are judged, named as client side.
+        let slow_post = (
+            ("POST".to_string(), "deployments".to_string()),
+            Percentiles::of(vec![1500.0; 3]),
+        );
+        let cases = verdict(&s, None, &[slow_post], Duration::from_secs(5), false);
+        assert_eq!(
+            cases[1].name,
+            "[sig-scalability] API call latency POST deployments (client side) p99 should be within 1 s"
+        );
+        assert!(cases[1]
+            .failure
+            .as_deref()
+            .unwrap()
+            .starts_with("p99 1500 ms over 3 calls > 1 s"));
     }
 }

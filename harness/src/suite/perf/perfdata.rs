@@ -21,6 +21,17 @@ fn perf_data(items: Vec<Value>) -> Value {
     json!({"version": "v1", "dataItems": items})
 }
 
+/// Marks a document as measured over a load that did not finish (interrupted, or a
+/// wait that timed out): trellis's own field, which CL2's readers ignore and
+/// trellis's ingest turns into a `Partial=true` label, so such figures never join a
+/// job's baseline series.
+fn mark_partial(mut doc: Value, partial: bool) -> Value {
+    if partial {
+        doc["partial"] = Value::Bool(true);
+    }
+    doc
+}
+
 /// CL2's pod startup items: `pod_startup` and its parts, in ms.
 pub fn pod_startup(s: &Startup) -> Value {
     perf_data(vec![
@@ -70,12 +81,13 @@ pub fn write_all(
     server: Option<&BTreeMap<CallKey, Buckets>>,
     throughput: f64,
     client: &[((String, String), Percentiles)],
+    partial: bool,
 ) -> std::io::Result<()> {
     let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
     let write = |name: String, v: Value| {
         std::fs::write(
             dir.join(name),
-            serde_json::to_vec_pretty(&v).unwrap_or_default(),
+            serde_json::to_vec_pretty(&mark_partial(v, partial)).unwrap_or_default(),
         )
     };
     write(
