@@ -298,7 +298,43 @@ pub fn mann_whitney_greater(x: &[f64], y: &[f64]) -> f64 {
     if m == 0 || n == 0 {
         return 1.0;
     }
-    // Doubled mid-ranks are whole numbers.
+    let RankSums {
+        ranks2,
+        ties,
+        observed,
+    } = rank_sums(x, y);
+    let total = m + n;
+    if total <= EXACT_LIMIT {
+        return exact_upper_tail(&ranks2, m, observed);
+    }
+    // Normal approximation on W (rank sum of x), in whole ranks.
+    let w = observed as f64 / 2.0;
+    let (mf, nf, nn) = (m as f64, n as f64, total as f64);
+    let mean = mf * (nn + 1.0) / 2.0;
+    let tie_term: f64 = ties
+        .iter()
+        .map(|&t| {
+            let t = t as f64;
+            t * t * t - t
+        })
+        .sum();
+    let var = mf * nf / 12.0 * ((nn + 1.0) - tie_term / (nn * (nn - 1.0)));
+    if var <= 0.0 {
+        return 1.0;
+    }
+    let z = (w - mean - 0.5) / var.sqrt();
+    upper_normal(z)
+}
+
+/// The pooled sample's doubled mid-ranks (whole numbers), its tie group sizes, and
+/// the sum of `x`'s doubled ranks.
+struct RankSums {
+    ranks2: Vec<usize>,
+    ties: Vec<usize>,
+    observed: usize,
+}
+
+fn rank_sums(x: &[f64], y: &[f64]) -> RankSums {
     let mut all: Vec<(f64, bool)> = x
         .iter()
         .map(|v| (*v, true))
@@ -321,27 +357,12 @@ pub fn mann_whitney_greater(x: &[f64], y: &[f64]) -> f64 {
         ties.push(j - i + 1);
         i = j + 1;
     }
-    let observed: usize = (0..total).filter(|&k| all[k].1).map(|k| ranks2[k]).sum();
-    if total <= EXACT_LIMIT {
-        return exact_upper_tail(&ranks2, m, observed);
+    let observed = (0..total).filter(|&k| all[k].1).map(|k| ranks2[k]).sum();
+    RankSums {
+        ranks2,
+        ties,
+        observed,
     }
-    // Normal approximation on W (rank sum of x), in whole ranks.
-    let w = observed as f64 / 2.0;
-    let (mf, nf, nn) = (m as f64, n as f64, total as f64);
-    let mean = mf * (nn + 1.0) / 2.0;
-    let tie_term: f64 = ties
-        .iter()
-        .map(|&t| {
-            let t = t as f64;
-            t * t * t - t
-        })
-        .sum();
-    let var = mf * nf / 12.0 * ((nn + 1.0) - tie_term / (nn * (nn - 1.0)));
-    if var <= 0.0 {
-        return 1.0;
-    }
-    let z = (w - mean - 0.5) / var.sqrt();
-    upper_normal(z)
 }
 
 /// P(sum of `m` of `ranks2` chosen at random ≥ `observed`), by counting subsets
@@ -405,26 +426,9 @@ mod tests {
         let y: Vec<f64> = (0..60).map(|i| f64::from(i % 20)).collect();
         let x: Vec<f64> = (0..30).map(|i| f64::from(i % 20) + 5.5).collect();
         let approx = mann_whitney_greater(&x, &y);
-        let mut ranks2 = Vec::new();
-        let mut all: Vec<(f64, bool)> = x
-            .iter()
-            .map(|v| (*v, true))
-            .chain(y.iter().map(|v| (*v, false)))
-            .collect();
-        all.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut i = 0;
-        while i < all.len() {
-            let mut j = i;
-            while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
-                j += 1;
-            }
-            ranks2.extend(std::iter::repeat_n(i + j + 2, j - i + 1));
-            i = j + 1;
-        }
-        let observed = (0..all.len())
-            .filter(|&k| all[k].1)
-            .map(|k| ranks2[k])
-            .sum();
+        let RankSums {
+            ranks2, observed, ..
+        } = rank_sums(&x, &y);
         let exact = exact_upper_tail(&ranks2, 30, observed);
         assert!(approx < 0.01 && exact < 0.01, "{approx} {exact}");
         assert!(

@@ -79,6 +79,22 @@ enum Command {
     Bench(bench::Args),
 }
 
+impl Command {
+    /// Commands that only read the store.
+    fn reads_store_only(&self) -> bool {
+        matches!(
+            self,
+            Command::Runs(_)
+                | Command::Show(_)
+                | Command::Status(_)
+                | Command::Flakes(_)
+                | Command::Regressions(_)
+                | Command::Triage(_)
+                | Command::Report(_)
+        )
+    }
+}
+
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> i32 {
     let argv = match run_config::expand(std::env::args_os().collect()) {
@@ -123,16 +139,8 @@ pub fn main() -> i32 {
 /// gone) and child processes, and an API server killed mid-run must be an error they
 /// report, not a signal that kills trellis.
 fn sigpipe_for(command: &Command) {
-    let prints_a_listing = matches!(
-        command,
-        Command::Runs(_)
-            | Command::Show(_)
-            | Command::Status(_)
-            | Command::Flakes(_)
-            | Command::Regressions(_)
-            | Command::Triage(_)
-            | Command::Results(_)
-    );
+    let prints_a_listing = matches!(command, Command::Results(_))
+        || (command.reads_store_only() && !matches!(command, Command::Report(_)));
     #[cfg(unix)]
     if prints_a_listing {
         // SAFETY: called once, before this process starts any thread; SIG_DFL is a
@@ -146,17 +154,7 @@ fn sigpipe_for(command: &Command) {
 /// Commands that only read the store must not create one where a mistyped --db
 /// points: they fail with NOT_FOUND instead.
 fn read_only_store(command: &Command, db: &std::path::Path) -> Result<(), Failure> {
-    let reads_only = matches!(
-        command,
-        Command::Runs(_)
-            | Command::Show(_)
-            | Command::Status(_)
-            | Command::Flakes(_)
-            | Command::Regressions(_)
-            | Command::Triage(_)
-            | Command::Report(_)
-    );
-    if reads_only && !db.exists() {
+    if command.reads_store_only() && !db.exists() {
         return Err(Failure::message(
             exit::NOT_FOUND,
             format!("no store at {}", db.display()),
