@@ -360,3 +360,41 @@ fn a_stopped_ingest_leaves_no_scratch_behind() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!orphan.exists(), "the killed ingest's scratch was swept");
 }
+
+/// `--probe-only` and `--duration` come together, the duration must be one, and the
+/// upgrade suite pointed at a cluster it cannot upgrade says how to measure one.
+#[test]
+fn probe_only_options_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    for (args, says) in [
+        (vec!["run", "upgrade", "--probe-only"], "--duration"),
+        (vec!["run", "upgrade", "--duration", "10s"], "--probe-only"),
+        (
+            vec!["run", "upgrade", "--probe-only", "--duration", "soon"],
+            "give a duration from 1s to 24h",
+        ),
+    ] {
+        let o = common::trellis(&db, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+    let kubeconfig = write(dir.path(), "kubeconfig", b"apiVersion: v1\nkind: Config\n");
+    let o = common::trellis(
+        &db,
+        &[
+            "run",
+            "upgrade",
+            "--upgrade-to",
+            "v1.37.2",
+            "--kubeconfig",
+            s(&kubeconfig),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("add --probe-only --duration D"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -56,6 +56,20 @@ fn hostile_build(root: &Path) -> PathBuf {
                                "labels": {"Metric": h, "Verb": h}})
         })
         .collect();
+    // An upgrade monitor record with hostile backend names, errors and steps: the
+    // build page's disruption timeline shows them as text.
+    let record = serde_json::json!({
+        "duration": 30.0,
+        "steps": [{"at": 5.0, "step": {"component": HOSTILE[2]}}],
+        "backends": HOSTILE.iter().map(|h| serde_json::json!({
+            "backend": h, "summary": {"intervals": [{"from": 3.0, "to": 4.5, "error": h}]}
+        })).collect::<Vec<_>>(),
+    });
+    std::fs::write(
+        dir.join("artifacts/upgrade-monitor.json"),
+        record.to_string(),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("artifacts/PodStartupLatency_PodStartupLatency_load_2024-05-29T17:00:00Z.json"),
         serde_json::json!({"version": "v1", "dataItems": items}).to_string(),

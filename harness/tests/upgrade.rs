@@ -356,3 +356,184 @@ fn what_the_skew_policy_forbids_is_refused_before_anything_starts() {
     );
     assert!(!dir.path().join("out").exists(), "nothing may start");
 }
+
+/// The API server process of local cluster `name`.
+fn api_server_pid(name: &str) -> i32 {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .find(|pid| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            exe.file_name().is_some_and(|n| n == "kube-apiserver")
+                && String::from_utf8_lossy(&cmd).contains(name)
+        })
+        .expect("the API server is running")
+}
+
+/// #20 `--probe-only --duration D`: on a cluster trellis does not upgrade (any
+/// kubeconfig), the same monitor and verdict for D. Untouched, it passes with no
+/// disruption; with the API server frozen (SIGSTOP) for 3 s mid-probe, the new- and
+/// reused-connection backends record about that much and fail a zero budget.
+#[test]
+fn probe_only_measures_a_cluster_upgraded_another_way() {
+    if !available() {
+        return;
+    }
+    let _alone = CLUSTERS.write().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let o = trellis_cmd(&dir.path().join("db.sqlite"))
+        .args(["up", "--cluster", &format!("local:{TO}"), "--kubeconfig"])
+        .arg(&kubeconfig)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let name = common::stdout(&o).trim().to_string();
+    struct Down(PathBuf, String);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = trellis_cmd(&self.0)
+                .args(["down", "--cluster", "local", &self.1])
+                .output();
+        }
+    }
+    let _down = Down(dir.path().join("db.sqlite"), name.clone());
+    let manifest = dir.path().join("probe.yaml");
+    std::fs::write(
+        &manifest,
+        "name: upgrade\nkind: upgrade\ntimeout: 5m\nupgrade:\n  sample_interval: 1s\n  \
+         sample_timeout: 1s\n  budgets:\n    default: 0s\n",
+    )
+    .unwrap();
+    let probe = |job: &str| {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &name])
+            .arg(env!("CARGO_BIN_EXE_trellis"))
+            .arg("--db")
+            .arg(dir.path().join("db.sqlite"))
+            .env_remove("TRELLIS_DB")
+            .arg("run")
+            .arg(&manifest)
+            .args(["--probe-only", "--duration", "12s", "--job", job])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--upgrade-to")
+            .arg(TO)
+            .arg("--out")
+            .arg(dir.path().join("out"));
+        c
+    };
+
+    let o = probe("quiet").output().unwrap();
+    let (monitor, junit, build) = results(dir.path(), "quiet");
+    let log = std::fs::read_to_string(build.join("build-log.txt")).unwrap_or_default();
+    assert_eq!(o.status.code(), Some(0), "{}\n{log}\n{junit}", stderr(&o));
+    assert!(log.contains("probing https://"), "{log}");
+    assert!(!junit.contains("<failure"), "{junit}");
+    assert!(
+        junit.contains("the API server should report the new version after the upgrade"),
+        "{junit}"
+    );
+    assert_eq!(summary(&monitor, "kube-api-new")["disruption"], 0.0);
+    assert!(
+        summary(&monitor, "kube-api-new")["samples"]
+            .as_u64()
+            .unwrap()
+            >= 10
+    );
+    assert_eq!(monitor["steps"], serde_json::json!([]));
+
+    let mut child = probe("frozen")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let log = loop {
+        let found = std::fs::read_dir(dir.path().join("out/frozen"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path().join("build-log.txt"))
+            .filter(|l| std::fs::read_to_string(l).is_ok_and(|t| t.contains("probing")));
+        if let Some(log) = found {
+            break log;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the probe never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = api_server_pid(&name);
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    std::thread::sleep(Duration::from_secs(3));
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let status = child.wait().unwrap();
+    let (monitor, junit, _) = results(dir.path(), "frozen");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(7), "{text}\n{junit}");
+    let frozen = summary(&monitor, "kube-api-new")["disruption"]
+        .as_f64()
+        .unwrap();
+    assert!((2.0..=6.0).contains(&frozen), "{frozen} s: {monitor}");
+    assert!(
+        junit.contains("disruption/kube-api connection/new should be available throughout the upgrade\" classname=\"upgrade\">\n    <failure message=\"kube-api-new was unavailable for"),
+        "{junit}"
+    );
+    // Stored with the run: the report draws the frozen build's disruption timeline and
+    // each backend's disruption over the two builds.
+    let site = dir.path().join("site");
+    let o = trellis_cmd(&dir.path().join("db.sqlite"))
+        .args(["report", "--out"])
+        .arg(&site)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let build_id = build_dir(&dir.path().join("out"), "frozen")
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let page = std::fs::read_to_string(site.join(format!("builds/frozen/{build_id}.html")))
+        .or_else(|_| {
+            // Build pages live under slugged names: find the one that names the build.
+            std::fs::read_dir(site.join("builds"))
+                .unwrap()
+                .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+                .map(|e| e.unwrap().path())
+                .find(|p| p.to_string_lossy().contains(&build_id))
+                .map(std::fs::read_to_string)
+                .unwrap()
+        })
+        .unwrap();
+    assert!(page.contains("<h2>Disruption</h2><svg"), "no timeline");
+    assert!(page.contains("<td>kube-api-new</td>"), "no interval listed");
+    let perf = std::fs::read_to_string(site.join("perf.html")).unwrap();
+    assert!(perf.contains("Upgrade disruption per backend"), "no trend");
+    // The objects made for the checks are gone again.
+    let o = Command::new("ip")
+        .args(["netns", "exec", &name])
+        .arg(cache_root().join(TO).join("bin/kubectl"))
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "get",
+            "namespaces",
+            "--field-selector",
+            "status.phase=Active",
+            "-o",
+            "name",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !common::stdout(&o).contains("trellis-upgrade"),
+        "{}",
+        common::stdout(&o)
+    );
+}

@@ -114,6 +114,14 @@ pub struct Args {
     /// the cluster's, built by k8s/build.sh).
     #[arg(long, value_name = "vX.Y.Z")]
     upgrade_to: Option<String>,
+    /// Upgrade suite on a cluster trellis does not run (any --kubeconfig, kind): do not
+    /// upgrade it, measure its availability for --duration while it is upgraded
+    /// another way; with --upgrade-to, the server must report that version at the end.
+    #[arg(long, requires = "duration")]
+    probe_only: bool,
+    /// How long --probe-only measures, e.g. 90s, 20m.
+    #[arg(long, value_name = "DURATION", requires = "probe_only", value_parser = probe_duration)]
+    duration: Option<Duration>,
     /// Conformance: the conformance image, e.g. a mirror's copy [default:
     /// registry.k8s.io/conformance:<server version>].
     #[arg(long, value_name = "IMAGE")]
@@ -184,6 +192,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         certified: matches!(args.mode, Some(Mode::Certified)),
         dry_run: args.dry_run,
         upgrade_to: args.upgrade_to.clone(),
+        probe_for: args.duration,
         rerun_failed: match &args.rerun_failed {
             Some(build) => Some(failed_specs(build, db)?),
             None => None,
@@ -543,13 +552,17 @@ fn check_upgrade(args: &Args, manifests: &[Manifest]) -> Result<(), suite::Suite
         path: m.path.clone(),
         reason,
     };
+    if args.probe_only {
+        // Someone else upgrades the cluster: nothing of ours to locate or check.
+        return Ok(());
+    }
     let Some(to) = &args.upgrade_to else {
         return Err(bad("the upgrade suite needs --upgrade-to VERSION".into()));
     };
     let spec = args.cluster.as_deref().unwrap_or("");
     let Some(Ok(from)) = crate::cluster::local::LocalOptions::parse_spec(spec) else {
         return Err(bad(format!(
-            "the upgrade suite runs on a control plane trellis runs: --cluster local:VERSION (got {})",
+            "the upgrade suite upgrades a control plane trellis runs, --cluster local:VERSION (got {}); to measure a cluster upgraded another way, add --probe-only --duration D",
             if spec.is_empty() { "--kubeconfig" } else { spec }
         )));
     };
@@ -560,6 +573,16 @@ fn check_upgrade(args: &Args, manifests: &[Manifest]) -> Result<(), suite::Suite
     )
     .map_err(|e| suite::SuiteError::Cluster(e.into()))?;
     Ok(())
+}
+
+/// `--duration`: 90s, 20m, 1h, at least a second and at most a day.
+fn probe_duration(text: &str) -> Result<Duration, String> {
+    match suite::manifest::parse_duration(text) {
+        Some(d) if d >= Duration::from_secs(1) && d <= Duration::from_secs(86_400) => Ok(d),
+        _ => Err(format!(
+            "`{text}`: give a duration from 1s to 24h, such as 90s or 20m"
+        )),
+    }
 }
 
 fn kind_config_path(args: &Args) -> Option<PathBuf> {

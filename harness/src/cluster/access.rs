@@ -43,6 +43,107 @@ impl Access {
         Client::try_from(config).map_err(|e| self.unusable(e.to_string()))
     }
 
+    /// The server and credentials the kubeconfig names, for clients of trellis's own
+    /// (the upgrade monitor dials new connections itself): a client certificate or a
+    /// token, inline or from a file. An exec or auth-provider plugin is refused, by
+    /// name, since the monitor does not run one.
+    pub async fn endpoint(&self) -> Result<super::provider::Endpoint, ClusterError> {
+        use base64::Engine as _;
+        use secrecy::ExposeSecret as _;
+        let file = self.read()?;
+        let opts = KubeConfigOptions {
+            context: self.context.clone(),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(file, &opts)
+            .await
+            .map_err(|e| self.unusable(e.to_string()))?;
+        let auth = &config.auth_info;
+        if auth.exec.is_some() || auth.auth_provider.is_some() {
+            return Err(self.unusable(
+                "its user authenticates through an exec or auth-provider plugin; the \
+                 availability monitor needs a client certificate or a token in the kubeconfig"
+                    .into(),
+            ));
+        }
+        let base = self
+            .kubeconfig
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        let load = |data: Option<&str>,
+                    path: Option<&String>,
+                    what: &str|
+         -> Result<Vec<u8>, ClusterError> {
+            if let Some(data) = data {
+                return base64::engine::general_purpose::STANDARD
+                    .decode(data.trim())
+                    .map_err(|e| self.unusable(format!("{what}-data is not base64: {e}")));
+            }
+            match path {
+                Some(p) => std::fs::read(base.join(p))
+                    .map_err(|e| self.unusable(format!("{what} {p}: {e}"))),
+                None => Ok(Vec::new()),
+            }
+        };
+        let client_cert = load(
+            auth.client_certificate_data.as_deref(),
+            auth.client_certificate.as_ref(),
+            "client-certificate",
+        )?;
+        let client_key = load(
+            auth.client_key_data.as_ref().map(|k| k.expose_secret()),
+            auth.client_key.as_ref(),
+            "client-key",
+        )?;
+        let token = match (&auth.token, &auth.token_file) {
+            (Some(t), _) => Some(t.expose_secret().to_string()),
+            (None, Some(f)) => Some(
+                std::fs::read_to_string(base.join(f))
+                    .map_err(|e| self.unusable(format!("tokenFile {f}: {e}")))?
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        if client_cert.is_empty() && token.is_none() {
+            return Err(self.unusable(
+                "its user has neither a client certificate nor a token; the availability \
+                 monitor needs one"
+                    .into(),
+            ));
+        }
+        let ca = config
+            .root_cert
+            .unwrap_or_default()
+            .iter()
+            .map(|der| {
+                let body = base64::engine::general_purpose::STANDARD.encode(der);
+                let lines: Vec<&str> = body
+                    .as_bytes()
+                    .chunks(64)
+                    .map(|c| std::str::from_utf8(c).unwrap_or_default())
+                    .collect();
+                format!(
+                    "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                    lines.join("\n")
+                )
+            })
+            .collect::<String>()
+            .into_bytes();
+        Ok(super::provider::Endpoint {
+            server: config
+                .cluster_url
+                .to_string()
+                .trim_end_matches('/')
+                .to_string(),
+            ca,
+            client_cert,
+            client_key,
+            token,
+        })
+    }
+
     /// Checks, without contacting the cluster, that the file is a kubeconfig and has
     /// the context asked for (or a current context).
     pub fn check(&self) -> Result<(), ClusterError> {

@@ -67,13 +67,27 @@ pub struct UpgradeStep {
     pub ready_after: f64,
 }
 
-/// A server and the admin's credentials, in PEM.
+/// A server and credentials to reach it directly (the upgrade monitor's own HTTP
+/// clients), in PEM: the CA (empty: the system's roots), a client certificate and key
+/// (both empty: none), or a bearer token.
 #[derive(Clone)]
 pub struct Endpoint {
     pub server: String,
     pub ca: Vec<u8>,
     pub client_cert: Vec<u8>,
     pub client_key: Vec<u8>,
+    pub token: Option<String>,
+}
+
+// Credentials never reach a log: Debug names what is there, not what it is.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("server", &self.server)
+            .field("client_cert", &!self.client_cert.is_empty())
+            .field("token", &self.token.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A kind cluster made for this run.

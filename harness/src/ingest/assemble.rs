@@ -168,6 +168,10 @@ fn read_prow(
             rows.add_file(&file, build, tally)?;
         }
         read_perfdata(&artifacts, build)?;
+        let monitor = artifacts.join("upgrade-monitor.json");
+        if monitor.is_file() {
+            super::upgrade_monitor::read_into(&monitor, &mut build.metadata);
+        }
         let log = artifacts.join("e2e.log");
         if log.is_file() {
             let summary = e2e_log::parse_file(&log)?;

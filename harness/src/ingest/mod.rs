@@ -17,6 +17,7 @@ pub mod product;
 pub mod prow;
 pub mod remote;
 pub mod scratch;
+pub mod upgrade_monitor;
 
 pub use assemble::{parse_timestamp, read_unit, RUNNING_RESULT};
 pub use error::IngestError;

@@ -20,6 +20,10 @@ pub const OVERALL_ROW: &str = "Overall";
 /// Row name of the per-build pod row TestGrid makes from Prow's podinfo.json.
 pub const POD_ROW: &str = "Pod";
 
+/// The build-metadata key of an upgrade run's disruption timeline (duration, steps,
+/// intervals per backend), read from the upgrade monitor's record at ingest.
+pub const DISRUPTION_METADATA: &str = "disruption";
+
 /// TestGrid gives up on a build that has not finished a day after it started.
 pub const GIVE_UP_ON_BUILD_AFTER_SECS: i64 = 24 * 3600;
 /// The `Overall` message of a build given up on.

@@ -73,7 +73,10 @@ pub fn gather(
         builds.insert(job.clone(), store.build_infos(job)?);
     }
     let mut perf = super::perf_page::PerfHistory::default();
-    for stat in super::perf_page::STATS {
+    let stats = super::perf_page::STATS
+        .iter()
+        .chain(std::iter::once(&super::perf_page::DISRUPTION));
+    for stat in stats {
         perf.points
             .insert(stat.to_string(), store.measurements(None, stat, Some(now))?);
     }

@@ -580,6 +580,84 @@ fn bug_link(c: &crate::analysis::triage::Cluster) -> String {
     escape::attr(url.as_str())
 }
 
+/// Intervals listed under the timeline; the rest are in the record.
+const LISTED_INTERVALS: usize = 20;
+
+/// An upgrade run's disruption: a timeline (a lane per backend that was disrupted,
+/// the upgrade steps as lines) and the intervals as text.
+fn disruption_timeline(d: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let duration = d.get("duration").and_then(Value::as_f64).unwrap_or(0.0);
+    let intervals: Vec<(&str, f64, f64, &str)> = d
+        .get("intervals")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| {
+            Some((
+                i.get("backend")?.as_str()?,
+                i.get("from")?.as_f64()?,
+                i.get("to")?.as_f64()?,
+                i.get("error").and_then(Value::as_str).unwrap_or(""),
+            ))
+        })
+        .collect();
+    let marks: Vec<(f64, String)> = d
+        .get("steps")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            Some((
+                s.get("at")?.as_f64()?,
+                s.get("component")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let mut lanes: Vec<plots::Lane> = Vec::new();
+    for (backend, from, to, _) in &intervals {
+        match lanes.iter_mut().find(|l| l.name == *backend) {
+            Some(l) => l.spans.push((*from, *to)),
+            None => lanes.push(plots::Lane {
+                name: backend.to_string(),
+                spans: vec![(*from, *to)],
+            }),
+        }
+    }
+    let mut out = String::from("<h2>Disruption</h2>");
+    if lanes.is_empty() {
+        let _ = write!(
+            out,
+            "<p>No backend was disrupted over the {duration:.0} s the monitor ran ({} upgrade steps).</p>",
+            marks.len()
+        );
+        return out;
+    }
+    out.push_str(&plots::timeline(
+        "Disruption per backend (red: unavailable)",
+        duration,
+        &lanes,
+        &marks,
+    ));
+    out.push_str("<table class=\"list\"><tr><th>backend</th><th>from (s)</th><th>to (s)</th><th>error</th></tr>");
+    for (backend, from, to, error) in intervals.iter().take(LISTED_INTERVALS) {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{from:.1}</td><td>{to:.1}</td><td>{}</td></tr>",
+            html(backend),
+            html(error)
+        );
+    }
+    out.push_str("</table>");
+    let cut = d.get("cut").and_then(serde_json::Value::as_bool) == Some(true);
+    if intervals.len() > LISTED_INTERVALS || cut {
+        out.push_str(
+            "<p class=\"muted\">… more intervals in the build's artifacts/upgrade-monitor.json</p>",
+        );
+    }
+    out
+}
+
 pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
     for (job, g) in &site.snapshot.grids {
         let infos = site.builds.get(job);
@@ -610,6 +688,9 @@ pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
                     let _ = write!(body, "<tr><td>pull request</td><td>{pr}</td></tr>");
                 }
                 for (k, v) in &i.metadata {
+                    if k == crate::model::DISRUPTION_METADATA {
+                        continue;
+                    }
                     let shown = match v {
                         serde_json::Value::String(s) => s.clone(),
                         other => other.to_string(),
@@ -622,7 +703,11 @@ pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
                     );
                 }
             }
-            body.push_str("</table><h2>Failed tests</h2>");
+            body.push_str("</table>");
+            if let Some(d) = info.and_then(|i| i.metadata.get(crate::model::DISRUPTION_METADATA)) {
+                body.push_str(&disruption_timeline(d));
+            }
+            body.push_str("<h2>Failed tests</h2>");
             let mut shown = 0;
             for r in 0..g.rows.len() {
                 let s = coalesce(g.row(r)[c], true);

@@ -22,6 +22,8 @@ pub struct PerfHistory {
 }
 
 pub const STATS: [&str; 3] = ["Perc50", "Perc90", "Perc99"];
+/// The upgrade suite's per-backend disruption, in seconds (its PerfData files).
+pub const DISRUPTION: &str = "Disruption";
 
 pub fn href() -> &'static str {
     "perf.html"
@@ -35,7 +37,14 @@ pub fn write(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
          at least 20% and of a tenth of the figure's SLO. Plots show p50, p90 and p99 per \
          build, and the SLO where one applies.</p>",
     );
-    if perf.checks.is_empty() {
+    let disruption = perf.points.get(DISRUPTION).map_or(&[][..], Vec::as_slice);
+    let jobs: std::collections::BTreeSet<&str> = perf
+        .checks
+        .iter()
+        .map(|c| c.job.as_str())
+        .chain(disruption.iter().map(|p| p.job.as_str()))
+        .collect();
+    if jobs.is_empty() {
         body.push_str(
             "<p>No performance figures are stored. <code>trellis run perf</code> stores its \
              own; <code>trellis ingest</code> reads the PerfData files ClusterLoader2 jobs \
@@ -43,24 +52,41 @@ pub fn write(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
         );
         return w.write(href(), &page("Performance", 0, &body));
     }
-    let mut jobs: Vec<&str> = perf.checks.iter().map(|c| c.job.as_str()).collect();
-    jobs.dedup();
     for job in jobs {
+        let upgrades: Vec<&PerfPoint> = disruption.iter().filter(|p| p.job == job).collect();
+        if !upgrades.is_empty() {
+            let _ = write!(
+                body,
+                "<h2 id=\"{}\">{}</h2>",
+                escape::attr(&escape::slug(job)),
+                html(job)
+            );
+            body.push_str(&disruption_plot(&upgrades));
+        }
         let mut checks: Vec<&SeriesCheck> = perf.checks.iter().filter(|c| c.job == job).collect();
         checks.sort_by(|a, b| {
             (a.verdict != Verdict::Regressed)
                 .cmp(&(b.verdict != Verdict::Regressed))
                 .then_with(|| b.recent.median.total_cmp(&a.recent.median))
         });
+        if checks.is_empty() {
+            continue;
+        }
         let regressed = checks
             .iter()
             .filter(|c| c.verdict == Verdict::Regressed)
             .count();
+        if upgrades.is_empty() {
+            let _ = write!(
+                body,
+                "<h2 id=\"{}\">{}</h2>",
+                escape::attr(&escape::slug(job)),
+                html(job)
+            );
+        }
         let _ = write!(
             body,
-            "<h2 id=\"{}\">{}</h2><p>{} series; {}</p>",
-            escape::attr(&escape::slug(job)),
-            html(job),
+            "<p>{} series; {}</p>",
             checks.len(),
             match regressed {
                 0 => "none regressed".to_string(),
@@ -110,6 +136,32 @@ pub fn write(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
         }
     }
     w.write(href(), &page("Performance", 0, &body))
+}
+
+/// An upgrade job's disruption per backend over its builds, in seconds.
+fn disruption_plot(points: &[&PerfPoint]) -> String {
+    let mut series: Vec<Series> = Vec::new();
+    for p in points {
+        let Some(at) = p.started else { continue };
+        let name = p
+            .labels
+            .get("Backend")
+            .cloned()
+            .unwrap_or_else(|| p.series.clone());
+        match series.iter_mut().find(|s| s.name == name) {
+            Some(s) => s.points.push((at, p.value)),
+            None => series.push(Series {
+                name,
+                points: vec![(at, p.value)],
+            }),
+        }
+    }
+    plots::line_chart(
+        "Upgrade disruption per backend",
+        "seconds unavailable per build",
+        &series,
+        None,
+    )
 }
 
 /// p50/p90/p99 of one series over its job's builds, and its SLO as a flat line.

@@ -11,6 +11,8 @@ pub struct Series {
 }
 
 const WIDTH: u32 = 560;
+/// Series up to this many points also get a dot per point.
+const MARKED_POINTS: usize = 60;
 const HEIGHT: u32 = 260;
 const PALETTE: [RGBColor; 8] = [
     RGBColor(26, 115, 232),
@@ -92,6 +94,12 @@ fn draw(
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
             });
+        // A short series gets a dot per point: a single build is otherwise invisible.
+        if s.points.len() <= MARKED_POINTS {
+            chart
+                .draw_series(s.points.iter().map(|p| Circle::new(*p, 2, color.filled())))
+                .map_err(|e| e.to_string())?;
+        }
     }
     if series.len() > 1 {
         chart
@@ -100,6 +108,95 @@ fn draw(
             .border_style(RGBColor(200, 200, 200))
             .label_font(("sans-serif", 11))
             .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    root.present().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// One row of a timeline: a name and its (from, to) spans, in seconds.
+pub struct Lane {
+    pub name: String,
+    pub spans: Vec<(f64, f64)>,
+}
+
+/// A timeline over `0..duration` seconds as an SVG string: a lane per row with its
+/// spans as red bars, and a labelled vertical line at each mark (an upgrade step).
+pub fn timeline(title: &str, duration: f64, lanes: &[Lane], marks: &[(f64, String)]) -> String {
+    let mut svg = String::new();
+    match draw_timeline(&mut svg, title, duration, lanes, marks) {
+        Ok(()) => svg,
+        Err(_) => format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="60"><text x="8" y="30" font-size="13">{}: no data</text></svg>"#,
+            super::escape::html(title)
+        ),
+    }
+}
+
+fn draw_timeline(
+    svg: &mut String,
+    title: &str,
+    duration: f64,
+    lanes: &[Lane],
+    marks: &[(f64, String)],
+) -> Result<(), String> {
+    if lanes.is_empty() || duration.is_nan() || duration <= 0.0 {
+        return Err("nothing to draw".into());
+    }
+    let height = 90 + 26 * lanes.len() as u32;
+    let root = SVGBackend::with_string(svg, (2 * WIDTH, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let n = lanes.len();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 15))
+        .margin(8)
+        .x_label_area_size(34)
+        .y_label_area_size(150)
+        .build_cartesian_2d(0.0..duration, (0..n).into_segmented())
+        .map_err(|e| e.to_string())?;
+    let names = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(i) => lanes.get(*i).map(|l| l.name.clone()).unwrap_or_default(),
+        _ => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .x_desc("seconds since the monitor started")
+        .y_labels(n)
+        .y_label_formatter(&names)
+        .disable_y_mesh()
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let red = RGBColor(217, 48, 37);
+    for (i, lane) in lanes.iter().enumerate() {
+        chart
+            .draw_series(lane.spans.iter().map(|(from, to)| {
+                // A span shorter than a pixel is still drawn.
+                let to = to.max(from + duration / 1000.0);
+                Rectangle::new(
+                    [
+                        (*from, SegmentValue::Exact(i)),
+                        (to, SegmentValue::Exact(i + 1)),
+                    ],
+                    red.filled(),
+                )
+            }))
+            .map_err(|e| e.to_string())?;
+    }
+    let grey = RGBColor(95, 99, 104);
+    for (at, label) in marks {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*at, SegmentValue::Exact(0)), (*at, SegmentValue::Exact(n))],
+                grey.stroke_width(1),
+            )))
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*at, SegmentValue::Exact(n)),
+                ("sans-serif", 10).into_font().color(&grey),
+            )))
             .map_err(|e| e.to_string())?;
     }
     root.present().map_err(|e| e.to_string())?;

@@ -121,6 +121,9 @@ pub struct Overrides {
     pub dry_run: bool,
     /// Upgrade: the version to upgrade the control plane to.
     pub upgrade_to: Option<String>,
+    /// Upgrade: measure for this long while the cluster is upgraded another way
+    /// (`--probe-only --duration D`), instead of upgrading it.
+    pub probe_for: Option<std::time::Duration>,
     /// Tests not to run (`--skip-quarantined`): libtest suites report them skipped
     /// with the reason; conformance and e2e suites add them to Ginkgo's skip.
     pub quarantine: crate::config::quarantine::AppliedQuarantine,

@@ -899,6 +899,7 @@ impl Upgradable for LocalProvider {
             ca: read("ca.crt")?,
             client_cert: read("admin.crt")?,
             client_key: read("admin.key")?,
+            token: None,
         })
     }
 }

@@ -6,11 +6,14 @@
 //! (`upgrade-monitor.json`).
 //!
 //! It needs a control plane trellis runs ([`Upgradable`]): today the `local`
-//! provider, from `--cluster local:vX.Y.Z` to `--upgrade-to vX.Y+1.Z`.
+//! provider, from `--cluster local:vX.Y.Z` to `--upgrade-to vX.Y+1.Z`. On any other
+//! cluster, `--probe-only --duration D` runs the monitor and the checks for D while
+//! the cluster is upgraded another way.
 
 pub mod disruption;
 pub mod monitor;
 
+use super::manifest::UpgradeTimes;
 use super::verdict::{case, write_junit, Case};
 use super::{Manifest, SuiteContext, SuiteError, SuiteSummary};
 use crate::cluster::provider::{Upgradable, UpgradeStep};
@@ -68,23 +71,26 @@ pub fn run(
         path: m.path.clone(),
         reason,
     };
+    let times = m.upgrade.times().map_err(bad)?;
+    if let Some(duration) = ctx.overrides.probe_for {
+        return probe(m, ctx, &times, duration);
+    }
     let Some(cp) = control_plane else {
         return Err(bad(
-            "the upgrade suite needs a control plane trellis runs: --cluster local:VERSION".into(),
+            "the upgrade suite needs a control plane trellis runs (--cluster local:VERSION), \
+             or --probe-only --duration D to measure an upgrade done another way"
+                .into(),
         ));
     };
     let Some(to) = ctx.overrides.upgrade_to.clone() else {
         return Err(bad("the upgrade suite needs --upgrade-to VERSION".into()));
     };
-    let times = m.upgrade.times().map_err(bad)?;
     let from = cp.version();
     check_skew(&from, &to).map_err(bad)?;
     let rt = crate::cluster::access::runtime()?;
     let client = rt.block_on(ctx.access.client())?;
     rt.block_on(create_objects(&client))?;
-    let endpoint = cp.endpoint()?;
-    let monitor = monitor::Monitor::start(&endpoint, times.sample_interval, times.sample_timeout)
-        .map_err(|e| bad(e.to_string()))?;
+    let monitor = start_monitor(m, &cp.endpoint()?, &times)?;
     // Said once the monitor runs: whatever happens from here is measured.
     ctx.reporter.note(format!(
         "{}: {from} → {to}, sampling every {:?}; baseline {:?}, {:?} after each step",
@@ -107,7 +113,98 @@ pub fn run(
         Ok(())
     })();
     let record = monitor.stop();
-    let summaries: Vec<(String, disruption::Summary)> = monitor::BACKENDS
+    let summaries = summarise(&record);
+    write_json(ctx, &m.name, &record, &steps, &summaries)?;
+    upgraded?;
+
+    let mut cases = availability_cases(&record, &summaries, &times);
+    let version = rt
+        .block_on(client.apiserver_version())
+        .map(|v| v.git_version)
+        .map_err(api_err("GET /version"))?;
+    cases.push(version_case(&version, &to));
+    let order: Vec<String> = steps.iter().map(|(s, _)| s.component.clone()).collect();
+    cases.push(case(
+        "[sig-cluster-lifecycle] every control-plane component should be upgraded in the version-skew policy's order",
+        order_problem(&order, &steps, &to),
+    ));
+    cases.extend(rt.block_on(cluster_cases(&client)));
+    finish(
+        m,
+        ctx,
+        &cases,
+        &summaries,
+        started,
+        &format!("upgraded {from} → {to}"),
+    )
+}
+
+/// `--probe-only --duration D`: the monitor and the checks on a cluster someone else
+/// upgrades (a vendor's own tooling, an OKD-style rollout) while trellis measures,
+/// for D. With `--upgrade-to`, the server must report that version at the end.
+fn probe(
+    m: &Manifest,
+    ctx: &SuiteContext,
+    times: &UpgradeTimes,
+    duration: Duration,
+) -> Result<SuiteSummary, SuiteError> {
+    let rt = crate::cluster::access::runtime()?;
+    let client = rt.block_on(ctx.access.client())?;
+    let endpoint = rt.block_on(ctx.access.endpoint())?;
+    let version = |client: &Client| {
+        rt.block_on(client.apiserver_version())
+            .map(|v| v.git_version)
+            .map_err(api_err("GET /version"))
+    };
+    let from = version(&client)?;
+    rt.block_on(create_objects(&client))?;
+    let monitor = start_monitor(m, &endpoint, times)?;
+    ctx.reporter.note(format!(
+        "{}: probing {} ({from}) for {:?}, sampling every {:?}: upgrade the cluster your own way now",
+        m.name, endpoint.server, duration, times.sample_interval
+    ));
+    let started = Instant::now();
+    let probed = soak(duration, ctx.interrupt);
+    let record = monitor.stop();
+    let summaries = summarise(&record);
+    write_json(ctx, &m.name, &record, &[], &summaries)?;
+    if let Err(e) = probed {
+        // Not our cluster: what the suite made goes, whatever happened.
+        rt.block_on(remove_objects(&client));
+        return Err(e);
+    }
+    let mut cases = availability_cases(&record, &summaries, times);
+    let after = version(&client)?;
+    if let Some(to) = &ctx.overrides.upgrade_to {
+        cases.push(version_case(&after, to));
+    }
+    cases.extend(rt.block_on(cluster_cases(&client)));
+    finish(
+        m,
+        ctx,
+        &cases,
+        &summaries,
+        started,
+        &format!("probed for {:?}: {from} → {after}", duration),
+    )
+}
+
+fn start_monitor(
+    m: &Manifest,
+    endpoint: &crate::cluster::provider::Endpoint,
+    times: &UpgradeTimes,
+) -> Result<monitor::Monitor, SuiteError> {
+    monitor::Monitor::start(endpoint, times.sample_interval, times.sample_timeout).map_err(|e| {
+        SuiteError::Manifest {
+            path: m.path.clone(),
+            reason: e.to_string(),
+        }
+    })
+}
+
+/// Each backend's disruption, from its samples.
+fn summarise(record: &monitor::Record) -> Vec<(String, disruption::Summary)> {
+    monitor::BACKENDS
         .iter()
         .map(|b| {
             let samples = record.samples.get(*b).map(Vec::as_slice).unwrap_or(&[]);
@@ -117,10 +214,15 @@ pub fn run(
                 disruption::summarise(samples, interval, record.duration),
             )
         })
-        .collect();
-    write_json(ctx, &record, &steps, &summaries)?;
-    upgraded?;
+        .collect()
+}
 
+/// One testcase per backend against its budget, and the watch's.
+fn availability_cases(
+    record: &monitor::Record,
+    summaries: &[(String, disruption::Summary)],
+    times: &UpgradeTimes,
+) -> Vec<Case> {
     let mut cases: Vec<Case> = summaries
         .iter()
         .map(|(backend, s)| disruption_case(backend, s, times.budget(backend)))
@@ -138,32 +240,44 @@ pub fn run(
             )
         }),
     ));
-    let version = rt
-        .block_on(client.apiserver_version())
-        .map(|v| v.git_version)
-        .map_err(api_err("GET /version"))?;
-    cases.push(case(
+    cases
+}
+
+fn version_case(version: &str, to: &str) -> Case {
+    case(
         "[sig-cluster-lifecycle] the API server should report the new version after the upgrade",
         (version != to).then(|| format!("GET /version says {version}, expected {to}")),
-    ));
-    let order: Vec<String> = steps.iter().map(|(s, _)| s.component.clone()).collect();
-    cases.push(case(
-        "[sig-cluster-lifecycle] every control-plane component should be upgraded in the version-skew policy's order",
-        order_problem(&order, &steps, &to),
-    ));
-    cases.push(case(
-        "[sig-api-machinery] objects created before the upgrade should read back intact",
-        rt.block_on(objects_problem(&client)),
-    ));
-    cases.push(case(
-        "[sig-node] nodes should stay Ready throughout the upgrade",
-        rt.block_on(nodes_problem(&client)),
-    ));
-    rt.block_on(remove_objects(&client));
+    )
+}
 
+/// The objects made before read back intact, and the nodes Ready; then the objects go.
+async fn cluster_cases(client: &Client) -> Vec<Case> {
+    let cases = vec![
+        case(
+            "[sig-api-machinery] objects created before the upgrade should read back intact",
+            objects_problem(client).await,
+        ),
+        case(
+            "[sig-node] nodes should stay Ready throughout the upgrade",
+            nodes_problem(client).await,
+        ),
+    ];
+    remove_objects(client).await;
+    cases
+}
+
+/// The JUnit, one line per backend in the build log, and the summary.
+fn finish(
+    m: &Manifest,
+    ctx: &SuiteContext,
+    cases: &[Case],
+    summaries: &[(String, disruption::Summary)],
+    started: Instant,
+    headline: &str,
+) -> Result<SuiteSummary, SuiteError> {
     let junit = ctx.artifacts.join(format!("junit_{}.xml", m.name));
-    write_junit(&junit, &m.name, &cases, started.elapsed())?;
-    for (backend, s) in &summaries {
+    write_junit(&junit, &m.name, cases, started.elapsed())?;
+    for (backend, s) in summaries {
         ctx.reporter.note(format!(
             "  {backend:<22} disruption {:>5.1} s  availability {:>6.2}%  longest unavailable {:>4.1} s  p99 {:>4.0} ms  ({} samples, {} failed)",
             s.disruption, s.availability, s.longest_unavailable, s.p99_latency * 1000.0, s.samples, s.failures
@@ -171,8 +285,8 @@ pub fn run(
     }
     Ok(super::verdict::summarise(
         &m.name,
-        &cases,
-        &format!("upgraded {from} → {to}"),
+        cases,
+        headline,
         ctx.reporter,
     ))
 }
@@ -378,18 +492,44 @@ async fn nodes_problem(client: &Client) -> Option<String> {
 }
 
 /// Best effort: the cluster is usually torn down next anyway.
+/// How long the suite waits for its namespace and CRD to be gone.
+const REMOVE_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Deletes the namespace and the CRD, and waits (within [`REMOVE_DEADLINE`]) until
+/// both are gone, so the next run on the same cluster (a probe after a probe) can
+/// make them again. Best effort: what still exists at the deadline is logged.
 async fn remove_objects(client: &Client) {
     let dp = DeleteParams::default();
-    let _ = Api::<CustomResourceDefinition>::all(client.clone())
-        .delete(CRD, &dp)
-        .await;
-    let _ = Api::<Namespace>::all(client.clone())
-        .delete(monitor::NAMESPACE, &dp)
-        .await;
+    let crds = Api::<CustomResourceDefinition>::all(client.clone());
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let _ = crds.delete(CRD, &dp).await;
+    let _ = namespaces.delete(monitor::NAMESPACE, &dp).await;
+    let deadline = Instant::now() + REMOVE_DEADLINE;
+    loop {
+        let crd_left = !matches!(crds.get_opt(CRD).await, Ok(None));
+        let ns_left = !matches!(namespaces.get_opt(monitor::NAMESPACE).await, Ok(None));
+        if !crd_left && !ns_left {
+            return;
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(
+                "after {REMOVE_DEADLINE:?}, still deleting: {}{}",
+                if ns_left {
+                    "namespace trellis-upgrade "
+                } else {
+                    ""
+                },
+                if crd_left { CRD } else { "" }
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 fn write_json(
     ctx: &SuiteContext,
+    suite: &str,
     record: &monitor::Record,
     steps: &[(UpgradeStep, f64)],
     summaries: &[(String, disruption::Summary)],
@@ -405,6 +545,26 @@ fn write_json(
         "watch_lost": record.watch.lost(),
     });
     std::fs::write(&path, serde_json::to_vec_pretty(&value).unwrap_or_default())
+        .map_err(super::io_error(&path))?;
+    // The per-backend figures also as PerfData, so ingest stores them as measurements
+    // and the report draws each backend's disruption over builds.
+    let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    let path = ctx
+        .artifacts
+        .join(format!("UpgradeDisruption_{suite}_{stamp}.json"));
+    let items: Vec<serde_json::Value> = summaries
+        .iter()
+        .map(|(b, s)| {
+            json!({
+                "data": {"Disruption": s.disruption, "LongestUnavailable": s.longest_unavailable,
+                         "Availability": s.availability, "Failures": s.failures, "Samples": s.samples},
+                "unit": "s",
+                "labels": {"Backend": b},
+            })
+        })
+        .collect();
+    let doc = json!({"version": "v1", "dataItems": items});
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap_or_default())
         .map_err(super::io_error(&path))
 }
 

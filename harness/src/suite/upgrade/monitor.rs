@@ -106,13 +106,25 @@ pub enum MonitorError {
 
 fn client(e: &Endpoint, reuse: bool, timeout: Duration) -> Result<reqwest::Client, MonitorError> {
     let bad = |e: reqwest::Error| MonitorError::Client(e.to_string());
-    let mut identity = e.client_cert.clone();
-    identity.extend_from_slice(&e.client_key);
-    let mut b = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout)
-        .add_root_certificate(reqwest::Certificate::from_pem(&e.ca).map_err(bad)?)
-        .identity(reqwest::Identity::from_pem(&identity).map_err(bad)?);
+    let mut b = reqwest::Client::builder().no_proxy().timeout(timeout);
+    if !e.ca.is_empty() {
+        for ca in reqwest::Certificate::from_pem_bundle(&e.ca).map_err(bad)? {
+            b = b.add_root_certificate(ca);
+        }
+    }
+    if !e.client_cert.is_empty() {
+        let mut identity = e.client_cert.clone();
+        identity.extend_from_slice(&e.client_key);
+        b = b.identity(reqwest::Identity::from_pem(&identity).map_err(bad)?);
+    }
+    if let Some(token) = &e.token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| MonitorError::Client("the token is not a valid header value".into()))?;
+        value.set_sensitive(true);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        b = b.default_headers(headers);
+    }
     if !reuse {
         // No idle connection is kept: every request dials, handshakes and meets
         // whatever now listens (OpenShift's "new connections" backend).
