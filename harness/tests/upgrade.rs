@@ -270,20 +270,7 @@ fn an_api_server_killed_mid_run_is_disruption_from_the_moment_it_died() {
         .and_then(|r| r.split(':').next())
         .unwrap()
         .to_string();
-    let pid = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
-        .find(|pid| {
-            // The program itself, not any process whose arguments mention it: a
-            // process between fork and exec, or one handed a path under the cluster's
-            // directory, must not be the one killed.
-            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            exe.file_name().is_some_and(|n| n == "kube-apiserver")
-                && String::from_utf8_lossy(&cmd).contains(&name)
-        })
-        .expect("the API server is running");
+    let pid = api_server_pid(&name);
     let killed_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -357,7 +344,9 @@ fn what_the_skew_policy_forbids_is_refused_before_anything_starts() {
     assert!(!dir.path().join("out").exists(), "nothing may start");
 }
 
-/// The API server process of local cluster `name`.
+/// The API server process of local cluster `name`: the program itself, not any
+/// process whose arguments mention it (a process between fork and exec, or one handed
+/// a path under the cluster's directory, must not be the one signalled).
 fn api_server_pid(name: &str) -> i32 {
     std::fs::read_dir("/proc")
         .unwrap()

@@ -31,16 +31,20 @@ impl Access {
         Kubeconfig::read_from(&self.kubeconfig).map_err(|e| self.unusable(e.to_string()))
     }
 
-    pub async fn client(&self) -> Result<Client, ClusterError> {
+    /// The client configuration of the chosen context.
+    async fn config(&self) -> Result<kube::Config, ClusterError> {
         let file = self.read()?;
         let opts = KubeConfigOptions {
             context: self.context.clone(),
             ..Default::default()
         };
-        let config = kube::Config::from_custom_kubeconfig(file, &opts)
+        kube::Config::from_custom_kubeconfig(file, &opts)
             .await
-            .map_err(|e| self.unusable(e.to_string()))?;
-        Client::try_from(config).map_err(|e| self.unusable(e.to_string()))
+            .map_err(|e| self.unusable(e.to_string()))
+    }
+
+    pub async fn client(&self) -> Result<Client, ClusterError> {
+        Client::try_from(self.config().await?).map_err(|e| self.unusable(e.to_string()))
     }
 
     /// The server and credentials the kubeconfig names, for clients of trellis's own
@@ -50,14 +54,7 @@ impl Access {
     pub async fn endpoint(&self) -> Result<super::provider::Endpoint, ClusterError> {
         use base64::Engine as _;
         use secrecy::ExposeSecret as _;
-        let file = self.read()?;
-        let opts = KubeConfigOptions {
-            context: self.context.clone(),
-            ..Default::default()
-        };
-        let config = kube::Config::from_custom_kubeconfig(file, &opts)
-            .await
-            .map_err(|e| self.unusable(e.to_string()))?;
+        let config = self.config().await?;
         let auth = &config.auth_info;
         if auth.exec.is_some() || auth.auth_provider.is_some() {
             return Err(self.unusable(

@@ -118,10 +118,7 @@ pub fn run(
     upgraded?;
 
     let mut cases = availability_cases(&record, &summaries, &times);
-    let version = rt
-        .block_on(client.apiserver_version())
-        .map(|v| v.git_version)
-        .map_err(api_err("GET /version"))?;
+    let version = rt.block_on(server_version(&client))?;
     cases.push(version_case(&version, &to));
     let order: Vec<String> = steps.iter().map(|(s, _)| s.component.clone()).collect();
     cases.push(case(
@@ -151,12 +148,7 @@ fn probe(
     let rt = crate::cluster::access::runtime()?;
     let client = rt.block_on(ctx.access.client())?;
     let endpoint = rt.block_on(ctx.access.endpoint())?;
-    let version = |client: &Client| {
-        rt.block_on(client.apiserver_version())
-            .map(|v| v.git_version)
-            .map_err(api_err("GET /version"))
-    };
-    let from = version(&client)?;
+    let from = rt.block_on(server_version(&client))?;
     rt.block_on(create_objects(&client))?;
     let monitor = start_monitor(m, &endpoint, times)?;
     ctx.reporter.note(format!(
@@ -174,7 +166,7 @@ fn probe(
         return Err(e);
     }
     let mut cases = availability_cases(&record, &summaries, times);
-    let after = version(&client)?;
+    let after = rt.block_on(server_version(&client))?;
     if let Some(to) = &ctx.overrides.upgrade_to {
         cases.push(version_case(&after, to));
     }
@@ -241,6 +233,14 @@ fn availability_cases(
         }),
     ));
     cases
+}
+
+async fn server_version(client: &Client) -> Result<String, SuiteError> {
+    client
+        .apiserver_version()
+        .await
+        .map(|v| v.git_version)
+        .map_err(api_err("GET /version"))
 }
 
 fn version_case(version: &str, to: &str) -> Case {
