@@ -199,7 +199,10 @@ fn check_as_of(h: &JobHistory<'_>, upto: usize, s: &Settings) -> Vec<SeriesCheck
             .take_while(|(i, _)| *i <= newest)
             .map(|(_, v)| *v)
             .collect();
-        if series.values.iter().all(|(i, _)| *i != newest) {
+        // Values are in build order: the newest build has the series when the last
+        // value taken is its.
+        let taken = values.len();
+        if taken == 0 || series.values[taken - 1].0 != newest {
             continue;
         }
         let recent_n = s.recent.max(1).min(values.len());

@@ -3,6 +3,7 @@
 
 use super::failure::Failure;
 use crate::analysis::perf::{self, SeriesCheck, Settings, Verdict};
+use crate::model::PerfPoint;
 use crate::printable::line;
 use std::path::Path;
 
@@ -73,6 +74,12 @@ impl PerfArgs {
     }
 }
 
+/// Every job's (or `job`'s) p99 history up to the newest build started by `until`.
+pub fn points(db: &Path, job: Option<&str>, until: i64) -> Result<Vec<PerfPoint>, Failure> {
+    let store = crate::store::Store::open(db)?;
+    Ok(store.measurements(job, STAT, Some(until))?)
+}
+
 /// Every series of every job (or of `job`) judged as of the newest build started by
 /// `until`.
 pub fn checks(
@@ -81,21 +88,7 @@ pub fn checks(
     until: i64,
     settings: &Settings,
 ) -> Result<Vec<SeriesCheck>, Failure> {
-    let store = crate::store::Store::open(db)?;
-    let points = store.measurements(job, STAT, Some(until))?;
-    Ok(perf::check(&points, settings))
-}
-
-/// The backtest of every job (or of `job`), as of `until`.
-pub fn backtest(
-    db: &Path,
-    job: Option<&str>,
-    until: i64,
-    settings: &Settings,
-) -> Result<Vec<perf::Backtest>, Failure> {
-    let store = crate::store::Store::open(db)?;
-    let points = store.measurements(job, STAT, Some(until))?;
-    Ok(perf::backtest(&points, settings))
+    Ok(perf::check(&points(db, job, until)?, settings))
 }
 
 /// The backtest as lines: one per build, then "fired after K of N judged builds".

@@ -1,4 +1,5 @@
-//! `trellis regressions`: tests whose failure rate rose between two windows.
+//! `trellis regressions`: tests whose failure rate rose between two windows, and
+//! performance figures that rose against their job's baseline.
 
 use super::failure::Failure;
 use super::perf_check;
@@ -72,7 +73,8 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             .then_with(|| a.test.cmp(&b.test))
     });
     let perf_settings = args.perf.settings();
-    let perf = perf_check::checks(db, args.job.as_deref(), now, &perf_settings)?;
+    let points = perf_check::points(db, args.job.as_deref(), now)?;
+    let perf = crate::analysis::perf::check(&points, &perf_settings);
     let perf_regressed: Vec<_> = perf
         .iter()
         .filter(|c| c.verdict == crate::analysis::perf::Verdict::Regressed)
@@ -92,12 +94,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         }));
     }
     if args.perf.perf_backtest {
-        perf_check::print_backtest(&perf_check::backtest(
-            db,
-            args.job.as_deref(),
-            now,
-            &perf_settings,
-        )?);
+        perf_check::print_backtest(&crate::analysis::perf::backtest(&points, &perf_settings));
     }
     if !perf.is_empty() {
         println!("{}", perf_check::summary(&perf, &perf_settings));
