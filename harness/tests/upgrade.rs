@@ -468,7 +468,9 @@ fn probe_only_measures_a_cluster_upgraded_another_way() {
     let frozen = summary(&monitor, "kube-api-new")["disruption"]
         .as_f64()
         .unwrap();
-    assert!((2.0..=6.0).contains(&frozen), "{frozen} s: {monitor}");
+    // A 3 s freeze fails at least two 1 s samples (1 s timeout): about 2 s, less the
+    // jitter of the samples' starts (CI once saw 1.9993 s).
+    assert!((1.5..=6.0).contains(&frozen), "{frozen} s: {monitor}");
     assert!(
         junit.contains("disruption/kube-api connection/new should be available throughout the upgrade\" classname=\"upgrade\">\n    <failure message=\"kube-api-new was unavailable for"),
         "{junit}"
