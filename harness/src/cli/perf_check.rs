@@ -181,11 +181,7 @@ pub fn describe(c: &SeriesCheck) -> String {
     )
 }
 
-/// A latency as people read it: "950 ms", "2.9 s".
+/// A latency as the terminal shows it: "950 ms", "2.9 s".
 fn figure(value: f64, unit: &str) -> String {
-    match crate::model::seconds_per(unit) {
-        Some(per) if value * per >= 1.0 => format!("{:.1} s", value * per),
-        Some(per) => format!("{:.0} ms", value * per * 1000.0),
-        None => format!("{value:.3} {unit}"),
-    }
+    crate::model::latency_text(value, unit, 1)
 }

@@ -11,7 +11,8 @@ pub use build::{Build, Counts};
 pub use cell::{clip_message, Cell, CellMerge, Observation, MAX_MESSAGE_BYTES};
 pub use grid::{BuildRef, Column, Grid, Span};
 pub use perf::{
-    api_call_slo, seconds_per, series_name, slo_of, Measurement, PerfPoint, POD_STARTUP_SLO,
+    api_call_slo, latency_text, seconds_per, series_name, slo_of, Measurement, PerfPoint,
+    POD_STARTUP_SLO,
 };
 pub use status::{CellStatus, CountBucket};
 

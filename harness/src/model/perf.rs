@@ -81,6 +81,16 @@ pub fn slo_of(labels: &BTreeMap<String, String>) -> Option<Duration> {
     }
 }
 
+/// A latency as people read it: "950 ms", or seconds with `decimals` places from one
+/// second up ("2.9 s"); a figure in another unit as it is, with its unit.
+pub fn latency_text(value: f64, unit: &str, decimals: usize) -> String {
+    match seconds_per(unit) {
+        Some(per) if value * per >= 1.0 => format!("{:.decimals$} s", value * per),
+        Some(per) => format!("{:.0} ms", value * per * 1000.0),
+        None => format!("{value:.3} {unit}"),
+    }
+}
+
 /// A latency unit and its size in seconds.
 pub fn seconds_per(unit: &str) -> Option<f64> {
     match unit {

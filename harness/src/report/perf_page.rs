@@ -217,11 +217,8 @@ fn plot_title(series: &str) -> String {
     }
 }
 
-/// A figure with its unit, as people read latencies.
+/// A figure with its unit, as the page shows it ("1.20 s"); escaped, since the unit
+/// comes from the results.
 fn figure(value: f64, unit: &str) -> String {
-    match crate::model::seconds_per(unit) {
-        Some(per) if value * per >= 1.0 => format!("{:.2} s", value * per),
-        Some(per) => format!("{:.0} ms", value * per * 1000.0),
-        None => format!("{value:.3} {}", html(unit)),
-    }
+    html(&crate::model::latency_text(value, unit, 2))
 }
