@@ -29,7 +29,7 @@ impl History {
         opts.seed = 11;
         opts.flaky_share = 0.15;
         opts.broken_share = 0.07;
-        let mut store = Store::open(&dir.path().join("db")).unwrap();
+        let mut store = Store::open(dir.path().join("db")).unwrap();
         simulate::simulate(&opts, |b| store.insert_build(&b).map(|_| ())).unwrap();
         simulate::dashboards::write(&dir.path().join("dashboards"), &opts.jobs).unwrap();
         History { dir }

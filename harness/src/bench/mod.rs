@@ -429,7 +429,7 @@ pub fn report(store: &Path, out: &Path) -> Result<ReportFigures, BenchError> {
     let now = chrono::Utc::now().timestamp();
     let start = Instant::now();
     let site = crate::report::gather(
-        store,
+        &store.into(),
         dashboards_for(&jobs),
         crate::model::Span::ALL,
         now,

@@ -4,7 +4,6 @@ use super::failure::Failure;
 use super::window::{self, WindowArgs};
 use crate::analysis::{self, flakes::Class};
 use crate::exit;
-use std::path::Path;
 
 /// Flaky and failing tests, per job, with the evidence: runs, passes, failures,
 /// FLAKY cells, flake rate with its Wilson 95% interval, TestGrid flip flakiness,
@@ -103,7 +102,7 @@ fn propose_quarantine(
     out
 }
 
-pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let config = args.window.config()?;
     let window = args.window.window(&config);
     let grids = window::grids(db, args.job.clone().map(|j| vec![j]), window.span())?;

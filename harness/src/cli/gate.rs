@@ -11,7 +11,7 @@ use crate::ingest::{self, HttpOptions, IngestOptions};
 use crate::model::Build;
 use crate::runner::{RerunSpec, Retried};
 use crate::store::Store;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Judge each failure of one build (a PR's pre-submit run) against the base jobs'
 /// history, and say whether it should block.
@@ -80,7 +80,7 @@ pub struct Args {
     retry: Option<u32>,
 }
 
-pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let quarantine = match &args.quarantine {
         Some(path) => Quarantine::load(path)?,
         None => Quarantine::default(),
@@ -107,7 +107,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
                 format!(
                     "the test group of {} names base job {missing} (trellis_base_jobs), which has no builds in {}",
                     build.job,
-                    db.display()
+                    db
                 ),
                 "ingest that job's builds, or fix trellis_base_jobs in --dashboards",
             ));
@@ -233,7 +233,7 @@ fn resolve_build(args: &Args, store: &mut Store, now: i64) -> Result<Build, Fail
         let detail = store.build_detail(job, id)?.ok_or_else(|| {
             Failure::message(
                 exit::NOT_FOUND,
-                format!("no build {job}/{id} in {}", store.path().display()),
+                format!("no build {job}/{id} in {}", store.location()),
                 "`trellis runs --job JOB` lists the stored builds; or pass the build's directory or URL",
             )
         })?;

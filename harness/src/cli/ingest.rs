@@ -5,7 +5,6 @@ use crate::exit;
 use crate::ingest::{self, HttpOptions, IngestError, IngestOptions};
 use crate::printable::line;
 use crate::store::InsertOutcome;
-use std::path::Path;
 use std::time::Duration;
 
 /// Read CI artifacts into the store.
@@ -56,7 +55,7 @@ pub struct Args {
     quiet: bool,
 }
 
-pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     // Extracted archives and downloads go when Ctrl-C or SIGTERM stops the ingest, and
     // those an earlier, killed ingest left behind go now.
     if let Err(e) = ingest::scratch::clean_up_on_signals() {
@@ -161,7 +160,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
             }
         }
     }
-    tally.report(store.path())
+    tally.report(store.location())
 }
 
 /// How often a long ingest says how far it has got (on stderr).
@@ -186,10 +185,10 @@ impl Tally {
         );
     }
 
-    fn report(self, db: &Path) -> Result<i32, Failure> {
+    fn report(self, db: &crate::store::Location) -> Result<i32, Failure> {
         println!(
             "ingested into {}: {} builds stored ({} cells), {} already stored, {} failed",
-            db.display(),
+            db,
             self.stored,
             self.cells,
             self.unchanged,

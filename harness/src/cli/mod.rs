@@ -19,6 +19,7 @@ mod runs;
 mod show;
 mod simulate;
 mod status;
+mod store;
 mod test;
 mod triage;
 mod verify_submission;
@@ -43,9 +44,11 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "trellis", version, propagate_version = true)]
 pub struct Cli {
-    /// The results store (SQLite file). Default: $XDG_DATA_HOME/trellis/trellis.db.
-    #[arg(long, global = true, env = "TRELLIS_DB", value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// The results store: an SQLite file (a path or sqlite:PATH), or a PostgreSQL
+    /// database (postgres://USER@HOST:PORT/DB[?sslmode=…]; the password from the URL,
+    /// PGPASSWORD or ~/.pgpass). Default: $XDG_DATA_HOME/trellis/trellis.db.
+    #[arg(long, global = true, env = "TRELLIS_DB", value_name = "PATH|URL")]
+    db: Option<std::ffi::OsString>,
 
     /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -77,6 +80,7 @@ enum Command {
     VerifySubmission(verify_submission::Args),
     Certify(certify::Args),
     Bench(bench::Args),
+    Store(store::Args),
 }
 
 impl Command {
@@ -117,7 +121,17 @@ pub fn main() -> i32 {
     };
     init_tracing(cli.verbose);
     sigpipe_for(&cli.command);
-    let db = cli.db.clone().unwrap_or_else(crate::store::default_path);
+    let db = match &cli.db {
+        Some(value) => match crate::store::Location::parse(value) {
+            Ok(at) => at,
+            Err(e) => {
+                let failure = Failure::from(e);
+                eprintln!("{}", failure.render());
+                return failure.code;
+            }
+        },
+        None => crate::store::Location::Sqlite(crate::store::default_path()),
+    };
     let result = match read_only_store(&cli.command, &db) {
         Err(failure) => Err(failure),
         Ok(()) => dispatch(cli.command, &db),
@@ -153,18 +167,18 @@ fn sigpipe_for(command: &Command) {
 
 /// Commands that only read the store must not create one where a mistyped --db
 /// points: they fail with NOT_FOUND instead.
-fn read_only_store(command: &Command, db: &std::path::Path) -> Result<(), Failure> {
-    if command.reads_store_only() && !db.exists() {
+fn read_only_store(command: &Command, db: &crate::store::Location) -> Result<(), Failure> {
+    if command.reads_store_only() && !db.may_exist() {
         return Err(Failure::message(
             exit::NOT_FOUND,
-            format!("no store at {}", db.display()),
+            format!("no store at {db}"),
             "store something first (trellis ingest, trellis run), or point --db or TRELLIS_DB at an existing store",
         ));
     }
     Ok(())
 }
 
-fn dispatch(command: Command, db: &std::path::Path) -> Result<i32, Failure> {
+fn dispatch(command: Command, db: &crate::store::Location) -> Result<i32, Failure> {
     match command {
         Command::Ingest(args) => ingest::run(args, db),
         Command::Runs(args) => runs::run(args, db),
@@ -186,6 +200,7 @@ fn dispatch(command: Command, db: &std::path::Path) -> Result<i32, Failure> {
         Command::VerifySubmission(args) => verify_submission::run(args),
         Command::Certify(args) => certify::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Store(args) => store::run(args),
     }
 }
 
@@ -209,7 +224,7 @@ fn init_tracing(verbose: u8) {
 }
 
 /// Opens the store.
-fn open_store(db: &std::path::Path) -> Result<Store, Failure> {
+fn open_store(db: &crate::store::Location) -> Result<Store, Failure> {
     Ok(Store::open(db)?)
 }
 

@@ -5,7 +5,6 @@ use super::failure::Failure;
 use crate::analysis::perf::{self, SeriesCheck, Settings, Verdict};
 use crate::model::PerfPoint;
 use crate::printable::line;
-use std::path::Path;
 
 /// The statistic judged: ClusterLoader2's p99, per run.
 pub const STAT: &str = "Perc99";
@@ -75,7 +74,11 @@ impl PerfArgs {
 }
 
 /// Every job's (or `job`'s) p99 history up to the newest build started by `until`.
-pub fn points(db: &Path, job: Option<&str>, until: i64) -> Result<Vec<PerfPoint>, Failure> {
+pub fn points(
+    db: &crate::store::Location,
+    job: Option<&str>,
+    until: i64,
+) -> Result<Vec<PerfPoint>, Failure> {
     let store = crate::store::Store::open(db)?;
     Ok(store.measurements(job, STAT, Some(until))?)
 }
@@ -83,7 +86,7 @@ pub fn points(db: &Path, job: Option<&str>, until: i64) -> Result<Vec<PerfPoint>
 /// Every series of every job (or of `job`) judged as of the newest build started by
 /// `until`.
 pub fn checks(
-    db: &Path,
+    db: &crate::store::Location,
     job: Option<&str>,
     until: i64,
     settings: &Settings,

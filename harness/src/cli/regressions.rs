@@ -6,7 +6,6 @@ use super::perf_check;
 use super::window::{self, WindowArgs};
 use crate::analysis::regressions;
 use crate::exit;
-use std::path::Path;
 
 /// Tests that fail significantly more in the sample window than in the basis window:
 /// one-sided Fisher exact test, Sippy's component-readiness defaults (p < 0.05, at
@@ -42,7 +41,7 @@ pub struct Args {
     perf: perf_check::PerfArgs,
 }
 
-pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let now = args.window.now();
     let sample_days = args.sample_days.or(args.window.days).unwrap_or(7);
     let sample = window::Window {

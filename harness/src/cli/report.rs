@@ -4,7 +4,7 @@ use super::failure::Failure;
 use super::window::WindowArgs;
 use crate::exit;
 use crate::report;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Render the stored history as a static TestGrid-style site (index with the release
 /// verdict, dashboards with plots, tab grids, flakiness, triage, build pages, and
@@ -28,7 +28,7 @@ pub struct Args {
     markdown: bool,
 }
 
-pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let config = args.window.config()?;
     let window = args.window.window(&config);
     eprintln!("{}", window.describe());

@@ -174,7 +174,7 @@ enum Mode {
     Certified,
 }
 
-pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     // `--config` is read before parsing (see run_config); here only when misplaced.
     if let Some(file) = &args.config {
         return Err(Failure::message(
@@ -364,7 +364,7 @@ const CLEANUP_DEADLINE: Duration = Duration::from_secs(300);
 
 /// The failed tests (not the Overall row or Ginkgo's suite nodes) of the build
 /// `--rerun-failed` names: a directory or file (read, not stored), else JOB/BUILD.
-fn failed_specs(build: &str, db: &Path) -> Result<Vec<String>, Failure> {
+fn failed_specs(build: &str, db: &crate::store::Location) -> Result<Vec<String>, Failure> {
     let earlier = if Path::new(build).exists() {
         let opts = crate::ingest::IngestOptions::default();
         let mut builds = crate::ingest::read_all(build, &opts, chrono::Utc::now().timestamp())?;
@@ -392,7 +392,7 @@ fn failed_specs(build: &str, db: &Path) -> Result<Vec<String>, Failure> {
             .ok_or_else(|| {
                 Failure::message(
                     exit::NOT_FOUND,
-                    format!("--rerun-failed: no build {job}/{id} in {}", db.display()),
+                    format!("--rerun-failed: no build {job}/{id} in {}", db),
                     "`trellis runs --job JOB` lists the stored builds",
                 )
             })?
@@ -426,7 +426,7 @@ fn print_rerun_verdicts(
     specs: &[String],
     job: &str,
     build_dir: &Path,
-    db: &Path,
+    db: &crate::store::Location,
 ) -> Result<(), Failure> {
     let id = build_dir
         .file_name()

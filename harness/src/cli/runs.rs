@@ -2,7 +2,6 @@
 
 use super::failure::Failure;
 use crate::exit;
-use std::path::Path;
 
 /// List stored builds, per job, newest first, with cell counts.
 ///
@@ -19,7 +18,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let store = super::open_store(db)?;
     if let Some(job) = &args.job {
         super::window::known_job(&store.jobs()?, job, db)?;
@@ -31,7 +30,7 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     if runs.is_empty() {
         println!(
             "no builds stored in {} (add some with `trellis ingest`)",
-            db.display()
+            db
         );
         return Ok(exit::OK);
     }

@@ -3,7 +3,6 @@
 use super::failure::Failure;
 use crate::exit;
 use crate::model::CountBucket;
-use std::path::Path;
 
 /// Show one stored build: its metadata and cells, failures first.
 ///
@@ -21,14 +20,14 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let store = super::open_store(db)?;
     let detail = match store.build_detail(&args.job, &args.build) {
         Ok(Some(d)) => d,
         Ok(None) => {
             return Err(Failure::message(
                 exit::NOT_FOUND,
-                format!("no build {}/{} in {}", args.job, args.build, db.display()),
+                format!("no build {}/{} in {}", args.job, args.build, db),
                 "`trellis runs` lists what is stored",
             ))
         }

@@ -5,7 +5,7 @@ use crate::config;
 use crate::exit;
 use crate::simulate::{self, SimOptions};
 use crate::store::{InsertOutcome, Store};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Write synthetic CI history: N jobs × M builds × K tests with injected flaky tests,
 /// breakages and fixes at known builds and commits, retries (FLAKY cells) and infra
@@ -129,7 +129,7 @@ fn check(args: &Args, jobs: usize) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let jobs: Vec<String> = match &args.jobs_from {
         Some(dir) => {
             let groups = config::load_dir(dir)?.test_groups;
@@ -176,12 +176,15 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
         });
         match truth {
             Ok(t) => {
-                println!("stored {stored} simulated builds in {}", db.display());
+                println!("stored {stored} simulated builds in {}", db);
                 (
                     t,
                     args.truth
                         .clone()
-                        .unwrap_or_else(|| db.with_extension("truth.json")),
+                        .unwrap_or_else(|| match db.sqlite_path() {
+                            Some(path) => path.with_extension("truth.json"),
+                            None => PathBuf::from("simulated.truth.json"),
+                        }),
                 )
             }
             Err(e) => return Err(e.into()),
@@ -226,7 +229,9 @@ pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
     let config_dir = truth_path.with_file_name(match args.store {
         true => format!(
             "{}.dashboards",
-            db.file_stem().map_or("sim".into(), |s| s.to_string_lossy())
+            db.sqlite_path()
+                .and_then(|p| p.file_stem())
+                .map_or("sim".into(), |s| s.to_string_lossy())
         ),
         false => "dashboards".to_string(),
     });

@@ -5,7 +5,6 @@ use super::window::{self, WindowArgs};
 use crate::analysis;
 use crate::exit;
 use crate::printable::line;
-use std::path::Path;
 
 /// Is the release blocked? Every dashboard's tabs with TestGrid's status, alerting
 /// (failing) tests with the range to bisect, flaky tests with their flake rate, and the
@@ -34,7 +33,7 @@ pub struct Args {
     details: bool,
 }
 
-pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let config = crate::report::with_stored_jobs(db, args.window.config()?)?;
     let window = args.window.window(&config);
     let snapshot = crate::report::snapshot(

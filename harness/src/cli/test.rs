@@ -62,7 +62,7 @@ pub struct Args {
     skip_quarantined: Option<PathBuf>,
 }
 
-pub fn run(args: Args, db: &std::path::Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let started = chrono::Utc::now().timestamp();
     let mut cases = Vec::new();
     for b in &args.binaries {
@@ -161,7 +161,7 @@ fn store_run(
     finished: i64,
     passed: bool,
     rerun: &runner::RerunSpec,
-    db: &std::path::Path,
+    db: &crate::store::Location,
 ) -> Result<(), Failure> {
     let started = prow::Started {
         timestamp: started,

@@ -86,7 +86,7 @@ fn previous_keys(path: &Path) -> Result<Vec<String>, Failure> {
         .collect()
 }
 
-pub fn run(args: Args, db: &Path) -> Result<i32, Failure> {
+pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let window = args.window.window(&args.window.config()?);
     let previous = match &args.previous {
         Some(p) => previous_keys(p)?,

@@ -115,7 +115,11 @@ pub fn utc(unix: i64) -> String {
 /// Loads the grids of `jobs` (all stored jobs when `None`) in `span`, with cells
 /// stored while a build ran re-read as at the span's end ([`Grid::expire_running`]). A
 /// job the store does not have is an error naming the closest stored ones.
-pub fn grids(db: &Path, jobs: Option<Vec<String>>, span: Span) -> Result<Vec<Grid>, Failure> {
+pub fn grids(
+    db: &crate::store::Location,
+    jobs: Option<Vec<String>>,
+    span: Span,
+) -> Result<Vec<Grid>, Failure> {
     let stored = Store::open(db).and_then(|s| s.jobs())?;
     let jobs = match jobs {
         Some(j) => {
@@ -135,7 +139,7 @@ pub fn grids(db: &Path, jobs: Option<Vec<String>>, span: Span) -> Result<Vec<Gri
 }
 
 /// Fails with NOT_FOUND unless `job` is stored, naming the stored jobs closest to it.
-pub fn known_job(stored: &[String], job: &str, db: &Path) -> Result<(), Failure> {
+pub fn known_job(stored: &[String], job: &str, db: &crate::store::Location) -> Result<(), Failure> {
     if stored.iter().any(|j| j == job) {
         return Ok(());
     }
@@ -150,7 +154,7 @@ pub fn known_job(stored: &[String], job: &str, db: &Path) -> Result<(), Failure>
     };
     Err(Failure::message(
         crate::exit::NOT_FOUND,
-        format!("no job {job} in {}", db.display()),
+        format!("no job {job} in {}", db),
         hint,
     ))
 }

@@ -6,7 +6,6 @@ use crate::config::DashboardConfig;
 use crate::model::Span;
 use crate::store::{self, BuildInfo, Store};
 use std::collections::HashMap;
-use std::path::Path;
 
 pub struct Site {
     pub config: DashboardConfig,
@@ -20,7 +19,7 @@ pub struct Site {
 
 /// `config` plus the stored jobs it does not show ([`DashboardConfig::with_unconfigured`]).
 pub fn with_stored_jobs(
-    db: &Path,
+    db: &crate::store::Location,
     config: DashboardConfig,
 ) -> Result<DashboardConfig, store::StoreError> {
     Ok(config.with_unconfigured(&Store::open(db)?.jobs()?))
@@ -30,7 +29,7 @@ pub fn with_stored_jobs(
 /// `group_windows`, each cut to its test group's `days_of_results` back from `now`)
 /// and analyses them at `now`.
 pub fn snapshot(
-    db: &Path,
+    db: &crate::store::Location,
     config: &DashboardConfig,
     span: Span,
     now: i64,
@@ -53,7 +52,7 @@ pub fn snapshot(
 
 /// Everything the site needs: the snapshot, failure clusters and build metadata.
 pub fn gather(
-    db: &Path,
+    db: &crate::store::Location,
     config: DashboardConfig,
     span: Span,
     now: i64,

@@ -14,7 +14,7 @@ pub struct Stored {
 }
 
 pub struct StoreBuild {
-    db: PathBuf,
+    db: crate::store::Location,
     job: String,
     build_dir: Option<PathBuf>,
     stored: Arc<Mutex<Vec<Stored>>>,
@@ -22,7 +22,7 @@ pub struct StoreBuild {
 
 impl StoreBuild {
     /// A sink storing into `db` under `job`, and the list it fills in.
-    pub fn new(db: PathBuf, job: String) -> (StoreBuild, Arc<Mutex<Vec<Stored>>>) {
+    pub fn new(db: crate::store::Location, job: String) -> (StoreBuild, Arc<Mutex<Vec<Stored>>>) {
         let stored = Arc::new(Mutex::new(Vec::new()));
         let sink = StoreBuild {
             db,
@@ -70,7 +70,7 @@ pub fn store_build_dir(
     build: &std::path::Path,
     job: &str,
     now: i64,
-    db: &std::path::Path,
+    db: &crate::store::Location,
 ) -> Result<Vec<Stored>, SinkError> {
     let opts = crate::ingest::IngestOptions {
         job: Some(job.to_string()),

@@ -70,13 +70,13 @@ impl RunError {
 /// The sinks every `trellis run` reports to: the terminal, build-log.txt, Prow
 /// metadata, per-suite JUnit and the store (last: it reads what the others wrote).
 pub fn standard_reporter(
-    db: &Path,
+    db: &crate::store::Location,
     job: &str,
 ) -> (
     Reporter,
     std::sync::Arc<std::sync::Mutex<Vec<reporter::store::Stored>>>,
 ) {
-    let (store, stored) = reporter::store::StoreBuild::new(db.to_path_buf(), job.to_string());
+    let (store, stored) = reporter::store::StoreBuild::new(db.clone(), job.to_string());
     let reporter = Reporter::new(vec![
         Box::new(reporter::terminal::Terminal::lines()),
         Box::new(reporter::build_log::BuildLog::default()),

@@ -1,19 +1,19 @@
 //! Loading many jobs' grids at once: one read connection per thread.
 
-use super::{Store, StoreError};
+use super::{Location, Store, StoreError};
 use crate::model::{Grid, Span};
-use std::path::Path;
 
-/// Loads the grids of `jobs` (the builds `span` takes, see [`Store::grid`]) using up
-/// to `threads` read connections.
+/// Loads the grids of `jobs` (the builds `span` takes, see [`Store::grid`]) from the
+/// store at `at`, using up to `threads` connections.
 pub fn load_grids(
-    db: &Path,
+    at: impl Into<Location>,
     jobs: &[String],
     span: Span,
     threads: usize,
 ) -> Result<Vec<Grid>, StoreError> {
+    let at = at.into();
     let threads = threads.clamp(1, jobs.len().max(1));
-    let names = Store::open(db)?.test_names()?;
+    let names = Store::open(&at)?.test_names()?;
     let chunks: Vec<Vec<(usize, &String)>> = (0..threads)
         .map(|t| {
             jobs.iter()
@@ -27,8 +27,9 @@ pub fn load_grids(
             .iter()
             .map(|chunk| {
                 let names = &names;
+                let at = &at;
                 s.spawn(move || {
-                    let store = Store::open(db)?;
+                    let store = Store::open(at)?;
                     chunk
                         .iter()
                         .map(|(i, job)| Ok((*i, store.grid(job, span, names)?)))

@@ -1,374 +1,292 @@
-//! The results store: SQLite, embedded (bundled), one file.
+//! The results store: one interface, two databases behind it.
 //!
-//! WAL mode so readers never block the writer; every build is written in one
-//! `BEGIN IMMEDIATE` transaction, so a failed ingest leaves nothing behind and several
-//! processes may ingest at once (they queue on the write lock, within a deadline).
+//! - **SQLite** (embedded, bundled, one file): the default, for a developer, a vendor
+//!   or one CI runner.
+//! - **PostgreSQL** (`--db postgres://…`): a server shared by a CI fleet's many
+//!   writers and readers.
+//!
+//! Both give the same guarantees: versioned migrations (a newer schema refused with
+//! nothing touched), one transaction per build (a reader never sees half of one, a
+//! failed write leaves nothing), re-ingesting a build is a no-op, concurrent writers
+//! lose nothing. What differs lives in [`sqlite`] and [`postgres`]; what both share
+//! (the span a grid takes, how cells become a grid, the order `show` lists them in)
+//! lives here and in [`assemble`].
 
-mod grid;
+/// Implements [`Backend`] for a store type whose inherent methods of the same names
+/// and signatures do the work (each database keeps its reads and writes in files of
+/// their own, and a trait impl must be one block).
+macro_rules! backend_by_inherent_methods {
+    ($store:ty) => {
+        impl $crate::store::Backend for $store {
+            fn insert_build(
+                &mut self,
+                build: &$crate::model::Build,
+                ingested_at: i64,
+            ) -> Result<$crate::store::InsertOutcome, $crate::store::StoreError> {
+                <$store>::insert_build(self, build, ingested_at)
+            }
+            fn jobs(&self) -> Result<Vec<String>, $crate::store::StoreError> {
+                <$store>::jobs(self)
+            }
+            fn jobs_with_pr_builds(&self) -> Result<Vec<String>, $crate::store::StoreError> {
+                <$store>::jobs_with_pr_builds(self)
+            }
+            fn test_names(&self) -> Result<Vec<String>, $crate::store::StoreError> {
+                <$store>::test_names(self)
+            }
+            fn runs(
+                &self,
+                job: Option<&str>,
+            ) -> Result<Vec<$crate::store::RunRow>, $crate::store::StoreError> {
+                <$store>::runs(self, job)
+            }
+            fn build_detail(
+                &self,
+                job: &str,
+                build: &str,
+            ) -> Result<Option<$crate::store::BuildDetail>, $crate::store::StoreError> {
+                <$store>::build_detail(self, job, build)
+            }
+            fn measurements(
+                &self,
+                job: Option<&str>,
+                stat: &str,
+                until: Option<i64>,
+            ) -> Result<Vec<$crate::model::PerfPoint>, $crate::store::StoreError> {
+                <$store>::measurements(self, job, stat, until)
+            }
+            fn builds_after(
+                &self,
+                at: i64,
+                limit: usize,
+            ) -> Result<(Vec<$crate::store::FutureBuild>, u64), $crate::store::StoreError> {
+                <$store>::builds_after(self, at, limit)
+            }
+            fn grid(
+                &self,
+                job: &str,
+                span: $crate::model::Span,
+                names: &[String],
+            ) -> Result<$crate::model::Grid, $crate::store::StoreError> {
+                <$store>::grid(self, job, span, names)
+            }
+            fn rows_of(
+                &self,
+                job: &str,
+                span: $crate::model::Span,
+                tests: &[String],
+            ) -> Result<($crate::model::Grid, Vec<$crate::model::Counts>), $crate::store::StoreError>
+            {
+                <$store>::rows_of(self, job, span, tests)
+            }
+            fn build_infos(
+                &self,
+                job: &str,
+            ) -> Result<
+                std::collections::HashMap<String, $crate::store::BuildInfo>,
+                $crate::store::StoreError,
+            > {
+                <$store>::build_infos(self, job)
+            }
+        }
+    };
+}
+
+mod assemble;
+mod copy;
+mod error;
 mod load;
-mod read;
-mod schema;
-mod write;
+mod location;
+mod postgres;
+mod sqlite;
 
-pub use grid::BuildInfo;
+pub use assemble::{BuildDetail, BuildInfo, FutureBuild, RunRow, StoredCell, INFRA_MESSAGE};
+pub use copy::{copy_store, CopyProgress};
+pub use error::StoreError;
 pub use load::load_grids;
-pub use read::{BuildDetail, FutureBuild, RunRow, StoredCell};
-pub use write::InsertOutcome;
+pub use location::{default_path, Location, PgTarget};
 
-use rusqlite::Connection;
+use crate::model::{Build, Counts, Grid, PerfPoint, Span};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// How long one write may wait for another process's transaction to finish.
+/// How long one write may wait for another writer (SQLite's lock; PostgreSQL's row
+/// locks are waited for by the server).
 pub const DEFAULT_BUSY_DEADLINE: Duration = Duration::from_secs(60);
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{path}: cannot create the store's directory: {source}")]
-    CreateDir {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
+/// What happened to a build handed to [`Store::insert_build`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted {
+        cells: usize,
     },
-    #[error("{path}: cannot open the store: {source}")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error("{path}: schema version {found} is newer than this trellis understands ({supported})")]
-    TooNew {
-        path: PathBuf,
-        found: i64,
-        supported: i64,
-    },
-    #[error("{path}: the store is read-only (the file or its directory cannot be written), and this command writes to it")]
-    ReadOnly { path: PathBuf },
-    #[error(
-        "{path}: schema version {found} needs migrating to {supported}, but the store is read-only"
-    )]
-    ReadOnlyOld {
-        path: PathBuf,
-        found: i64,
-        supported: i64,
-    },
-    #[error("{path}: still locked by another writer after {waited:?}")]
-    Busy { path: PathBuf, waited: Duration },
-    #[error("{path}: {context}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        context: &'static str,
-        #[source]
-        source: rusqlite::Error,
+    /// The same (job, build) is stored already; nothing was changed.
+    AlreadyStored,
+    /// The stored build was provisional (a RUNNING `Overall` or `Pod` cell) and has
+    /// been replaced, in the same transaction, by this one.
+    Updated {
+        cells: usize,
     },
 }
 
-impl StoreError {
-    pub fn hint(&self) -> &'static str {
-        match self {
-            StoreError::CreateDir { .. } | StoreError::Open { .. } => {
-                "pass a writable location with --db or TRELLIS_DB"
-            }
-            StoreError::TooNew { .. } => "upgrade trellis, or point --db at another store (this one was not touched)",
-            StoreError::ReadOnly { .. } => {
-                "reading commands work on it as it is; to write, make the file and its directory writable, or copy it"
-            }
-            StoreError::ReadOnlyOld { .. } => {
-                "open it once with write access (any trellis command migrates it), or use a copy"
-            }
-            StoreError::Busy { .. } => {
-                "another trellis holds the store; writes wait up to 60 s for it: let it finish, then retry"
-            }
-            StoreError::Sqlite { .. } => {
-                "the store may be damaged; check `sqlite3 FILE 'PRAGMA integrity_check'`"
-            }
-        }
-    }
+/// What a database must do to be a trellis store. Each method is one read or one
+/// transaction; [`Store`] adds what is common to both.
+trait Backend: Send {
+    /// Stores `build` in one transaction (see [`Store::insert_build`]), recording
+    /// `ingested_at` (Unix seconds) as when it was stored.
+    fn insert_build(
+        &mut self,
+        build: &Build,
+        ingested_at: i64,
+    ) -> Result<InsertOutcome, StoreError>;
+    fn jobs(&self) -> Result<Vec<String>, StoreError>;
+    fn jobs_with_pr_builds(&self) -> Result<Vec<String>, StoreError>;
+    fn test_names(&self) -> Result<Vec<String>, StoreError>;
+    fn runs(&self, job: Option<&str>) -> Result<Vec<RunRow>, StoreError>;
+    /// One build, its cells in no particular order, and its measurements.
+    fn build_detail(&self, job: &str, build: &str) -> Result<Option<BuildDetail>, StoreError>;
+    fn measurements(
+        &self,
+        job: Option<&str>,
+        stat: &str,
+        until: Option<i64>,
+    ) -> Result<Vec<PerfPoint>, StoreError>;
+    fn builds_after(&self, at: i64, limit: usize) -> Result<(Vec<FutureBuild>, u64), StoreError>;
+    fn grid(&self, job: &str, span: Span, names: &[String]) -> Result<Grid, StoreError>;
+    fn rows_of(
+        &self,
+        job: &str,
+        span: Span,
+        tests: &[String],
+    ) -> Result<(Grid, Vec<Counts>), StoreError>;
+    fn build_infos(&self, job: &str) -> Result<HashMap<String, BuildInfo>, StoreError>;
 }
 
 /// An open results store.
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
-    busy_deadline: Duration,
-    /// Interned test names already committed: name → id.
-    test_ids: HashMap<String, i64>,
-    /// Opened read-only: the file or its directory cannot be written.
-    read_only: bool,
-}
-
-/// Where the store lives when neither `--db` nor `TRELLIS_DB` says:
-/// `$XDG_DATA_HOME/trellis/trellis.db`, else `~/.local/share/trellis/trellis.db`.
-pub fn default_path() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("trellis").join("trellis.db")
+    backend: Box<dyn Backend>,
+    location: Location,
 }
 
 impl Store {
-    /// Opens (creating and migrating if needed) the store at `path`.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Self::open_with_deadline(path, DEFAULT_BUSY_DEADLINE)
+    /// Opens (creating and migrating if needed) the store at `at`: a path (SQLite) or
+    /// a [`Location`].
+    pub fn open(at: impl Into<Location>) -> Result<Store, StoreError> {
+        Self::open_with_deadline(at, DEFAULT_BUSY_DEADLINE)
     }
 
-    /// Opens the store at `path`, creating and migrating it if needed. A store that
-    /// cannot be written (a read-only file or directory) is opened read-only: reading
-    /// commands work, a write says why it cannot. A store of a newer schema is refused
-    /// before anything in it or beside it is touched.
-    pub fn open_with_deadline(path: &Path, busy_deadline: Duration) -> Result<Store, StoreError> {
-        let exists = path.exists();
-        if !exists {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
-            }
-        }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-            busy_deadline,
-            test_ids: HashMap::new(),
-            read_only: false,
+    /// Opens the store at `at`, creating and migrating it if needed. A newer schema is
+    /// refused before anything is touched. An SQLite file that cannot be written is
+    /// opened read-only: reading commands work, a write says why it cannot.
+    pub fn open_with_deadline(
+        at: impl Into<Location>,
+        busy_deadline: Duration,
+    ) -> Result<Store, StoreError> {
+        let location = at.into();
+        let backend: Box<dyn Backend> = match &location {
+            Location::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path, busy_deadline)?),
+            Location::Postgres(target) => Box::new(postgres::PgStore::open(target)?),
         };
-        store
-            .conn
-            .busy_timeout(busy_deadline)
-            .map_err(|e| store.err("setting the busy timeout", e))?;
-        // The version is read before anything is written: a newer store is refused
-        // untouched (not even switched to WAL).
-        let found = match store.schema_version() {
-            Ok(found) => found,
-            // A WAL store in a directory that cannot be written cannot make its
-            // shared-memory file: read it as an immutable file instead.
-            Err(e) if exists && e.is_unwritable() => {
-                store.reopen_read_only()?;
-                store.schema_version()?
-            }
-            Err(e) => return Err(e),
-        };
-        let supported = schema::current_version();
-        if found > supported {
-            return Err(StoreError::TooNew {
-                path: store.path.clone(),
-                found,
-                supported,
-            });
-        }
-        if !store.read_only && store.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
-            store.reopen_read_only()?;
-        }
-        if !store.read_only {
-            match store.configure() {
-                Ok(()) => {}
-                Err(e) if exists && e.is_unwritable() => store.reopen_read_only()?,
-                Err(e) => return Err(e),
-            }
-        }
-        if store.read_only {
-            if found < supported {
-                return Err(StoreError::ReadOnlyOld {
-                    path: store.path.clone(),
-                    found,
-                    supported,
-                });
-            }
-            return Ok(store);
-        }
-        store.migrate()?;
-        Ok(store)
+        Ok(Store { backend, location })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the store is (printable: a PostgreSQL password is never part of it).
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    fn schema_version(&self) -> Result<i64, StoreError> {
-        self.conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| self.err("reading the schema version", e))
+    /// Stores `build` and its cells in one transaction. Re-ingesting a build that is
+    /// already stored changes nothing; a provisional one (still running when read) is
+    /// replaced.
+    pub fn insert_build(&mut self, build: &Build) -> Result<InsertOutcome, StoreError> {
+        self.backend
+            .insert_build(build, chrono::Utc::now().timestamp())
     }
 
-    /// Reopens the store read-only, as an immutable file: nothing is created beside
-    /// it, nothing in it changes. (A write-ahead log left by a crashed writer is not
-    /// read; a clean close leaves none.)
-    fn reopen_read_only(&mut self) -> Result<(), StoreError> {
-        let uri = format!("file:{}?immutable=1", uri_path(&self.path));
-        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-            | rusqlite::OpenFlags::SQLITE_OPEN_URI
-            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        self.conn = Connection::open_with_flags(uri, flags).map_err(|source| StoreError::Open {
-            path: self.path.clone(),
-            source,
-        })?;
-        self.read_only = true;
-        Ok(())
-    }
-
-    fn configure(&self) -> Result<(), StoreError> {
-        // WAL lets `trellis runs` read while an ingest writes; NORMAL sync is durable
-        // against process crashes, which is what matters for a results cache. The mode
-        // switch bypasses SQLite's busy handler, so when several processes open a new
-        // store at once it is retried here.
-        retry_busy(self.busy_deadline, || {
-            self.conn.pragma_update(None, "journal_mode", "WAL")
-        })
-        .map_err(|e| match e {
-            WriteError::Busy(waited) => StoreError::Busy {
-                path: self.path.clone(),
-                waited,
-            },
-            WriteError::Sqlite(e) => self.err("switching to WAL", e),
-        })?;
-        self.conn
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| self.err("setting synchronous", e))?;
-        // A build's cells land in every test's part of the by-test index: with SQLite's
-        // default 2 MB page cache those writes go to disk page by page. 32 MB (a bound
-        // per connection) keeps a release-scale index's hot pages in memory.
-        self.conn
-            .pragma_update(None, "cache_size", -32_768)
-            .map_err(|e| self.err("setting the page cache size", e))?;
-        Ok(())
-    }
-
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let found = self.schema_version()?;
-        let supported = schema::current_version();
-        if found == supported {
-            return Ok(());
-        }
-        let path = self.path.clone();
-        self.with_write(|tx| {
-            // Re-read inside the write lock: another process may have migrated first.
-            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(now as usize) {
-                tx.execute_batch(sql)?;
-                tx.pragma_update(None, "user_version", i as i64 + 1)?;
-            }
-            Ok(())
-        })
-        .map_err(|e| match e {
-            WriteError::Busy(waited) => StoreError::Busy { path, waited },
-            WriteError::Sqlite(source) if is_read_only(&source) => StoreError::ReadOnly { path },
-            WriteError::Sqlite(source) => StoreError::Sqlite {
-                path,
-                context: "migrating the schema",
-                source,
-            },
-        })
-    }
-
-    /// An SQLite error as the store reports it: a write refused because the store
-    /// cannot be written says so, not "may be damaged".
-    fn err(&self, context: &'static str, source: rusqlite::Error) -> StoreError {
-        if is_read_only(&source) {
-            return StoreError::ReadOnly {
-                path: self.path.clone(),
-            };
-        }
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            context,
-            source,
-        }
-    }
-}
-
-/// Whether SQLite refused a write because the store cannot be written.
-fn is_read_only(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ffi::ErrorCode::ReadOnly)
-}
-
-impl StoreError {
-    /// Whether the store exists but cannot be written: read-only, or (a WAL store in a
-    /// directory that cannot be written) its shared-memory file cannot be made.
-    fn is_unwritable(&self) -> bool {
-        match self {
-            StoreError::ReadOnly { .. } => true,
-            StoreError::Sqlite {
-                source: rusqlite::Error::SqliteFailure(f, _),
-                ..
-            } => f.code == rusqlite::ffi::ErrorCode::CannotOpen,
-            _ => false,
-        }
-    }
-}
-
-/// A path for an SQLite `file:` URI: `%`, `?` and `#` escaped.
-fn uri_path(path: &Path) -> String {
-    let mut out = String::new();
-    for ch in path.to_string_lossy().chars() {
-        match ch {
-            '%' => out.push_str("%25"),
-            '?' => out.push_str("%3f"),
-            '#' => out.push_str("%23"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-enum WriteError {
-    Busy(Duration),
-    Sqlite(rusqlite::Error),
-}
-
-impl From<rusqlite::Error> for WriteError {
-    fn from(e: rusqlite::Error) -> Self {
-        WriteError::Sqlite(e)
-    }
-}
-
-impl Store {
-    /// Runs `body` in an IMMEDIATE transaction, retrying while another writer holds
-    /// the lock, up to the busy deadline. Nothing is kept unless `body` succeeds.
-    fn with_write<T>(
+    /// Stores `build` recording `ingested_at` as when it was first stored: what a
+    /// copy between stores keeps.
+    pub(crate) fn insert_build_at(
         &mut self,
-        mut body: impl FnMut(&rusqlite::Transaction<'_>) -> Result<T, rusqlite::Error>,
-    ) -> Result<T, WriteError> {
-        let deadline = self.busy_deadline;
-        let conn = &mut self.conn;
-        retry_busy(deadline, || {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let out = body(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
+        build: &Build,
+        ingested_at: i64,
+    ) -> Result<InsertOutcome, StoreError> {
+        self.backend.insert_build(build, ingested_at)
     }
-}
 
-/// Runs `attempt` until it stops failing with SQLITE_BUSY/LOCKED or `deadline` passes.
-fn retry_busy<T>(
-    deadline: Duration,
-    mut attempt: impl FnMut() -> Result<T, rusqlite::Error>,
-) -> Result<T, WriteError> {
-    let start = std::time::Instant::now();
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        match attempt() {
-            Err(e) if is_busy(&e) && start.elapsed() < deadline => {
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_millis(500));
-            }
-            Err(e) if is_busy(&e) => return Err(WriteError::Busy(start.elapsed())),
-            other => return other.map_err(WriteError::Sqlite),
+    /// Every job name in the store.
+    pub fn jobs(&self) -> Result<Vec<String>, StoreError> {
+        self.backend.jobs()
+    }
+
+    /// Jobs with at least one PR build (pre-submit jobs), by name.
+    pub fn jobs_with_pr_builds(&self) -> Result<Vec<String>, StoreError> {
+        self.backend.jobs_with_pr_builds()
+    }
+
+    /// Interned test names, indexed by id (index 0 is unused; ids without a name are
+    /// empty).
+    pub fn test_names(&self) -> Result<Vec<String>, StoreError> {
+        self.backend.test_names()
+    }
+
+    /// Every stored build (optionally of one job), by job, newest first.
+    pub fn runs(&self, job: Option<&str>) -> Result<Vec<RunRow>, StoreError> {
+        self.backend.runs(job)
+    }
+
+    /// One build and its cells, failures first; `None` when not stored.
+    pub fn build_detail(&self, job: &str, build: &str) -> Result<Option<BuildDetail>, StoreError> {
+        let mut detail = self.backend.build_detail(job, build)?;
+        if let Some(d) = &mut detail {
+            assemble::sort_for_display(&mut d.cells);
         }
+        Ok(detail)
     }
-}
 
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
+    /// One statistic (`Perc99`, …) of every stored series, optionally of one job and
+    /// of builds started before `until`, by job and then build start (oldest first).
+    pub fn measurements(
+        &self,
+        job: Option<&str>,
+        stat: &str,
+        until: Option<i64>,
+    ) -> Result<Vec<PerfPoint>, StoreError> {
+        self.backend.measurements(job, stat, until)
+    }
+
+    /// Builds that started after `at` (Unix seconds), earliest first, at most `limit`,
+    /// with how many there are in all.
+    pub fn builds_after(
+        &self,
+        at: i64,
+        limit: usize,
+    ) -> Result<(Vec<FutureBuild>, u64), StoreError> {
+        self.backend.builds_after(at, limit)
+    }
+
+    /// The grid of `job`: the builds `span` takes (its newest build when none started
+    /// inside), newest first; rows sorted by name. Failure messages are kept for
+    /// failing cells only. `names` is [`Store::test_names`].
+    pub fn grid(&self, job: &str, span: Span, names: &[String]) -> Result<Grid, StoreError> {
+        self.backend.grid(job, span, names)
+    }
+
+    /// The rows of `tests` only (those stored; others are absent) in `job`'s builds in
+    /// `span`, with each build's stored counts: what judging a few tests against a long
+    /// history needs, read by test instead of the whole grid. Messages are not read: a
+    /// failing cell whose message is one word (an infra failure) gets
+    /// [`INFRA_MESSAGE`] in its place, the others none.
+    pub fn rows_of(
+        &self,
+        job: &str,
+        span: Span,
+        tests: &[String],
+    ) -> Result<(Grid, Vec<Counts>), StoreError> {
+        self.backend.rows_of(job, span, tests)
+    }
+
+    /// Source, result, PR and metadata of every build of `job`, by build id.
+    pub fn build_infos(&self, job: &str) -> Result<HashMap<String, BuildInfo>, StoreError> {
+        self.backend.build_infos(job)
+    }
 }

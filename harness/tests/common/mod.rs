@@ -217,3 +217,45 @@ pub fn certify_v133(db: &Path, build: &Path, submission: &Path, out: &Path) -> O
         .output()
         .expect("trellis runs")
 }
+
+/// Simulates two jobs with flakes and infra outages into `store`, then checks that
+/// `rows_of` (a few tests read by test) matches the whole grid for those tests: every
+/// status and retry count in the same columns, and the infra marker exactly where a
+/// failure's message is one word.
+pub fn rows_of_match_the_whole_grid(store: &mut trellis::store::Store) {
+    use trellis::model::Span;
+    let mut opts =
+        trellis::simulate::SimOptions::new(vec!["a".into(), "b".into()], 60, 80, 1_790_000_000);
+    opts.flaky_share = 0.3;
+    opts.outage_probability = 0.1;
+    let truth = trellis::simulate::simulate(&opts, |b| store.insert_build(&b).map(|_| ())).unwrap();
+    // Job a has outage builds inside the window (seed 1): infra cells to compare.
+    assert!(truth
+        .outages
+        .iter()
+        .any(|(job, build)| job == "a" && build.as_str() > "1700000000040"));
+    let names = store.test_names().unwrap();
+    let span = Span {
+        since: Some(1_790_000_000 - 30 * 7200),
+        until: Some(1_790_000_000),
+    };
+    let full = store.grid("a", span, &names).unwrap();
+    let wanted: Vec<String> = full.rows.iter().step_by(7).cloned().collect();
+    let (part, counts) = store.rows_of("a", span, &wanted).unwrap();
+    assert_eq!(part.columns, full.columns);
+    assert_eq!(counts.len(), full.columns.len());
+    let mut infra = 0;
+    for (r, name) in part.rows.iter().enumerate() {
+        let f = full.rows.iter().position(|n| n == name).unwrap();
+        assert_eq!(part.row(r), full.row(f), "{name}");
+        for c in 0..full.columns.len() {
+            assert_eq!(part.attempts(r, c), full.attempts(f, c));
+            let one_word = full
+                .message(f, c)
+                .is_some_and(trellis::analysis::flakes::is_infra_message);
+            assert_eq!(part.message(r, c).is_some(), one_word, "{name} column {c}");
+            infra += usize::from(one_word);
+        }
+    }
+    assert!(infra > 0, "no outage cells among the rows read");
+}

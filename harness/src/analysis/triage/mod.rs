@@ -143,12 +143,16 @@ impl Clusterer {
     }
 }
 
-/// Most failures first, then by text: the order groups are tried and printed in.
+/// Most failures first, then by text, then by first failure: the order groups are
+/// tried and printed in. The last key matters: two tests' groups may share size and
+/// text, and the threads clustering tests finish in any order, so without it which
+/// group absorbs the other (and so a cluster's example) changed from run to run.
 fn by_size(a: &Group, b: &Group) -> std::cmp::Ordering {
     b.members
         .len()
         .cmp(&a.members.len())
         .then_with(|| a.shape.text.cmp(&b.shape.text))
+        .then_with(|| a.members.first().cmp(&b.members.first()))
 }
 
 /// One test's failures clustered: identical normalised texts first, then by distance.

@@ -1,19 +1,14 @@
 //! Reading a job's builds and cells back as a grid, for analysis.
 
-use super::{Store, StoreError};
-use crate::model::{CellStatus, CountBucket, Counts};
-use crate::model::{Column, Grid, Span};
+use super::SqliteStore;
+use crate::model::{CellStatus, Column, CountBucket, Counts, Grid, Span};
+use crate::store::assemble::{take_span, GridAssembler, SpanBuild, SpanColumns};
+use crate::store::{BuildInfo, StoreError, INFRA_MESSAGE};
 use rusqlite::{params, OptionalExtension};
 
-/// The builds of a span: their row ids, columns and stored counts, newest first.
-type SpanColumns = (Vec<i64>, Vec<Column>, Vec<Counts>);
-
-/// What [`Store::rows_of`] puts where a failing cell's message was one word.
-pub const INFRA_MESSAGE: &str = "InfraFailure";
-
-impl Store {
+impl SqliteStore {
     /// Every job name in the store.
-    pub fn jobs(&self) -> Result<Vec<String>, StoreError> {
+    pub(super) fn jobs(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT name FROM jobs ORDER BY name")
@@ -26,7 +21,7 @@ impl Store {
     }
 
     /// Jobs with at least one PR build (pre-submit jobs), by name.
-    pub fn jobs_with_pr_builds(&self) -> Result<Vec<String>, StoreError> {
+    pub(super) fn jobs_with_pr_builds(&self) -> Result<Vec<String>, StoreError> {
         let err = |e| self.err("listing pre-submit jobs", e);
         let mut stmt = self
             .conn
@@ -44,7 +39,7 @@ impl Store {
     }
 
     /// Interned test names, indexed by id (ids are dense from 1; index 0 is unused).
-    pub fn test_names(&self) -> Result<Vec<String>, StoreError> {
+    pub(super) fn test_names(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT id, name FROM tests ORDER BY id")
@@ -65,15 +60,11 @@ impl Store {
         Ok(names)
     }
 
-    /// The grid of `job`: the builds `span` takes (its newest build when none started
-    /// inside), newest first; rows sorted by name. Failure messages are kept for failing
-    /// cells only.
-    pub fn grid(&self, job: &str, span: Span, names: &[String]) -> Result<Grid, StoreError> {
+    /// The grid of `job` (see [`crate::store::Store::grid`]).
+    pub(super) fn grid(&self, job: &str, span: Span, names: &[String]) -> Result<Grid, StoreError> {
         let err = |e| self.err("reading a grid", e);
-        let (ids, columns, _) = self.columns_in(job, span)?;
-        let mut grid = Grid::new(job.to_string(), columns);
-        // Test ids are dense: a vector beats a hash map on millions of cells.
-        let mut row_of: Vec<u32> = vec![u32::MAX; names.len() + 1];
+        let SpanColumns { ids, columns, .. } = self.columns_in(job, span)?;
+        let mut grid = GridAssembler::new(job, columns, names);
         let mut cells = self
             .conn
             .prepare_cached(
@@ -83,34 +74,18 @@ impl Store {
         for (col, build_id) in ids.iter().enumerate() {
             let mut rows = cells.query([build_id]).map_err(err)?;
             while let Some(r) = rows.next().map_err(err)? {
-                let test = usize::try_from(r.get::<_, i64>(0).map_err(err)?).unwrap_or(0);
                 let status =
                     CellStatus::from_code(r.get(1).map_err(err)?).unwrap_or(CellStatus::Unknown);
-                if test >= row_of.len() {
-                    row_of.resize(test + 1, u32::MAX);
-                }
-                let row = match row_of[test] {
-                    u32::MAX => {
-                        let name = names.get(test).cloned().unwrap_or_default();
-                        let row = grid.add_row(name);
-                        row_of[test] = row as u32;
-                        row
-                    }
-                    row => row as usize,
-                };
-                let message = if status.bucket() == CountBucket::Fail {
-                    r.get::<_, Option<String>>(2).map_err(err)?
-                } else {
-                    None
-                };
-                grid.set(row, col, status, message);
-                if status == CellStatus::Flaky {
-                    grid.set_attempts(row, col, r.get(3).map_err(err)?);
-                }
+                grid.cell(
+                    col,
+                    r.get(0).map_err(err)?,
+                    status,
+                    || r.get::<_, Option<String>>(2).map_err(err),
+                    || r.get(3).map_err(err),
+                )?;
             }
         }
-        grid.sort_rows();
-        Ok(grid)
+        Ok(grid.finish())
     }
 
     /// The builds `span` takes of `job`, newest first: their row ids, their columns
@@ -127,44 +102,31 @@ impl Store {
                  ORDER BY b.started DESC, b.build DESC",
             )
             .map_err(err)?;
-        let mut ids = Vec::new();
-        let mut columns = Vec::new();
-        let mut counts = Vec::new();
-        let mut rows = stmt.query(params![job, span.until]).map_err(err)?;
-        while let Some(r) = rows.next().map_err(err)? {
-            let started: Option<i64> = r.get(2).map_err(err)?;
-            // Newest first (SQLite sorts unknown start times last): the first build
-            // before the window ends it, kept only when nothing inside came before it.
-            let inside = match (span.since, started) {
-                (None, _) => true,
-                (Some(since), Some(t)) => t >= since,
-                (Some(_), None) => false,
-            };
-            if !inside && !columns.is_empty() {
-                break;
-            }
-            ids.push(r.get::<_, i64>(0).map_err(err)?);
-            columns.push(Column {
-                build: r.get(1).map_err(err)?,
-                started,
-                finished: r.get(3).map_err(err)?,
-                passed: r.get(4).map_err(err)?,
-                commit: r.get(5).map_err(err)?,
-                pr: r.get::<_, Option<i64>>(6).map_err(err)?.map(|p| p as u64),
-            });
-            let n = |i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
-            counts.push(Counts {
-                pass: n(7).map_err(err)?,
-                fail: n(8).map_err(err)?,
-                flaky: n(9).map_err(err)?,
-                skip: n(10).map_err(err)?,
-                other: n(11).map_err(err)?,
-            });
-            if !inside {
-                break;
-            }
-        }
-        Ok((ids, columns, counts))
+        // SQLite sorts unknown start times last when descending, as take_span wants.
+        let rows = stmt
+            .query_map(params![job, span.until], |r| {
+                let n = |i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+                Ok(SpanBuild {
+                    id: r.get(0)?,
+                    column: Column {
+                        build: r.get(1)?,
+                        started: r.get(2)?,
+                        finished: r.get(3)?,
+                        passed: r.get(4)?,
+                        commit: r.get(5)?,
+                        pr: r.get::<_, Option<i64>>(6)?.map(|p| p as u64),
+                    },
+                    counts: Counts {
+                        pass: n(7)?,
+                        fail: n(8)?,
+                        flaky: n(9)?,
+                        skip: n(10)?,
+                        other: n(11)?,
+                    },
+                })
+            })
+            .map_err(err)?;
+        take_span(rows, span).map_err(err)
     }
 
     /// The rows of `tests` only (those stored; others are absent) in `job`'s builds in
@@ -172,14 +134,18 @@ impl Store {
     /// history needs, read from the by-test index instead of the whole grid. Messages
     /// are not read: a failing cell whose message is one word (an infra failure) gets
     /// [`INFRA_MESSAGE`] in its place, the others none.
-    pub fn rows_of(
+    pub(super) fn rows_of(
         &self,
         job: &str,
         span: Span,
         tests: &[String],
     ) -> Result<(Grid, Vec<Counts>), StoreError> {
         let err = |e| self.err("reading test rows", e);
-        let (ids, columns, counts) = self.columns_in(job, span)?;
+        let SpanColumns {
+            ids,
+            columns,
+            counts,
+        } = self.columns_in(job, span)?;
         let mut grid = Grid::new(job.to_string(), columns);
         let mut test_id = self
             .conn
@@ -247,18 +213,9 @@ impl Store {
     }
 }
 
-/// What a build page shows beyond its cells.
-#[derive(Debug, Clone, Default)]
-pub struct BuildInfo {
-    pub source: String,
-    pub result: Option<String>,
-    pub pr: Option<u64>,
-    pub metadata: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Store {
+impl SqliteStore {
     /// Source, result, PR and metadata of every build of `job`, by build id.
-    pub fn build_infos(
+    pub(super) fn build_infos(
         &self,
         job: &str,
     ) -> Result<std::collections::HashMap<String, BuildInfo>, StoreError> {

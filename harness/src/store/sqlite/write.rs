@@ -2,32 +2,22 @@
 //! a build stored while it was still running (or waiting for its podinfo.json) is
 //! replaced by the next ingest of it, as TestGrid re-reads such builds.
 
-use super::{Store, StoreError, WriteError};
+use super::{SqliteStore, WriteError};
 use crate::model::{self, Build, CellStatus};
+use crate::store::{InsertOutcome, StoreError};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::HashMap;
 
-/// What happened to a build handed to [`Store::insert_build`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InsertOutcome {
-    Inserted {
-        cells: usize,
-    },
-    /// The same (job, build) is stored already; nothing was changed.
-    AlreadyStored,
-    /// The stored build was provisional (a RUNNING `Overall` or `Pod` cell) and has
-    /// been replaced, in the same transaction, by this one.
-    Updated {
-        cells: usize,
-    },
-}
-
-impl Store {
+impl SqliteStore {
     /// Stores `build` and its cells in one transaction. Re-ingesting a build that is
     /// already stored changes nothing.
-    pub fn insert_build(&mut self, build: &Build) -> Result<InsertOutcome, StoreError> {
+    pub(super) fn insert_build(
+        &mut self,
+        build: &Build,
+        ingested_at: i64,
+    ) -> Result<InsertOutcome, StoreError> {
         let known = std::mem::take(&mut self.test_ids);
-        let result = self.with_write(|tx| write_build(tx, build, &known));
+        let result = self.with_write(|tx| write_build(tx, build, &known, ingested_at));
         self.test_ids = known;
         match result {
             Ok((outcome, new_ids)) => {
@@ -36,7 +26,7 @@ impl Store {
                 Ok(outcome)
             }
             Err(WriteError::Busy(waited)) => Err(StoreError::Busy {
-                path: self.path.clone(),
+                at: self.at(),
                 waited,
             }),
             Err(WriteError::Sqlite(source)) => Err(self.err("storing a build", source)),
@@ -48,6 +38,7 @@ fn write_build(
     tx: &Transaction<'_>,
     build: &Build,
     known: &HashMap<String, i64>,
+    ingested_at: i64,
 ) -> Result<(InsertOutcome, HashMap<String, i64>), rusqlite::Error> {
     let mut new_ids = HashMap::new();
     let job_id = job_id(tx, &build.job)?;
@@ -92,7 +83,7 @@ fn write_build(
             counts.flaky as i64,
             counts.skip as i64,
             counts.other as i64,
-            chrono::Utc::now().timestamp(),
+            ingested_at,
         ],
     )?;
     let build_row = tx.last_insert_rowid();

@@ -1,73 +1,9 @@
 //! Reading back what is stored: the run list and one build's cells.
 
-use super::{Store, StoreError};
-use crate::model::{CellStatus, CountBucket, Counts};
+use super::SqliteStore;
+use crate::model::{CellStatus, Counts, Measurement};
+use crate::store::{BuildDetail, FutureBuild, RunRow, StoreError, StoredCell};
 use rusqlite::{params, OptionalExtension, Row};
-use serde::Serialize;
-use serde_json::{Map, Value};
-
-/// One build as `trellis runs` lists it (also its `--json` shape).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunRow {
-    pub job: String,
-    pub build: String,
-    pub started: Option<i64>,
-    pub finished: Option<i64>,
-    pub passed: Option<bool>,
-    pub commit: Option<String>,
-    pub counts: Counts,
-}
-
-/// One build with everything stored about it.
-#[derive(Debug, Clone, Serialize)]
-pub struct BuildDetail {
-    #[serde(flatten)]
-    pub run: RunRow,
-    pub result: Option<String>,
-    pub pr: Option<u64>,
-    pub source: String,
-    pub metadata: Map<String, Value>,
-    pub cells: Vec<StoredCell>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StoredCell {
-    pub test: String,
-    pub status: CellStatus,
-    pub duration: Option<f64>,
-    pub attempts: u32,
-    pub message: Option<String>,
-}
-
-impl BuildDetail {
-    /// The stored build as the model's `Build` (what ingest would have read).
-    pub fn into_build(self) -> crate::model::Build {
-        crate::model::Build {
-            job: self.run.job,
-            build: self.run.build,
-            started: self.run.started,
-            finished: self.run.finished,
-            passed: self.run.passed,
-            commit: self.run.commit,
-            pr: self.pr,
-            result: self.result,
-            source: self.source,
-            metadata: self.metadata,
-            cells: self
-                .cells
-                .into_iter()
-                .map(|c| crate::model::Cell {
-                    test: c.test,
-                    status: c.status,
-                    duration: c.duration,
-                    attempts: c.attempts,
-                    message: c.message,
-                })
-                .collect(),
-            ..crate::model::Build::default()
-        }
-    }
-}
 
 const RUN_COLUMNS: &str = "j.name, b.build, b.started, b.finished, b.passed, b.commit_id,
      b.n_pass, b.n_fail, b.n_flaky, b.n_skip, b.n_other";
@@ -90,9 +26,9 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Every stored build (optionally of one job), by job, newest first.
-    pub fn runs(&self, job: Option<&str>) -> Result<Vec<RunRow>, StoreError> {
+    pub(super) fn runs(&self, job: Option<&str>) -> Result<Vec<RunRow>, StoreError> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM builds b JOIN jobs j ON j.id = b.job_id
              WHERE ?1 IS NULL OR j.name = ?1
@@ -110,9 +46,14 @@ impl Store {
     }
 
     /// One build and its cells, failures first; `None` when not stored.
-    pub fn build_detail(&self, job: &str, build: &str) -> Result<Option<BuildDetail>, StoreError> {
+    pub(super) fn build_detail(
+        &self,
+        job: &str,
+        build: &str,
+    ) -> Result<Option<BuildDetail>, StoreError> {
         let sql = format!(
-            "SELECT {RUN_COLUMNS}, b.id, b.result, b.pr, b.source, b.metadata
+            "SELECT {RUN_COLUMNS}, b.id, b.result, b.pr, b.source, b.metadata,
+                    b.skipped_dropped, b.ingested_at
              FROM builds b JOIN jobs j ON j.id = b.job_id
              WHERE j.name = ?1 AND b.build = ?2"
         );
@@ -122,36 +63,59 @@ impl Store {
                 Ok((
                     run_row(r)?,
                     r.get::<_, i64>(11)?,
-                    r.get::<_, Option<String>>(12)?,
-                    r.get::<_, Option<i64>>(13)?,
-                    r.get::<_, String>(14)?,
-                    r.get::<_, String>(15)?,
+                    BuildDetail {
+                        run: RunRow::default(),
+                        result: r.get(12)?,
+                        pr: r.get::<_, Option<i64>>(13)?.map(|p| p as u64),
+                        source: r.get(14)?,
+                        metadata: serde_json::from_str(&r.get::<_, String>(15)?)
+                            .unwrap_or_default(),
+                        cells: Vec::new(),
+                        skipped_dropped: r.get::<_, i64>(16)?.max(0) as u64,
+                        ingested_at: r.get(17)?,
+                        measurements: Vec::new(),
+                    },
                 ))
             })
             .optional()
             .map_err(|e| self.err("reading a build", e))?;
-        let Some((run, id, result, pr, source, metadata)) = head else {
+        let Some((run, id, mut detail)) = head else {
             return Ok(None);
         };
-        let mut cells = self.cells_of(id)?;
-        cells.sort_by(|a, b| {
-            rank(a.status)
-                .cmp(&rank(b.status))
-                .then_with(|| a.test.cmp(&b.test))
-        });
-        Ok(Some(BuildDetail {
-            run,
-            result,
-            pr: pr.map(|p| p as u64),
-            source,
-            metadata: serde_json::from_str(&metadata).unwrap_or_default(),
-            cells,
-        }))
+        detail.run = run;
+        detail.cells = self.cells_of(id)?;
+        detail.measurements = self.measurements_of(id)?;
+        Ok(Some(detail))
+    }
+
+    /// A build's measurements as ingest read them: one item per series.
+    fn measurements_of(&self, build_row: i64) -> Result<Vec<Measurement>, StoreError> {
+        let err = |e| self.err("reading a build's measurements", e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT series, file, labels, unit, stat, value FROM measurements
+                 WHERE build_id = ?1 ORDER BY series, stat",
+            )
+            .map_err(err)?;
+        let mut rows = stmt.query([build_row]).map_err(err)?;
+        let mut items = crate::store::assemble::MeasurementRows::default();
+        while let Some(r) = rows.next().map_err(err)? {
+            items.push(
+                r.get(0).map_err(err)?,
+                r.get(1).map_err(err)?,
+                &r.get::<_, String>(2).map_err(err)?,
+                r.get(3).map_err(err)?,
+                r.get(4).map_err(err)?,
+                r.get(5).map_err(err)?,
+            );
+        }
+        Ok(items.finish())
     }
 
     /// One statistic (`Perc99`, …) of every stored series, optionally of one job and
     /// of builds started before `until`, by job and then build start (oldest first).
-    pub fn measurements(
+    pub(super) fn measurements(
         &self,
         job: Option<&str>,
         stat: &str,
@@ -211,30 +175,10 @@ impl Store {
     }
 }
 
-/// Display order of `trellis show`: failures, flakes, other, skips, passes.
-fn rank(status: CellStatus) -> u8 {
-    match status.bucket() {
-        CountBucket::Fail => 0,
-        CountBucket::Flaky => 1,
-        CountBucket::Other => 2,
-        CountBucket::Skip => 3,
-        CountBucket::Pass => 4,
-    }
-}
-
-/// A build dated after the time an analysis judges at: not evidence, and worth a look
-/// (a wrong clock, or a forged `started.json`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FutureBuild {
-    pub job: String,
-    pub build: String,
-    pub started: i64,
-}
-
-impl Store {
+impl SqliteStore {
     /// Builds that started after `at` (Unix seconds), earliest first, at most `limit`,
     /// with how many there are in all.
-    pub fn builds_after(
+    pub(super) fn builds_after(
         &self,
         at: i64,
         limit: usize,
