@@ -181,6 +181,18 @@ fn both_stores_give_the_same_answers_and_copy_exactly() {
     assert!(expected.len() > 100, "{} builds", expected.len() - 5);
     assert_same(&everything(db(&pg), now), &expected);
 
+    // A database from before the packed grid layout (schema 1) is packed on first
+    // open and answers as before.
+    let mut c = admin(&pg);
+    c.batch_execute("DROP TABLE packed_cells; UPDATE trellis_schema SET version = 1")
+        .unwrap();
+    assert_same(&everything(db(&pg), now), &expected);
+    let packed: i64 = c
+        .query_one("SELECT count(*) FROM packed_cells", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(packed as usize, expected.len() - 5);
+
     // SQLite → PostgreSQL → SQLite, exactly.
     let pg2 = fresh_db(&server, "copy");
     let copied = migrate(lite.to_str().unwrap(), &pg2);
@@ -324,15 +336,26 @@ fn eight_concurrent_ingest_processes_lose_nothing() {
     assert_eq!(stored as usize, cells);
 }
 
-/// Waits (bounded) until a trellis connection is inside a build's cell insert.
-fn wait_for_cell_insert(admin: &mut postgres::Client, deadline: Duration) -> Option<i32> {
+/// The database a test URL names (other tests share the server).
+fn db_name(url: &str) -> String {
+    let path = url.rsplit_once('/').unwrap().1;
+    path.split('?').next().unwrap().to_string()
+}
+
+/// Waits (bounded) until a trellis connection to `url`'s database is inside a build's
+/// cell insert.
+fn wait_for_cell_insert(
+    admin: &mut postgres::Client,
+    url: &str,
+    deadline: Duration,
+) -> Option<i32> {
     let start = Instant::now();
     while start.elapsed() < deadline {
         let row = admin
             .query_opt(
                 "SELECT pid FROM pg_stat_activity WHERE application_name = 'trellis'
-                 AND query LIKE 'INSERT INTO cells%' LIMIT 1",
-                &[],
+                 AND datname = $1 AND query LIKE 'INSERT INTO cells%' LIMIT 1",
+                &[&db_name(url)],
             )
             .unwrap();
         if let Some(row) = row {
@@ -343,14 +366,15 @@ fn wait_for_cell_insert(admin: &mut postgres::Client, deadline: Duration) -> Opt
     None
 }
 
-/// Waits (bounded) until no trellis connection is left on the server.
-fn wait_for_no_trellis(admin: &mut postgres::Client) {
+/// Waits (bounded) until no trellis connection to `url`'s database is left.
+fn wait_for_no_trellis(admin: &mut postgres::Client, url: &str) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
         let n: i64 = admin
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'trellis'",
-                &[],
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'trellis'
+                 AND datname = $1",
+                &[&db_name(url)],
             )
             .unwrap()
             .get(0);
@@ -404,12 +428,12 @@ fn a_writer_killed_or_cut_off_mid_build_leaves_no_half_build() {
 
     let pg = fresh_db(&server, "kill");
     let mut child = big_simulation(&pg, &truth).spawn().unwrap();
-    let seen = wait_for_cell_insert(&mut watch, Duration::from_secs(60));
+    let seen = wait_for_cell_insert(&mut watch, &pg, Duration::from_secs(60));
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(seen.is_some(), "never saw a cell insert: {}", stderr(&out));
     assert!(!out.status.success());
-    wait_for_no_trellis(&mut watch);
+    wait_for_no_trellis(&mut watch, &pg);
     let stored = assert_no_half_builds(&pg);
     assert!(stored < 3, "the kill came after the last build");
     let again = big_simulation(&pg, &truth).output().unwrap();
@@ -418,7 +442,8 @@ fn a_writer_killed_or_cut_off_mid_build_leaves_no_half_build() {
 
     let pg = fresh_db(&server, "cut");
     let child = big_simulation(&pg, &truth).spawn().unwrap();
-    let pid = wait_for_cell_insert(&mut watch, Duration::from_secs(60)).expect("a cell insert");
+    let pid =
+        wait_for_cell_insert(&mut watch, &pg, Duration::from_secs(60)).expect("a cell insert");
     watch
         .execute("SELECT pg_terminate_backend($1)", &[&pid])
         .unwrap();
@@ -426,7 +451,7 @@ fn a_writer_killed_or_cut_off_mid_build_leaves_no_half_build() {
     assert!(!out.status.success(), "{}", stdout(&out));
     let says = stderr(&out);
     assert!(says.contains("run the command again"), "{says}");
-    wait_for_no_trellis(&mut watch);
+    wait_for_no_trellis(&mut watch, &pg);
     assert!(assert_no_half_builds(&pg) < 3);
     let again = big_simulation(&pg, &truth).output().unwrap();
     assert!(again.status.success(), "{}", stderr(&again));

@@ -328,3 +328,40 @@ fn rows_of_a_few_tests_match_the_whole_grid() {
     let mut store = Store::open(tmp.path().join("s.db")).unwrap();
     common::rows_of_match_the_whole_grid(&mut store);
 }
+
+/// A store from before the packed grid layout (schema 3) is brought up to date on
+/// first open — every build's cells packed in the migration's transaction — and
+/// every grid-reading command answers as before.
+#[test]
+fn a_store_from_before_packed_cells_is_packed_on_first_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    common::simulate_and_ingest(&db, &tmp.path().join("sim"), 30, 60, &["--jobs", "2"]);
+    let now = "1800000000";
+    let answers = |db: &std::path::Path| -> Vec<String> {
+        ["status", "flakes", "regressions", "triage"]
+            .iter()
+            .map(|cmd| {
+                let o = trellis(db, &[cmd, "--json", "--at", now]);
+                assert!(o.status.success(), "{}", stderr(&o));
+                stdout(&o)
+            })
+            .collect()
+    };
+    let before = answers(&db);
+    let builds = runs(&db).len() as i64;
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("DROP TABLE packed_cells; PRAGMA user_version = 3;")
+            .unwrap();
+    }
+    assert_eq!(answers(&db), before);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    let packed: i64 = conn
+        .query_row("SELECT count(*) FROM packed_cells", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((version, packed), (4, builds));
+}

@@ -65,30 +65,70 @@ pub fn parse(files: &[PathBuf], rounds: usize) -> Result<ParseFigures, IngestErr
     })
 }
 
-/// Store write throughput: `builds` synthetic builds of `cells` cells each, into a
-/// fresh store at `db`.
+/// Store write throughput: `writers` concurrent writers, each storing `builds`
+/// synthetic builds of `cells` cells into the store at `db`.
 pub struct IngestFigures {
+    pub writers: usize,
     pub builds: usize,
     pub cells: usize,
-    pub elapsed: Duration,
+    /// From the first write to the last writer's end.
+    pub wall: Duration,
+    /// Time spent inside `insert_build`, summed over writers.
+    pub storing: Duration,
 }
 
-pub fn ingest(db: &Path, builds: usize, cells: usize) -> Result<IngestFigures, StoreError> {
-    let mut store = Store::open(db)?;
+pub fn ingest(
+    db: &crate::store::Location,
+    writers: usize,
+    builds: usize,
+    cells: usize,
+) -> Result<IngestFigures, StoreError> {
     let names: Vec<String> = (0..cells)
         .map(|i| format!("Kubernetes e2e suite.[sig-bench] synthetic spec number {i} should behave [Conformance]"))
         .collect();
-    let mut elapsed = Duration::ZERO;
-    for b in 0..builds {
-        let build = synthetic_build(b, &names);
-        let start = Instant::now();
-        store.insert_build(&build)?;
-        elapsed += start.elapsed();
+    // Jobs no earlier run made, so a reused store (a server) stores every build.
+    let run = format!(
+        "{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    // The schema is made (or migrated) once, before the clock starts.
+    drop(Store::open(db)?);
+    let start = Instant::now();
+    let results: Vec<Result<Duration, StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..writers.max(1))
+            .map(|w| {
+                let (names, run) = (&names, &run);
+                s.spawn(move || {
+                    let mut store = Store::open(db)?;
+                    let mut storing = Duration::ZERO;
+                    for b in 0..builds {
+                        let mut build = synthetic_build(b, names);
+                        build.job = format!("bench-job-{run}-{w}");
+                        let t = Instant::now();
+                        store.insert_build(&build)?;
+                        storing += t.elapsed();
+                    }
+                    Ok(storing)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Ok(Duration::ZERO)))
+            .collect()
+    });
+    let wall = start.elapsed();
+    let mut storing = Duration::ZERO;
+    for r in results {
+        storing += r?;
     }
     Ok(IngestFigures {
-        builds,
-        cells: builds * cells,
-        elapsed,
+        writers: writers.max(1),
+        builds: writers.max(1) * builds,
+        cells: writers.max(1) * builds * cells,
+        wall,
+        storing,
     })
 }
 
@@ -195,7 +235,7 @@ pub fn dashboards_for(jobs: &[String]) -> crate::config::DashboardConfig {
 /// Loads every job's grid from `db` and computes every tab's status and the flake
 /// table, timing the two halves separately.
 pub fn analysis(
-    db: &Path,
+    db: &crate::store::Location,
     config: &crate::config::DashboardConfig,
     threads: usize,
     now: i64,
@@ -229,7 +269,7 @@ pub fn analysis(
 
 /// Fills a store with simulated history: `jobs` × `builds` × `tests`.
 pub fn generate(
-    db: &Path,
+    db: &crate::store::Location,
     jobs: usize,
     builds: usize,
     tests: usize,

@@ -37,6 +37,12 @@ pub enum StoreError {
     },
     #[error("{at}: still locked by another writer after {waited:?}")]
     Busy { at: String, waited: Duration },
+    #[error("{at}: build {build_id}'s {reason}")]
+    Damaged {
+        at: String,
+        build_id: i64,
+        reason: String,
+    },
     #[error("{at}: {context}: {source}")]
     Sqlite {
         at: String,
@@ -86,6 +92,9 @@ impl StoreError {
             }
             StoreError::Busy { .. } => {
                 "another trellis holds the store; writes wait up to 60 s for it: let it finish, then retry"
+            }
+            StoreError::Damaged { .. } => {
+                "the store is damaged: copy what it holds with `trellis store migrate` or re-ingest into a new one"
             }
             StoreError::Sqlite { .. } => {
                 "the store may be damaged; check `sqlite3 FILE 'PRAGMA integrity_check'`"

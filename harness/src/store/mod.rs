@@ -97,6 +97,7 @@ mod copy;
 mod error;
 mod load;
 mod location;
+mod packed;
 mod postgres;
 mod sqlite;
 

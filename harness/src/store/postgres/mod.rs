@@ -49,6 +49,15 @@ impl PgStore {
         Ok(store)
     }
 
+    /// A stored value that cannot be read back.
+    fn damaged(&self, build_id: i64, reason: String) -> StoreError {
+        StoreError::Damaged {
+            at: self.at.clone(),
+            build_id,
+            reason,
+        }
+    }
+
     fn err(&self, context: &'static str, source: postgres::Error) -> StoreError {
         StoreError::Postgres {
             at: self.at.clone(),
@@ -148,6 +157,9 @@ impl PgStore {
             };
             for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(now as usize) {
                 tx.batch_execute(sql)?;
+                if i as i64 + 1 == schema::PACKED_VERSION {
+                    write::backfill_packed(&mut tx)?;
+                }
                 tx.execute("UPDATE trellis_schema SET version = $1", &[&(i as i64 + 1)])?;
             }
             tx.commit()?;

@@ -5,6 +5,7 @@
 use super::PgStore;
 use crate::model::{CellStatus, Column, CountBucket, Counts, Grid, PerfPoint, Span};
 use crate::store::assemble::{take_span, GridAssembler, MeasurementRows, SpanBuild, SpanColumns};
+use crate::store::packed::{unpack, Damaged};
 use crate::store::{
     BuildDetail, BuildInfo, FutureBuild, RunRow, StoreError, StoredCell, INFRA_MESSAGE,
 };
@@ -265,33 +266,37 @@ impl PgStore {
         let SpanColumns { ids, columns, .. } = self.columns_in(job, span)?;
         let col_of: HashMap<i64, usize> = ids.iter().enumerate().map(|(c, id)| (*id, c)).collect();
         let mut grid = GridAssembler::new(job, columns, names);
-        // One statement for the whole span, streamed: messages only where kept.
+        // One statement for the whole span, streamed: a packed value per build.
         let mut client = self.client.borrow_mut();
         let err = |e| self.err("reading a grid", e);
-        let codes = failing_codes();
-        let params: [&(dyn postgres::types::ToSql + Sync); 2] = [&ids, &codes];
+        let params: [&(dyn postgres::types::ToSql + Sync); 1] = [&ids];
         let mut rows = client
             .query_raw(
-                "SELECT build_id, test_id, status,
-                        CASE WHEN status = ANY($2) THEN message END, attempts
-                 FROM cells WHERE build_id = ANY($1)",
+                "SELECT build_id, cells FROM packed_cells WHERE build_id = ANY($1)",
                 params,
             )
             .map_err(err)?;
+        let mut seen = std::collections::HashSet::new();
         use postgres::fallible_iterator::FallibleIterator as _;
         while let Some(r) = rows.next().map_err(err)? {
-            let Some(&col) = col_of.get(&r.get::<_, i64>(0)) else {
+            let build_id: i64 = r.get(0);
+            let Some(&col) = col_of.get(&build_id) else {
                 continue;
             };
-            let status =
-                CellStatus::from_code(r.get::<_, i16>(2).into()).unwrap_or(CellStatus::Unknown);
-            grid.cell(
-                col,
-                r.get(1),
-                status,
-                || Ok::<_, StoreError>(r.get(3)),
-                || Ok(r.get::<_, i32>(4).max(0) as u32),
-            )?;
+            seen.insert(build_id);
+            unpack::<Damaged>(r.get::<_, &[u8]>(1), |c| {
+                grid.cell(
+                    col,
+                    c.test_id,
+                    c.status,
+                    || Ok(c.message.map(str::to_string)),
+                    || Ok(c.attempts),
+                )
+            })
+            .map_err(|e| self.damaged(build_id, e.to_string()))?;
+        }
+        if let Some(missing) = ids.iter().find(|id| !seen.contains(*id)) {
+            return Err(self.damaged(*missing, "packed cells are missing".into()));
         }
         Ok(grid.finish())
     }

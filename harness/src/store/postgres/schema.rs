@@ -65,7 +65,19 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX measurements_by_build ON measurements (build_id);
     CREATE INDEX measurements_by_stat ON measurements (stat, build_id);
     "#,
+    // 2: each build's cells packed into one value as the grid reads them
+    // (`store::packed`); existing builds are packed by `backfill_packed` in the same
+    // transaction.
+    r#"
+    CREATE TABLE packed_cells (
+        build_id BIGINT PRIMARY KEY REFERENCES builds(id),
+        cells    BYTEA NOT NULL
+    );
+    "#,
 ];
+
+/// The version whose migration needs existing builds' cells packed after its SQL.
+pub const PACKED_VERSION: i64 = 2;
 
 /// The schema version this trellis writes.
 pub fn current_version() -> i64 {

@@ -3,6 +3,7 @@
 
 use super::{pg_text, PgStore};
 use crate::model::{self, Build, CellStatus};
+use crate::store::packed::{pack, CellIn};
 use crate::store::{InsertOutcome, StoreError};
 use std::collections::{BTreeMap, HashMap};
 
@@ -125,6 +126,7 @@ fn write_build(
             }
             tx.execute("DELETE FROM cells WHERE build_id = $1", &[&id])?;
             tx.execute("DELETE FROM measurements WHERE build_id = $1", &[&id])?;
+            tx.execute("DELETE FROM packed_cells WHERE build_id = $1", &[&id])?;
             tx.execute("DELETE FROM builds WHERE id = $1", &[&id])?;
             true
         }
@@ -185,6 +187,21 @@ fn write_build(
             &[&build_id, &tests, &status, &duration, &attempts, &message],
         )?;
     }
+    let packed = build
+        .cells
+        .iter()
+        .zip(test_ids)
+        .map(|(c, id)| CellIn {
+            test_id: *id,
+            status: c.status,
+            attempts: c.attempts,
+            message: c.message.as_deref(),
+        })
+        .collect();
+    tx.execute(
+        "INSERT INTO packed_cells (build_id, cells) VALUES ($1, $2)",
+        &[&build_id, &pack(packed)],
+    )?;
     write_measurements(&mut tx, build_id, &build.measurements)?;
     tx.commit()?;
     let cells = build.cells.len();
@@ -249,4 +266,38 @@ fn is_provisional(tx: &mut postgres::Transaction<'_>, id: i64) -> Result<bool, p
         ],
     )?;
     Ok(row.get(0))
+}
+
+/// Packs the cells of every build that has no packed value yet, inside the
+/// migration's transaction.
+pub(super) fn backfill_packed(tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
+    let ids: Vec<i64> = tx
+        .query(
+            "SELECT id FROM builds WHERE id NOT IN (SELECT build_id FROM packed_cells)",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for id in ids {
+        let rows = tx.query(
+            "SELECT test_id, status, attempts, message FROM cells WHERE build_id = $1",
+            &[&id],
+        )?;
+        let packed = rows
+            .iter()
+            .map(|r| CellIn {
+                test_id: r.get(0),
+                status: CellStatus::from_code(r.get::<_, i16>(1).into())
+                    .unwrap_or(CellStatus::Unknown),
+                attempts: r.get::<_, i32>(2).max(0) as u32,
+                message: r.get(3),
+            })
+            .collect();
+        tx.execute(
+            "INSERT INTO packed_cells (build_id, cells) VALUES ($1, $2)",
+            &[&id, &pack(packed)],
+        )?;
+    }
+    Ok(())
 }

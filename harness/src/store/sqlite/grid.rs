@@ -3,6 +3,7 @@
 use super::SqliteStore;
 use crate::model::{CellStatus, Column, CountBucket, Counts, Grid, Span};
 use crate::store::assemble::{take_span, GridAssembler, SpanBuild, SpanColumns};
+use crate::store::packed::{unpack, Damaged};
 use crate::store::{BuildInfo, StoreError, INFRA_MESSAGE};
 use rusqlite::{params, OptionalExtension};
 
@@ -65,25 +66,26 @@ impl SqliteStore {
         let err = |e| self.err("reading a grid", e);
         let SpanColumns { ids, columns, .. } = self.columns_in(job, span)?;
         let mut grid = GridAssembler::new(job, columns, names);
-        let mut cells = self
+        let mut packed = self
             .conn
-            .prepare_cached(
-                "SELECT test_id, status, message, attempts FROM cells WHERE build_id = ?1",
-            )
+            .prepare_cached("SELECT cells FROM packed_cells WHERE build_id = ?1")
             .map_err(err)?;
         for (col, build_id) in ids.iter().enumerate() {
-            let mut rows = cells.query([build_id]).map_err(err)?;
-            while let Some(r) = rows.next().map_err(err)? {
-                let status =
-                    CellStatus::from_code(r.get(1).map_err(err)?).unwrap_or(CellStatus::Unknown);
+            let mut rows = packed.query([build_id]).map_err(err)?;
+            let Some(row) = rows.next().map_err(err)? else {
+                return Err(self.damaged(*build_id, "packed cells are missing".into()));
+            };
+            let bytes = row.get_ref(0).and_then(|v| Ok(v.as_blob()?)).map_err(err)?;
+            unpack::<Damaged>(bytes, |c| {
                 grid.cell(
                     col,
-                    r.get(0).map_err(err)?,
-                    status,
-                    || r.get::<_, Option<String>>(2).map_err(err),
-                    || r.get(3).map_err(err),
-                )?;
-            }
+                    c.test_id,
+                    c.status,
+                    || Ok(c.message.map(str::to_string)),
+                    || Ok(c.attempts),
+                )
+            })
+            .map_err(|e| self.damaged(*build_id, e.to_string()))?;
         }
         Ok(grid.finish())
     }

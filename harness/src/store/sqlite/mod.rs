@@ -166,6 +166,9 @@ impl SqliteStore {
             let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
             for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(now as usize) {
                 tx.execute_batch(sql)?;
+                if i as i64 + 1 == schema::PACKED_VERSION {
+                    write::backfill_packed(tx)?;
+                }
                 tx.pragma_update(None, "user_version", i as i64 + 1)?;
             }
             Ok(())
@@ -179,6 +182,15 @@ impl SqliteStore {
                 source,
             },
         })
+    }
+
+    /// A stored value that cannot be read back.
+    fn damaged(&self, build_id: i64, reason: String) -> StoreError {
+        StoreError::Damaged {
+            at: self.at(),
+            build_id,
+            reason,
+        }
     }
 
     /// An SQLite error as the store reports it: a write refused because the store

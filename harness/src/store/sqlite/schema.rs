@@ -72,7 +72,19 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (build_id, series, stat)
     ) WITHOUT ROWID;
     "#,
+    // 4: each build's cells packed into one value as the grid reads them
+    // (`store::packed`): loading a job's grid reads a value per build, not a row per
+    // cell. Existing builds are packed by `backfill_packed` in the same transaction.
+    r#"
+    CREATE TABLE packed_cells (
+        build_id INTEGER PRIMARY KEY REFERENCES builds(id),
+        cells    BLOB NOT NULL
+    );
+    "#,
 ];
+
+/// The version whose migration needs existing builds' cells packed after its SQL.
+pub const PACKED_VERSION: i64 = 4;
 
 /// The schema version this trellis writes.
 pub fn current_version() -> i64 {

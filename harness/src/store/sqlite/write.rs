@@ -4,6 +4,7 @@
 
 use super::{SqliteStore, WriteError};
 use crate::model::{self, Build, CellStatus};
+use crate::store::packed::{pack, CellIn};
 use crate::store::{InsertOutcome, StoreError};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::HashMap;
@@ -53,6 +54,7 @@ fn write_build(
         Some(id) if is_provisional(tx, id)? => {
             tx.execute("DELETE FROM cells WHERE build_id = ?1", [id])?;
             tx.execute("DELETE FROM measurements WHERE build_id = ?1", [id])?;
+            tx.execute("DELETE FROM packed_cells WHERE build_id = ?1", [id])?;
             tx.execute("DELETE FROM builds WHERE id = ?1", [id])?;
             true
         }
@@ -94,6 +96,7 @@ fn write_build(
         "INSERT INTO cells (build_id, test_id, status, duration, attempts, message)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
+    let mut packed = Vec::with_capacity(build.cells.len());
     for cell in &build.cells {
         let test_id = match known.get(&cell.test).or_else(|| new_ids.get(&cell.test)) {
             Some(id) => *id,
@@ -120,7 +123,17 @@ fn write_build(
             cell.attempts,
             cell.message,
         ])?;
+        packed.push(CellIn {
+            test_id,
+            status: cell.status,
+            attempts: cell.attempts,
+            message: cell.message.as_deref(),
+        });
     }
+    tx.execute(
+        "INSERT INTO packed_cells (build_id, cells) VALUES (?1, ?2)",
+        params![build_row, pack(packed)],
+    )?;
     write_measurements(tx, build_row, &build.measurements)?;
     let cells = build.cells.len();
     let outcome = if replaced {
@@ -179,4 +192,32 @@ fn job_id(tx: &Transaction<'_>, name: &str) -> Result<i64, rusqlite::Error> {
     }
     tx.execute("INSERT INTO jobs (name) VALUES (?1)", [name])?;
     Ok(tx.last_insert_rowid())
+}
+
+/// Packs the cells of every build that has no packed value yet (a store from before
+/// schema 4), inside the migration's transaction.
+pub(super) fn backfill_packed(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
+    let ids: Vec<i64> = tx
+        .prepare("SELECT id FROM builds WHERE id NOT IN (SELECT build_id FROM packed_cells)")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut cells =
+        tx.prepare("SELECT test_id, status, attempts, message FROM cells WHERE build_id = ?1")?;
+    let mut add = tx.prepare("INSERT INTO packed_cells (build_id, cells) VALUES (?1, ?2)")?;
+    for id in ids {
+        let rows: Vec<(i64, i64, u32, Option<String>)> = cells
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        let packed = rows
+            .iter()
+            .map(|(test_id, status, attempts, message)| CellIn {
+                test_id: *test_id,
+                status: CellStatus::from_code(*status).unwrap_or(CellStatus::Unknown),
+                attempts: *attempts,
+                message: message.as_deref(),
+            })
+            .collect();
+        add.execute(params![id, pack(packed)])?;
+    }
+    Ok(())
 }
