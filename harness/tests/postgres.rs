@@ -354,7 +354,8 @@ fn wait_for_cell_insert(
         let row = admin
             .query_opt(
                 "SELECT pid FROM pg_stat_activity WHERE application_name = 'trellis'
-                 AND datname = $1 AND query LIKE 'INSERT INTO cells%' LIMIT 1",
+                 AND datname = $1 AND (query LIKE 'INSERT INTO cells%' OR query LIKE 'COPY cells%')
+                 LIMIT 1",
                 &[&db_name(url)],
             )
             .unwrap();
@@ -690,4 +691,37 @@ fn bad_servers_and_credentials_say_so_without_the_password() {
         Err(other) => panic!("{other}"),
         Ok(_) => panic!("a wrong password was accepted"),
     }
+}
+
+/// TLS: the server's certificate is checked against `sslrootcert`; without it (the
+/// system's roots do not know the test CA) the connection is refused and the error
+/// says how to fix it; a missing CA file is named.
+#[test]
+fn tls_is_verified_against_sslrootcert() {
+    let Some(server) = server() else { return };
+    let Ok(ca) = std::env::var("TRELLIS_TEST_PG_CA") else {
+        eprintln!("SKIPPED: TRELLIS_TEST_PG_CA is not set (the server has no TLS)");
+        return;
+    };
+    let fresh = fresh_db(&server, "tls");
+    let base = fresh.split_once('?').unwrap().0;
+    let o = trellis(
+        db(&format!("{base}?sslmode=verify-full&sslrootcert={ca}")),
+        &["runs"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = trellis(db(&format!("{base}?sslmode=require")), &["runs"]);
+    assert!(!o.status.success());
+    let says = stderr(&o);
+    assert!(
+        says.contains("TLS") && says.contains("sslrootcert=FILE"),
+        "{says}"
+    );
+    let o = trellis(
+        db(&format!(
+            "{base}?sslmode=require&sslrootcert=/nonexistent/ca.pem"
+        )),
+        &["runs"],
+    );
+    assert!(stderr(&o).contains("/nonexistent/ca.pem"), "{}", stderr(&o));
 }

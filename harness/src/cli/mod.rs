@@ -34,8 +34,8 @@ use std::path::PathBuf;
 /// trellis — Kubernetes conformance, CI-signal and flake-triage harness.
 ///
 /// Ingests CI artifacts (JUnit, Prow builds, Sonobuoy and Hydrophone output, CNCF
-/// conformance submissions) into an embedded store and shows what was stored; checks
-/// and builds CNCF conformance submissions.
+/// conformance submissions) into a store (embedded SQLite, or a PostgreSQL server)
+/// and shows what was stored; checks and builds CNCF conformance submissions.
 ///
 /// Exit codes: 0 ok; 1 failure; 2 usage; 3 some inputs rejected; 4 not found;
 /// 5 submission rejected; 6 release blocked; 7 tests failed; 8 gate blocked (a new

@@ -57,6 +57,8 @@ pub enum StoreError {
         port: u16,
         reason: String,
     },
+    #[error("{at}: TLS: {reason}")]
+    Tls { at: String, reason: String },
     #[error("{at}: the server refused the login: {reason}")]
     Login { at: String, reason: String },
     #[error("{at}: this database is not a trellis store: it holds tables trellis did not make ({tables})")]
@@ -101,6 +103,9 @@ impl StoreError {
             }
             StoreError::Unreachable { .. } => {
                 "check the host and port in --db and that the server accepts connections from here (connect_timeout=SECONDS in the URL waits longer)"
+            }
+            StoreError::Tls { .. } => {
+                "trellis checks the server's certificate: add sslrootcert=FILE (the CA that signed it, PEM) to the URL, or sslmode=disable on a network you trust"
             }
             StoreError::Login { .. } => {
                 "check the user, and the password in the URL, PGPASSWORD or ~/.pgpass (mode 0600); sslmode=disable if the server has no TLS"

@@ -263,6 +263,13 @@ fn classify_connect_error(target: &PgTarget, at: &str, e: postgres::Error) -> St
             reason: error_chain(&e),
         };
     }
+    let chain = error_chain(&e);
+    if e.as_db_error().is_none() && (chain.contains("certificate") || chain.contains("TLS")) {
+        return StoreError::Tls {
+            at: at.to_string(),
+            reason: chain,
+        };
+    }
     if e.as_db_error().is_some() || e.code() == Some(&SqlState::INVALID_CATALOG_NAME) {
         return StoreError::Postgres {
             at: at.to_string(),
@@ -300,7 +307,7 @@ fn tls(
     at: &str,
 ) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
     use rustls::pki_types::{pem::PemObject as _, CertificateDer};
-    let bad = |reason: String| StoreError::Login {
+    let bad = |reason: String| StoreError::Tls {
         at: at.to_string(),
         reason,
     };

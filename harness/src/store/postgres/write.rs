@@ -5,10 +5,9 @@ use super::{pg_text, PgStore};
 use crate::model::{self, Build, CellStatus};
 use crate::store::packed::{pack, CellIn};
 use crate::store::{InsertOutcome, StoreError};
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::Type;
 use std::collections::{BTreeMap, HashMap};
-
-/// Cells sent per statement: each array parameter stays a few megabytes.
-const CELLS_PER_STATEMENT: usize = 10_000;
 
 /// Names interned per statement.
 const NAMES_PER_STATEMENT: usize = 5_000;
@@ -167,26 +166,33 @@ fn write_build(
         return Ok(InsertOutcome::AlreadyStored);
     };
     let build_id: i64 = row.get(0);
-    let cells: Vec<(usize, &model::Cell)> = build.cells.iter().enumerate().collect();
-    for chunk in cells.chunks(CELLS_PER_STATEMENT) {
-        let tests: Vec<i64> = chunk.iter().map(|(i, _)| test_ids[*i]).collect();
-        let status: Vec<i16> = chunk.iter().map(|(_, c)| c.status.code() as i16).collect();
-        let duration: Vec<Option<f64>> = chunk.iter().map(|(_, c)| c.duration).collect();
-        let attempts: Vec<i32> = chunk
-            .iter()
-            .map(|(_, c)| i32::try_from(c.attempts).unwrap_or(i32::MAX))
-            .collect();
-        let message: Vec<Option<std::borrow::Cow<'_, str>>> = chunk
-            .iter()
-            .map(|(_, c)| c.message.as_deref().map(pg_text))
-            .collect();
-        tx.execute(
-            "INSERT INTO cells (build_id, test_id, status, duration, attempts, message)
-             SELECT $1, * FROM unnest($2::bigint[], $3::smallint[], $4::float8[],
-                                      $5::int[], $6::text[])",
-            &[&build_id, &tests, &status, &duration, &attempts, &message],
-        )?;
+    // COPY in binary: several times the rows per second of INSERT … unnest.
+    let sink = tx.copy_in(
+        "COPY cells (build_id, test_id, status, duration, attempts, message)
+         FROM STDIN (FORMAT binary)",
+    )?;
+    let mut rows = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::INT8,
+            Type::INT8,
+            Type::INT2,
+            Type::FLOAT8,
+            Type::INT4,
+            Type::TEXT,
+        ],
+    );
+    for (cell, test_id) in build.cells.iter().zip(test_ids) {
+        rows.write(&[
+            &build_id,
+            test_id,
+            &(cell.status.code() as i16),
+            &cell.duration,
+            &i32::try_from(cell.attempts).unwrap_or(i32::MAX),
+            &cell.message.as_deref().map(pg_text),
+        ])?;
     }
+    rows.finish()?;
     let packed = build
         .cells
         .iter()
