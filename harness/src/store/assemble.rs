@@ -1,6 +1,7 @@
 //! What both databases return, and the logic they share: which builds a span takes,
 //! how stored cells become a grid, the order `trellis show` lists cells in.
 
+use super::packed::{unpack, Damaged};
 use crate::model::{CellStatus, Column, CountBucket, Counts, Grid, Measurement, Span};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -162,9 +163,8 @@ pub(super) fn take_span<E>(
     Ok(out)
 }
 
-/// Builds a grid from stored cells arriving in any order: rows made as tests first
-/// appear, by interned test id (dense, so a vector beats a hash map on millions of
-/// cells).
+/// Builds a grid from builds' packed cells: rows made as tests first appear, by
+/// interned test id (dense, so a vector beats a hash map on millions of cells).
 pub(super) struct GridAssembler<'a> {
     grid: Grid,
     names: &'a [String],
@@ -180,39 +180,30 @@ impl<'a> GridAssembler<'a> {
         }
     }
 
-    /// Records one cell. `message` is asked for only when the cell fails (messages are
-    /// kept for failing cells only), `attempts` only when it is flaky.
-    pub fn cell<E>(
-        &mut self,
-        col: usize,
-        test_id: i64,
-        status: CellStatus,
-        message: impl FnOnce() -> Result<Option<String>, E>,
-        attempts: impl FnOnce() -> Result<u32, E>,
-    ) -> Result<(), E> {
-        let test = usize::try_from(test_id).unwrap_or(0);
-        if test >= self.row_of.len() {
-            self.row_of.resize(test + 1, u32::MAX);
-        }
-        let row = match self.row_of[test] {
-            u32::MAX => {
-                let name = self.names.get(test).cloned().unwrap_or_default();
-                let row = self.grid.add_row(name);
-                self.row_of[test] = row as u32;
-                row
+    /// Fills column `col` from a build's packed cells (`store::packed`), whose
+    /// messages and attempts are already only what a grid keeps.
+    pub fn packed_column(&mut self, col: usize, bytes: &[u8]) -> Result<(), Damaged> {
+        unpack::<Damaged>(bytes, |c| {
+            let test = usize::try_from(c.test_id).unwrap_or(0);
+            if test >= self.row_of.len() {
+                self.row_of.resize(test + 1, u32::MAX);
             }
-            row => row as usize,
-        };
-        let message = if status.bucket() == CountBucket::Fail {
-            message()?
-        } else {
-            None
-        };
-        self.grid.set(row, col, status, message);
-        if status == CellStatus::Flaky {
-            self.grid.set_attempts(row, col, attempts()?);
-        }
-        Ok(())
+            let row = match self.row_of[test] {
+                u32::MAX => {
+                    let name = self.names.get(test).cloned().unwrap_or_default();
+                    let row = self.grid.add_row(name);
+                    self.row_of[test] = row as u32;
+                    row
+                }
+                row => row as usize,
+            };
+            self.grid
+                .set(row, col, c.status, c.message.map(str::to_string));
+            if c.status == CellStatus::Flaky {
+                self.grid.set_attempts(row, col, c.attempts);
+            }
+            Ok(())
+        })
     }
 
     /// The grid, rows sorted by name.

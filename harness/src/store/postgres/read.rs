@@ -5,7 +5,6 @@
 use super::PgStore;
 use crate::model::{CellStatus, Column, CountBucket, Counts, Grid, PerfPoint, Span};
 use crate::store::assemble::{take_span, GridAssembler, MeasurementRows, SpanBuild, SpanColumns};
-use crate::store::packed::{unpack, Damaged};
 use crate::store::{
     BuildDetail, BuildInfo, FutureBuild, RunRow, StoreError, StoredCell, INFRA_MESSAGE,
 };
@@ -284,16 +283,8 @@ impl PgStore {
                 continue;
             };
             seen.insert(build_id);
-            unpack::<Damaged>(r.get::<_, &[u8]>(1), |c| {
-                grid.cell(
-                    col,
-                    c.test_id,
-                    c.status,
-                    || Ok(c.message.map(str::to_string)),
-                    || Ok(c.attempts),
-                )
-            })
-            .map_err(|e| self.damaged(build_id, e.to_string()))?;
+            grid.packed_column(col, r.get::<_, &[u8]>(1))
+                .map_err(|e| self.damaged(build_id, e.to_string()))?;
         }
         if let Some(missing) = ids.iter().find(|id| !seen.contains(*id)) {
             return Err(self.damaged(*missing, "packed cells are missing".into()));

@@ -3,7 +3,6 @@
 use super::SqliteStore;
 use crate::model::{CellStatus, Column, CountBucket, Counts, Grid, Span};
 use crate::store::assemble::{take_span, GridAssembler, SpanBuild, SpanColumns};
-use crate::store::packed::{unpack, Damaged};
 use crate::store::{BuildInfo, StoreError, INFRA_MESSAGE};
 use rusqlite::{params, OptionalExtension};
 
@@ -76,16 +75,8 @@ impl SqliteStore {
                 return Err(self.damaged(*build_id, "packed cells are missing".into()));
             };
             let bytes = row.get_ref(0).and_then(|v| Ok(v.as_blob()?)).map_err(err)?;
-            unpack::<Damaged>(bytes, |c| {
-                grid.cell(
-                    col,
-                    c.test_id,
-                    c.status,
-                    || Ok(c.message.map(str::to_string)),
-                    || Ok(c.attempts),
-                )
-            })
-            .map_err(|e| self.damaged(*build_id, e.to_string()))?;
+            grid.packed_column(col, bytes)
+                .map_err(|e| self.damaged(*build_id, e.to_string()))?;
         }
         Ok(grid.finish())
     }
