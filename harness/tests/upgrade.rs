@@ -298,6 +298,78 @@ fn an_api_server_killed_mid_run_is_disruption_from_the_moment_it_died() {
     assert!(first["to"].as_f64().unwrap() > from + 1.0, "{first}");
 }
 
+/// KEP-4330's two passes: the v1.37.2 binaries first emulating 1.36 (checked on
+/// `/version` between the passes), then the emulation lifted; every component
+/// restarted twice, in the policy's order each time.
+#[test]
+fn an_emulated_upgrade_runs_the_new_binaries_as_the_old_version_first() {
+    if !available() {
+        return;
+    }
+    let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    // One API server: disruption is expected and not what this test is about.
+    let m = manifest(
+        dir.path(),
+        "    default: 60s
+",
+    );
+    let o = run(
+        dir.path(),
+        &m,
+        &[
+            "--cluster",
+            &format!("local:{FROM}"),
+            "--upgrade-to",
+            TO,
+            "--emulated-version",
+            "1.36",
+            "--job",
+            "emulated",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (monitor, junit, build) = results(dir.path(), "emulated");
+    assert!(
+        junit.contains(
+            "the new binaries should serve the emulated version until the emulation is lifted"
+        ) && !junit.contains("<failure"),
+        "{junit}"
+    );
+    let steps: Vec<(String, Option<String>)> = monitor["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"]["component"].as_str().unwrap().to_string(),
+                s["step"]["emulated_version"].as_str().map(String::from),
+            )
+        })
+        .collect();
+    let pass = [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ];
+    let expected: Vec<(String, Option<String>)> = [Some("1.36".to_string()), None]
+        .into_iter()
+        .flat_map(|e| pass.iter().map(move |c| (c.to_string(), e.clone())))
+        .collect();
+    assert_eq!(steps, expected);
+    // The first pass ran with the flag, the second without it.
+    let logs = build.join("artifacts/logs");
+    let emulating =
+        std::fs::read_to_string(logs.join(format!("kube-apiserver-{TO}-emulating-1.36.log")))
+            .unwrap();
+    assert!(!emulating.is_empty());
+    assert!(
+        stderr(&o).contains("lifted kube-scheduler's emulation"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn what_the_skew_policy_forbids_is_refused_before_anything_starts() {
     if !available() {
@@ -323,6 +395,17 @@ fn what_the_skew_policy_forbids_is_refused_before_anything_starts() {
         (
             vec!["--kubeconfig", "/dev/null", "--upgrade-to", TO],
             "--cluster local:VERSION",
+        ),
+        (
+            vec![
+                "--cluster",
+                "local:v1.36.3",
+                "--upgrade-to",
+                TO,
+                "--emulated-version",
+                "1.35",
+            ],
+            "give --emulated-version 1.36",
         ),
     ] {
         let o = run(dir.path(), &m, &args);

@@ -114,6 +114,16 @@ pub struct Args {
     /// the cluster's, built by k8s/build.sh).
     #[arg(long, value_name = "vX.Y.Z")]
     upgrade_to: Option<String>,
+    /// Upgrade suite (`--cluster local:…`): upgrade in two passes, first to
+    /// --upgrade-to's binaries emulating this version (the cluster's MAJOR.MINOR, e.g.
+    /// 1.36; KEP-4330 compatibility versions), then lifting the emulation.
+    #[arg(
+        long,
+        value_name = "MAJOR.MINOR",
+        requires = "upgrade_to",
+        conflicts_with = "probe_only"
+    )]
+    emulated_version: Option<String>,
     /// Upgrade suite on a cluster trellis does not run (any --kubeconfig, kind): do not
     /// upgrade it, measure its availability for --duration while it is upgraded
     /// another way; with --upgrade-to, the server must report that version at the end.
@@ -192,6 +202,7 @@ pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
         certified: matches!(args.mode, Some(Mode::Certified)),
         dry_run: args.dry_run,
         upgrade_to: args.upgrade_to.clone(),
+        emulated_version: args.emulated_version.clone(),
         probe_for: args.duration,
         rerun_failed: match &args.rerun_failed {
             Some(build) => Some(failed_specs(build, db)?),
@@ -567,6 +578,9 @@ fn check_upgrade(args: &Args, manifests: &[Manifest]) -> Result<(), suite::Suite
         )));
     };
     suite::upgrade::check_skew(&from, to).map_err(bad)?;
+    if let Some(e) = &args.emulated_version {
+        suite::upgrade::check_emulated_version(&from, to, e).map_err(bad)?;
+    }
     crate::cluster::local::binaries::Binaries::locate(
         &crate::cluster::local::binaries::cache_root(),
         to,

@@ -40,30 +40,49 @@ pub trait Provider {
 pub trait Upgradable {
     /// The Kubernetes version it runs now.
     fn version(&self) -> String;
-    /// Its components, in the order the version-skew policy upgrades them: every
-    /// kube-apiserver, then kube-controller-manager, then kube-scheduler.
+    /// What is upgraded, one step each, in the order the version-skew policy asks:
+    /// for the local provider every kube-apiserver, then kube-controller-manager,
+    /// then kube-scheduler; for kind the control-plane nodes, then the workers.
     fn upgrade_order(&self) -> Vec<String>;
-    /// Stops `component` (SIGTERM, SIGKILL at the deadline), starts `version`'s
-    /// binary with the same flags and waits until it is ready.
+    /// Where `unit` stands in the policy's order: an upgrade is in order when the
+    /// ranks of its steps never go down.
+    fn policy_rank(&self, unit: &str) -> u8;
+    /// Upgrades `unit` to `target` and waits until it is ready again.
     fn upgrade(
         &mut self,
-        component: &str,
-        version: &str,
+        unit: &str,
+        target: &UpgradeTarget,
         interrupt: &Interrupt,
     ) -> Result<UpgradeStep, ClusterError>;
     /// How a monitor outside kube-rs reaches the API: server URL and PEM credentials.
     fn endpoint(&self) -> Result<Endpoint, ClusterError>;
 }
 
-/// One component's upgrade.
+/// What a step upgrades to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeTarget {
+    /// The binaries' version, `vX.Y.Z`.
+    pub version: String,
+    /// `--emulated-version MAJOR.MINOR` for the new binaries (KEP-4330's compatibility
+    /// versions): the new binary serves the old version's APIs and feature defaults,
+    /// so the step can still be rolled back; `None` runs it as itself.
+    pub emulated_version: Option<String>,
+}
+
+/// One component's (or node's) upgrade.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UpgradeStep {
     pub component: String,
     pub from: String,
     pub to: String,
-    /// Seconds from SIGTERM to the old process's exit.
+    /// The version the new binary emulated, when it was told to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emulated_version: Option<String>,
+    /// Seconds from SIGTERM to the old process's exit (kind: the `kubeadm upgrade`
+    /// command's run, which replaces the node's control-plane static pods).
     pub stopped_after: f64,
-    /// Seconds from the new process's start to ready.
+    /// Seconds from the new process's start to ready (kind: from the kubelet's
+    /// restart to the node Ready at the new version).
     pub ready_after: f64,
 }
 

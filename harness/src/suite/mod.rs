@@ -121,6 +121,9 @@ pub struct Overrides {
     pub dry_run: bool,
     /// Upgrade: the version to upgrade the control plane to.
     pub upgrade_to: Option<String>,
+    /// Upgrade: first run the new binaries emulating this `MAJOR.MINOR`
+    /// (`--emulated-version`), then lift the emulation in a second pass.
+    pub emulated_version: Option<String>,
     /// Upgrade: measure for this long while the cluster is upgraded another way
     /// (`--probe-only --duration D`), instead of upgrading it.
     pub probe_for: Option<std::time::Duration>,

@@ -23,7 +23,7 @@ pub mod pki;
 pub mod process;
 
 use super::access::{self, Access};
-use super::provider::{Endpoint, Provider, Upgradable, UpgradeStep};
+use super::provider::{Endpoint, Provider, Upgradable, UpgradeStep, UpgradeTarget};
 use super::ClusterError;
 use crate::interrupt::Interrupt;
 use binaries::Binaries;
@@ -877,13 +877,23 @@ impl Upgradable for LocalProvider {
         order
     }
 
+    fn policy_rank(&self, component: &str) -> u8 {
+        if component.starts_with("kube-apiserver") {
+            0
+        } else if component == "kube-controller-manager" {
+            1
+        } else {
+            2
+        }
+    }
+
     fn upgrade(
         &mut self,
         component: &str,
-        version: &str,
+        target: &UpgradeTarget,
         interrupt: &Interrupt,
     ) -> Result<UpgradeStep, ClusterError> {
-        self.replace_component(component, version, interrupt)
+        self.replace_component(component, target, interrupt)
             .map_err(Into::into)
     }
 
@@ -905,15 +915,17 @@ impl Upgradable for LocalProvider {
 }
 
 impl LocalProvider {
-    /// One component to `version`: SIGTERM and wait for the exit (SIGKILL after a
-    /// minute), the new binary with the same flags, then its readiness check.
+    /// One component to `target`: SIGTERM and wait for the exit (SIGKILL after a
+    /// minute), the new binary with the same flags (`--emulated-version` set or
+    /// dropped as the target says), then its readiness check.
     fn replace_component(
         &mut self,
         component: &str,
-        version: &str,
+        target: &UpgradeTarget,
         interrupt: &Interrupt,
     ) -> Result<UpgradeStep, LocalError> {
-        let target = Binaries::locate(&self.opts.cache_root, version)?;
+        let version = target.version.as_str();
+        let binaries = Binaries::locate(&self.opts.cache_root, version)?;
         let from = self.opts.version.clone();
         let ca = self.dir().join("pki/ca.crt");
         let detached = self.opts.detached;
@@ -937,14 +949,19 @@ impl LocalProvider {
         } else {
             component
         };
-        let args = old.args.clone();
+        let args = with_emulated_version(&old.args, target.emulated_version.as_deref());
+        let emulating = target
+            .emulated_version
+            .as_deref()
+            .map(|e| format!("-emulating-{e}"))
+            .unwrap_or_default();
         let log = running
             .dir
             .join("logs")
-            .join(format!("{component}-{version}.log"));
+            .join(format!("{component}-{version}{emulating}.log"));
         let new = process::spawn(Launch {
             name: component,
-            program: &target.program(program_name),
+            program: &binaries.program(program_name),
             args,
             log,
             detached,
@@ -971,6 +988,7 @@ impl LocalProvider {
             component: component.to_string(),
             from,
             to: version.to_string(),
+            emulated_version: target.emulated_version.clone(),
             stopped_after: stopped_after.as_secs_f64(),
             ready_after: ready_after.as_secs_f64(),
         })
@@ -1138,6 +1156,20 @@ pub fn preflight(opts: &LocalOptions) -> Vec<super::preflight::Check> {
     checks
 }
 
+/// A component's flags with `--emulated-version` set to `emulated`, or dropped when
+/// it is `None` (the component then runs as its binary's own version).
+fn with_emulated_version(args: &[String], emulated: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--emulated-version="))
+        .cloned()
+        .collect();
+    if let Some(e) = emulated {
+        out.push(format!("--emulated-version={e}"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1200,5 +1232,17 @@ mod tests {
         )
         .unwrap();
         assert!(!owner_alive(dir.path()));
+    }
+
+    #[test]
+    fn emulated_version_is_set_replaced_and_dropped() {
+        let args = vec!["--secure-port=6443".to_string()];
+        let emulating = with_emulated_version(&args, Some("1.36"));
+        assert_eq!(emulating, ["--secure-port=6443", "--emulated-version=1.36"]);
+        assert_eq!(
+            with_emulated_version(&emulating, Some("1.35")),
+            ["--secure-port=6443", "--emulated-version=1.35"]
+        );
+        assert_eq!(with_emulated_version(&emulating, None), args);
     }
 }

@@ -16,7 +16,7 @@ pub mod monitor;
 use super::manifest::UpgradeTimes;
 use super::verdict::{case, write_junit, Case};
 use super::{Manifest, SuiteContext, SuiteError, SuiteSummary};
-use crate::cluster::provider::{Upgradable, UpgradeStep};
+use crate::cluster::provider::{Upgradable, UpgradeStep, UpgradeTarget};
 use crate::interrupt::Interrupt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -87,28 +87,55 @@ pub fn run(
     };
     let from = cp.version();
     check_skew(&from, &to).map_err(bad)?;
+    let emulated = ctx.overrides.emulated_version.clone();
+    if let Some(e) = &emulated {
+        check_emulated_version(&from, &to, e).map_err(bad)?;
+    }
+    let phases = phases(&to, emulated.as_deref());
+    let plan = cp.upgrade_order();
     let rt = crate::cluster::access::runtime()?;
     let client = rt.block_on(ctx.access.client())?;
     rt.block_on(create_objects(&client))?;
     let monitor = start_monitor(m, &cp.endpoint()?, &times)?;
     // Said once the monitor runs: whatever happens from here is measured.
     ctx.reporter.note(format!(
-        "{}: {from} → {to}, sampling every {:?}; baseline {:?}, {:?} after each step",
-        m.name, times.sample_interval, times.baseline_soak, times.step_soak
+        "{}: {from} → {to}{}, sampling every {:?}; baseline {:?}, {:?} after each step",
+        m.name,
+        emulated
+            .as_deref()
+            .map(|e| format!(" (first emulating {e}, then as itself)"))
+            .unwrap_or_default(),
+        times.sample_interval,
+        times.baseline_soak,
+        times.step_soak
     ));
     let started = Instant::now();
     let mut steps: Vec<(UpgradeStep, f64)> = Vec::new();
+    // What the server said between the phases of an emulated upgrade.
+    let mut while_emulating: Option<Result<VersionInfo, SuiteError>> = None;
     let upgraded = (|| -> Result<(), SuiteError> {
         soak(times.baseline_soak, ctx.interrupt)?;
-        for component in cp.upgrade_order() {
-            let at = started.elapsed().as_secs_f64();
-            let step = cp.upgrade(&component, &to, ctx.interrupt)?;
-            ctx.reporter.note(format!(
-                "  upgraded {component} {} → {} at {at:.1} s: old process gone after {:.1} s, new one ready after {:.1} s",
-                step.from, step.to, step.stopped_after, step.ready_after
-            ));
-            steps.push((step, at));
-            soak(times.step_soak, ctx.interrupt)?;
+        for phase in &phases {
+            for unit in &plan {
+                let at = started.elapsed().as_secs_f64();
+                let step = cp.upgrade(unit, phase, ctx.interrupt)?;
+                let what = match &step.emulated_version {
+                    Some(e) => format!("upgraded {unit} {} → {} emulating {e}", step.from, step.to),
+                    None if phase_lifts_emulation(&phases, phase) => {
+                        format!("lifted {unit}'s emulation: {} as itself", step.to)
+                    }
+                    None => format!("upgraded {unit} {} → {}", step.from, step.to),
+                };
+                ctx.reporter.note(format!(
+                    "  {what} at {at:.1} s: old process gone after {:.1} s, new one ready after {:.1} s",
+                    step.stopped_after, step.ready_after
+                ));
+                steps.push((step, at));
+                soak(times.step_soak, ctx.interrupt)?;
+            }
+            if phase.emulated_version.is_some() {
+                while_emulating = Some(rt.block_on(version_info(&client)));
+            }
         }
         Ok(())
     })();
@@ -118,12 +145,14 @@ pub fn run(
     upgraded?;
 
     let mut cases = availability_cases(&record, &summaries, &times);
-    let version = rt.block_on(server_version(&client))?;
-    cases.push(version_case(&version, &to));
-    let order: Vec<String> = steps.iter().map(|(s, _)| s.component.clone()).collect();
+    let after = rt.block_on(version_info(&client))?;
+    cases.push(version_case(&after, &to, emulated.is_some()));
+    if let (Some(e), Some(seen)) = (&emulated, while_emulating) {
+        cases.push(emulation_case(&seen?, &to, e));
+    }
     cases.push(case(
         "[sig-cluster-lifecycle] every control-plane component should be upgraded in the version-skew policy's order",
-        order_problem(&order, &steps, &to),
+        order_problem(&plan, |u| cp.policy_rank(u), &steps, &phases),
     ));
     cases.extend(rt.block_on(cluster_cases(&client)));
     finish(
@@ -134,6 +163,48 @@ pub fn run(
         started,
         &format!("upgraded {from} → {to}"),
     )
+}
+
+/// The passes over the control plane: straight to `to`, or with `--emulated-version`
+/// first to `to`'s binaries emulating the old version and then to `to` as itself
+/// (KEP-4330: every step of the first pass can be rolled back to the old binaries,
+/// because no API or feature of the new version has been served yet).
+fn phases(to: &str, emulated: Option<&str>) -> Vec<UpgradeTarget> {
+    let itself = UpgradeTarget {
+        version: to.to_string(),
+        emulated_version: None,
+    };
+    match emulated {
+        Some(e) => vec![
+            UpgradeTarget {
+                version: to.to_string(),
+                emulated_version: Some(e.to_string()),
+            },
+            itself,
+        ],
+        None => vec![itself],
+    }
+}
+
+/// The second pass of an emulated upgrade: same binaries, emulation lifted.
+fn phase_lifts_emulation(phases: &[UpgradeTarget], phase: &UpgradeTarget) -> bool {
+    phases.len() > 1 && phase.emulated_version.is_none()
+}
+
+/// `--emulated-version` must be the version the cluster ran (`MAJOR.MINOR` of
+/// `from`): emulating anything older would take away APIs the cluster serves, and
+/// emulating `to` is no emulation at all.
+pub fn check_emulated_version(from: &str, to: &str, emulated: &str) -> Result<(), String> {
+    let (Some(f), Some(_)) = (parse_version(from), parse_version(to)) else {
+        return Err(format!("`{from}` → `{to}`: versions look like v1.37.2"));
+    };
+    let want = format!("{}.{}", f.0, f.1);
+    if emulated != want {
+        return Err(format!(
+            "--emulated-version {emulated}: during an upgrade from {from} the new binaries emulate the version the cluster ran, {want} (KEP-4330 compatibility versions); give --emulated-version {want}"
+        ));
+    }
+    Ok(())
 }
 
 /// `--probe-only --duration D`: the monitor and the checks on a cluster someone else
@@ -166,9 +237,9 @@ fn probe(
         return Err(e);
     }
     let mut cases = availability_cases(&record, &summaries, times);
-    let after = rt.block_on(server_version(&client))?;
+    let after = rt.block_on(version_info(&client))?;
     if let Some(to) = &ctx.overrides.upgrade_to {
-        cases.push(version_case(&after, to));
+        cases.push(version_case(&after, to, false));
     }
     cases.extend(rt.block_on(cluster_cases(&client)));
     finish(
@@ -177,7 +248,7 @@ fn probe(
         &cases,
         &summaries,
         started,
-        &format!("probed for {:?}: {from} → {after}", duration),
+        &format!("probed for {:?}: {from} → {}", duration, after.git_version),
     )
 }
 
@@ -236,17 +307,83 @@ fn availability_cases(
 }
 
 async fn server_version(client: &Client) -> Result<String, SuiteError> {
+    version_info(client).await.map(|v| v.git_version)
+}
+
+/// `GET /version`, with the emulation fields KEP-4330 added (k8s-openapi's `Info`
+/// does not carry them).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionInfo {
+    git_version: String,
+    #[serde(default)]
+    emulation_major: Option<String>,
+    #[serde(default)]
+    emulation_minor: Option<String>,
+}
+
+impl VersionInfo {
+    /// `MAJOR.MINOR` the server emulates, when it says.
+    fn emulation(&self) -> Option<String> {
+        Some(format!(
+            "{}.{}",
+            self.emulation_major.as_deref()?,
+            self.emulation_minor.as_deref()?
+        ))
+    }
+}
+
+async fn version_info(client: &Client) -> Result<VersionInfo, SuiteError> {
+    let request = http::Request::get("/version")
+        .body(Vec::new())
+        .expect("a literal request");
     client
-        .apiserver_version()
+        .request::<VersionInfo>(request)
         .await
-        .map(|v| v.git_version)
         .map_err(api_err("GET /version"))
 }
 
-fn version_case(version: &str, to: &str) -> Case {
+fn version_case(info: &VersionInfo, to: &str, was_emulating: bool) -> Case {
+    let minor = parse_version(to).map(|t| format!("{}.{}", t.0, t.1));
+    let problem = if info.git_version != to {
+        Some(format!(
+            "GET /version says {}, expected {to}",
+            info.git_version
+        ))
+    } else if was_emulating && info.emulation().is_some() && info.emulation() != minor {
+        Some(format!(
+            "GET /version says {} still emulating {}, expected {}",
+            info.git_version,
+            info.emulation().unwrap_or_default(),
+            minor.unwrap_or_default()
+        ))
+    } else {
+        None
+    };
     case(
         "[sig-cluster-lifecycle] the API server should report the new version after the upgrade",
-        (version != to).then(|| format!("GET /version says {version}, expected {to}")),
+        problem,
+    )
+}
+
+fn emulation_case(info: &VersionInfo, to: &str, emulated: &str) -> Case {
+    let problem = match info.emulation() {
+        _ if info.git_version != to => Some(format!(
+            "between the passes GET /version says {}, expected the new binaries' {to}",
+            info.git_version
+        )),
+        Some(e) if e == emulated => None,
+        Some(e) => Some(format!(
+            "between the passes GET /version says it emulates {e}, expected {emulated}"
+        )),
+        None => Some(format!(
+            "between the passes GET /version ({}) says nothing of emulation: the server does not know --emulated-version",
+            info.git_version
+        )),
+    };
+    case(
+        "[sig-api-machinery] the new binaries should serve the emulated version until the emulation is lifted",
+        problem,
     )
 }
 
@@ -335,23 +472,36 @@ fn disruption_case(backend: &str, s: &disruption::Summary, budget: Duration) -> 
     case(backend_test_name(backend), failure)
 }
 
-fn order_problem(order: &[String], steps: &[(UpgradeStep, f64)], to: &str) -> Option<String> {
-    let rank = |c: &str| {
-        if c.starts_with("kube-apiserver") {
-            0
-        } else if c == "kube-controller-manager" {
-            1
-        } else {
-            2
-        }
-    };
-    let sorted = order.windows(2).all(|w| rank(&w[0]) <= rank(&w[1]));
-    let all = ["kube-controller-manager", "kube-scheduler"]
+/// Every pass upgraded exactly the planned units, in the planned order, ranks never
+/// going down (the version-skew policy), each to its pass's target.
+fn order_problem(
+    plan: &[String],
+    rank: impl Fn(&str) -> u8,
+    steps: &[(UpgradeStep, f64)],
+    phases: &[UpgradeTarget],
+) -> Option<String> {
+    let in_policy_order = plan.windows(2).all(|w| rank(&w[0]) <= rank(&w[1]));
+    let done: Vec<(String, Option<String>, String)> = steps
         .iter()
-        .all(|c| order.iter().any(|o| o == c))
-        && order.iter().any(|o| o.starts_with("kube-apiserver"));
-    let versions = steps.iter().all(|(s, _)| s.to == to);
-    (!(sorted && all && versions)).then(|| format!("upgraded: {order:?}"))
+        .map(|(s, _)| {
+            (
+                s.component.clone(),
+                s.emulated_version.clone(),
+                s.to.clone(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, Option<String>, String)> = phases
+        .iter()
+        .flat_map(|p| {
+            plan.iter()
+                .map(|u| (u.clone(), p.emulated_version.clone(), p.version.clone()))
+        })
+        .collect();
+    (plan.is_empty() || !in_policy_order || done != expected).then(|| {
+        let order: Vec<&str> = steps.iter().map(|(s, _)| s.component.as_str()).collect();
+        format!("planned {plan:?}, upgraded: {order:?}")
+    })
 }
 
 async fn create_objects(client: &Client) -> Result<(), SuiteError> {
@@ -620,5 +770,102 @@ mod tests {
         assert!(disruption_case("kube-api-new", &s, Duration::from_secs(2))
             .failure
             .is_none());
+    }
+
+    fn info(git: &str, emulation: Option<&str>) -> VersionInfo {
+        let (major, minor) = match emulation.and_then(|e| e.split_once('.')) {
+            Some((a, b)) => (Some(a.to_string()), Some(b.to_string())),
+            None => (None, None),
+        };
+        VersionInfo {
+            git_version: git.into(),
+            emulation_major: major,
+            emulation_minor: minor,
+        }
+    }
+
+    #[test]
+    fn the_emulated_version_must_be_the_one_the_cluster_ran() {
+        assert!(check_emulated_version("v1.36.3", "v1.37.2", "1.36").is_ok());
+        for wrong in ["1.35", "1.37", "kube=1.36", "v1.36"] {
+            let e = check_emulated_version("v1.36.3", "v1.37.2", wrong).unwrap_err();
+            assert!(e.contains("give --emulated-version 1.36"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_emulation_checks_fail_on_what_the_server_says() {
+        let name = |c: &Case| c.failure.clone();
+        assert_eq!(
+            name(&emulation_case(
+                &info("v1.37.2", Some("1.36")),
+                "v1.37.2",
+                "1.36"
+            )),
+            None
+        );
+        let still_old = emulation_case(&info("v1.36.3", Some("1.36")), "v1.37.2", "1.36");
+        assert!(name(&still_old)
+            .unwrap()
+            .contains("expected the new binaries' v1.37.2"));
+        let not_emulating = emulation_case(&info("v1.37.2", Some("1.37")), "v1.37.2", "1.36");
+        assert!(name(&not_emulating)
+            .unwrap()
+            .contains("emulates 1.37, expected 1.36"));
+        let unaware = emulation_case(&info("v1.37.2", None), "v1.37.2", "1.36");
+        assert!(name(&unaware)
+            .unwrap()
+            .contains("says nothing of emulation"));
+        // After the second pass the emulation must be lifted.
+        assert_eq!(
+            name(&version_case(
+                &info("v1.37.2", Some("1.37")),
+                "v1.37.2",
+                true
+            )),
+            None
+        );
+        let stuck = version_case(&info("v1.37.2", Some("1.36")), "v1.37.2", true);
+        assert!(name(&stuck).unwrap().contains("still emulating 1.36"));
+    }
+
+    #[test]
+    fn the_order_check_wants_every_pass_in_policy_order() {
+        let plan: Vec<String> = [
+            "kube-apiserver-0",
+            "kube-controller-manager",
+            "kube-scheduler",
+        ]
+        .map(String::from)
+        .to_vec();
+        let rank = |u: &str| match u {
+            "kube-apiserver-0" => 0,
+            "kube-controller-manager" => 1,
+            _ => 2,
+        };
+        let passes = phases("v1.37.2", Some("1.36"));
+        let step = |c: &str, e: Option<&str>| {
+            (
+                UpgradeStep {
+                    component: c.into(),
+                    from: "v1.36.3".into(),
+                    to: "v1.37.2".into(),
+                    emulated_version: e.map(String::from),
+                    stopped_after: 0.0,
+                    ready_after: 0.0,
+                },
+                0.0,
+            )
+        };
+        let both: Vec<_> = [Some("1.36"), None]
+            .into_iter()
+            .flat_map(|e| plan.iter().map(move |c| step(c, e)))
+            .collect();
+        assert_eq!(order_problem(&plan, rank, &both, &passes), None);
+        // The second pass missing, or the policy's order broken, fails.
+        assert!(order_problem(&plan, rank, &both[..3], &passes).is_some());
+        let mut swapped = plan.clone();
+        swapped.swap(0, 2);
+        assert!(order_problem(&swapped, rank, &both, &passes).is_some());
     }
 }
