@@ -6,6 +6,7 @@
 #   k8s/build.sh                 # the default version (v1.37.2) plus etcd, kwok and kind
 #   k8s/build.sh v1.36.3 v1.37.2 # several versions
 #   k8s/build.sh --no-e2e v1.36.3  # skip e2e.test and ginkgo (the slowest, widest build)
+#   k8s/build.sh --node-binaries v1.37.2  # also kubeadm and kubelet (a kind upgrade's artifacts)
 #
 # Each version has its own wrapper module in k8s/<version>/ (go.mod requires
 # k8s.io/kubernetes and replaces every staging module with v0.<minor>.<patch>), because
@@ -17,13 +18,15 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/trellis/k8s"
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
 e2e=1
+node=0
 versions=()
 for a in "$@"; do
   case "$a" in
     --no-e2e) e2e=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --node-binaries) node=1 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     v1.*.*) versions+=("$a") ;;
-    *) echo "build.sh: '$a' is not a version like v1.37.2 or --no-e2e" >&2; exit 2 ;;
+    *) echo "build.sh: '$a' is not a version like v1.37.2, --no-e2e or --node-binaries" >&2; exit 2 ;;
   esac
 done
 [ ${#versions[@]} -gt 0 ] || versions=(v1.37.2)
@@ -79,7 +82,10 @@ build_version() {
     ldf="$ldf -X $p.gitTreeState=clean -X $p.buildDate=2000-01-01T00:00:00Z"
   done
   cd "$mod"
-  for bin in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  local programs=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  # What `trellis run upgrade --cluster kind` copies into the nodes with kubectl.
+  [ "$node" = 0 ] || programs+=(kubeadm kubelet)
+  for bin in "${programs[@]}"; do
     if up_to_date "$out/$bin" "$s"; then echo "    $v $bin: up to date"; continue; fi
     step "building $v $bin"
     go build -trimpath -ldflags "$ldf" -o "$out/$bin" "k8s.io/kubernetes/cmd/$bin"

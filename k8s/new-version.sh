@@ -23,7 +23,7 @@ go mod edit -go="$goline"
 sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/k8s\.io/.*#\1#p' "$upstream" |
   while read -r m; do go mod edit -replace="$m=$m@$sv"; done
 go mod edit -require="k8s.io/kubernetes@$v"
-for t in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for t in kube-apiserver kube-controller-manager kube-scheduler kubectl kubeadm kubelet; do
   go mod edit -tool="k8s.io/kubernetes/cmd/$t"
 done
 go mod edit -tool=github.com/onsi/ginkgo/v2/ginkgo

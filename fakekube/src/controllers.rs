@@ -70,7 +70,7 @@ impl Controllers {
             }
             // Terminating: delete the contents, then the namespace once it is empty.
             let mut left = 0;
-            for r in crate::resources::RESOURCES.iter().filter(|r| r.namespaced) {
+            for r in crate::resources::all().into_iter().filter(|r| r.namespaced) {
                 let sel = crate::store::Selector::in_namespace(&key.name);
                 for obj in self.store.list(r, &sel).0 {
                     left += 1;

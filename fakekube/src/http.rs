@@ -78,16 +78,29 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Bod
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
         ["version"] => {
+            let version = shared.version();
             return json_response(
                 200,
                 &json!({
-                    "major": shared.opts.version.trim_start_matches('v').split('.').next().unwrap_or("1"),
-                    "minor": shared.opts.version.split('.').nth(1).unwrap_or("0"),
-                    "gitVersion": shared.opts.version,
+                    "major": version.trim_start_matches('v').split('.').next().unwrap_or("1"),
+                    "minor": version.split('.').nth(1).unwrap_or("0"),
+                    "gitVersion": version,
                     "platform": "linux/amd64",
                     "goVersion": "fakekube",
                 }),
-            )
+            );
+        }
+        ["readyz"] | ["livez"] | ["healthz"] => {
+            return Response::builder()
+                .status(200)
+                .body(full("ok"))
+                .expect("static response parts are valid")
+        }
+        ["fakekube", "restart"] if req.method() == Method::POST => {
+            return restart(&shared, &query);
+        }
+        ["fakekube", "kubelet"] if req.method() == Method::POST => {
+            return kubelet_version(&shared, &query);
         }
         ["api"] => return json_response(200, &resources::core_versions()),
         ["apis"] => return json_response(200, &resources::group_list()),
@@ -139,6 +152,46 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Bod
     };
     match result {
         Ok((code, v)) => json_response(code, &v),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// Fault injection for stand-ins (`POST /fakekube/restart?seconds=S&version=V`): the
+/// API server "restarts" — for S seconds every new connection is closed at once
+/// and every request on a kept-alive one drops its connection — and comes back
+/// reporting version V, as a kube-apiserver static pod replaced by `kubeadm
+/// upgrade` does.
+fn restart(shared: &Shared, query: &HashMap<String, Vec<String>>) -> Response<Body> {
+    let first = |k: &str| query.get(k).and_then(|v| v.first()).cloned();
+    let seconds: f64 = first("seconds").and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    shared.restart(
+        Duration::from_secs_f64(seconds.clamp(0.0, 60.0)),
+        first("version"),
+    );
+    json_response(202, &json!({"restarting": seconds}))
+}
+
+/// `POST /fakekube/kubelet?node=N&version=V`: node N's kubelet now reports V (a
+/// kubelet replaced and restarted).
+fn kubelet_version(shared: &Shared, query: &HashMap<String, Vec<String>>) -> Response<Body> {
+    let first = |k: &str| {
+        query
+            .get(k)
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (node, version) = (first("node"), first("version"));
+    let nodes = resources::by_kind("Node");
+    let updated = shared
+        .store
+        .update(nodes, &Key::new(nodes, "", &node), |n| {
+            let mut n = n.clone();
+            n["status"]["nodeInfo"]["kubeletVersion"] = json!(version);
+            Ok(n)
+        });
+    match updated {
+        Ok(n) => json_response(200, &n),
         Err(e) => error_response(&e),
     }
 }
@@ -279,6 +332,14 @@ fn get(shared: &Shared, t: &Target) -> Reply {
 
 fn create(shared: &Shared, t: &Target, body: &Bytes) -> Reply {
     let mut obj = parse_body(body)?;
+    if t.res.kind == "CustomResourceDefinition" {
+        resources::register_custom(&obj).map_err(|e| ApiError::new(422, "Invalid", e))?;
+        // Served at once: the fake has no API server of its own to wait for.
+        obj["status"] = json!({"conditions": [
+            {"type": "NamesAccepted", "status": "True"},
+            {"type": "Established", "status": "True"},
+        ]});
+    }
     if t.res.kind == "Service" && obj["spec"]["clusterIP"].as_str().unwrap_or("").is_empty() {
         obj["spec"]["clusterIP"] = json!(shared.next_cluster_ip());
     }

@@ -90,9 +90,43 @@ pub struct Shared {
     opts: Arc<Options>,
     audit: Mutex<Vec<AuditEntry>>,
     next_ip: AtomicU32,
+    /// What `/version` says: `Options::version` until a restart changes it.
+    version: Mutex<String>,
+    /// Until when the API server is "restarting" (fault injection), and the version
+    /// it comes back as.
+    outage: Mutex<Option<(Instant, Option<String>)>>,
 }
 
 impl Shared {
+    fn version(&self) -> String {
+        self.in_outage();
+        self.version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn restart(&self, down: Duration, version: Option<String>) {
+        *self.outage.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now() + down, version));
+    }
+
+    /// Whether the API server is down now; an outage that has ended applies its
+    /// version.
+    fn in_outage(&self) -> bool {
+        let mut outage = self.outage.lock().unwrap_or_else(|p| p.into_inner());
+        match outage.as_ref() {
+            Some((until, _)) if Instant::now() < *until => true,
+            Some(_) => {
+                if let Some((_, Some(v))) = outage.take() {
+                    *self.version.lock().unwrap_or_else(|p| p.into_inner()) = v;
+                }
+                false
+            }
+            None => false,
+        }
+    }
+
     fn audit(
         &self,
         method: &hyper::Method,
@@ -147,6 +181,8 @@ impl FakeCluster {
             opts: opts.clone(),
             audit: Mutex::new(Vec::new()),
             next_ip: AtomicU32::new(2),
+            version: Mutex::new(opts.version.clone()),
+            outage: Mutex::new(None),
         });
         seed(&shared);
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -284,11 +320,22 @@ async fn serve(
             _ = &mut shutdown => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                if shared.in_outage() {
+                    // Restarting: nothing serves the port; the connection closes.
+                    drop(stream);
+                    continue;
+                }
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let shared = shared.clone();
-                        async move { Ok::<_, std::convert::Infallible>(http::handle(shared, req).await) }
+                        async move {
+                            if shared.in_outage() {
+                                // A kept-alive connection to a server that went away.
+                                return Err(std::io::Error::other("the API server is restarting"));
+                            }
+                            Ok(http::handle(shared, req).await)
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)

@@ -69,12 +69,75 @@ pub static RESOURCES: &[Resource] = &[
         "ClusterRoleBinding",
         false,
     ),
+    grouped(
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        false,
+    ),
 ];
 
+/// Resources of the CustomResourceDefinitions created so far. Process-wide, not per
+/// fake cluster (a test fake: a CRD made on one is served by every one in the
+/// process), and never removed, so each is leaked once to live as long as the
+/// built-in ones.
+static CUSTOM: std::sync::RwLock<Vec<&'static Resource>> = std::sync::RwLock::new(Vec::new());
+
+/// Every served resource: the built-in ones, then the custom ones.
+pub fn all() -> Vec<&'static Resource> {
+    let custom = CUSTOM.read().unwrap_or_else(|p| p.into_inner());
+    RESOURCES.iter().chain(custom.iter().copied()).collect()
+}
+
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
-    RESOURCES
-        .iter()
+    all()
+        .into_iter()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// Serves the resources a CustomResourceDefinition declares (each served version);
+/// an invalid definition is a 422, as the real API server answers.
+pub fn register_custom(crd: &Value) -> Result<(), String> {
+    let spec = &crd["spec"];
+    let text = |v: &Value, field: &str| {
+        v.as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| format!("spec.{field}: Required value"))
+    };
+    let group = text(&spec["group"], "group")?;
+    let plural = text(&spec["names"]["plural"], "names.plural")?;
+    let kind = text(&spec["names"]["kind"], "names.kind")?;
+    let namespaced = spec["scope"].as_str() != Some("Cluster");
+    let versions: Vec<String> = spec["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["served"].as_bool() != Some(false))
+        .filter_map(|v| v["name"].as_str().map(str::to_string))
+        .collect();
+    if versions.is_empty() {
+        return Err("spec.versions: Invalid value: must have at least one served version".into());
+    }
+    let mut custom = CUSTOM.write().unwrap_or_else(|p| p.into_inner());
+    for version in versions {
+        let known = RESOURCES
+            .iter()
+            .chain(custom.iter().copied())
+            .any(|r| r.group == group && r.version == version && r.plural == plural);
+        if known {
+            continue;
+        }
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+        custom.push(Box::leak(Box::new(Resource {
+            group: leak(&group),
+            version: leak(&version),
+            plural: leak(&plural),
+            kind: leak(&kind),
+            namespaced,
+        })));
+    }
+    Ok(())
 }
 
 pub fn by_kind(kind: &str) -> &'static Resource {
@@ -84,12 +147,13 @@ pub fn by_kind(kind: &str) -> &'static Resource {
         .expect("kind is served")
 }
 
-fn groups() -> Vec<&'static str> {
-    let mut g: Vec<&str> = RESOURCES
-        .iter()
-        .map(|r| r.group)
-        .filter(|g| !g.is_empty())
+fn groups() -> Vec<(&'static str, &'static str)> {
+    let mut g: Vec<(&str, &str)> = all()
+        .into_iter()
+        .map(|r| (r.group, r.version))
+        .filter(|(g, _)| !g.is_empty())
         .collect();
+    g.sort();
     g.dedup();
     g
 }
@@ -103,8 +167,8 @@ pub fn core_versions() -> Value {
 pub fn group_list() -> Value {
     let groups: Vec<Value> = groups()
         .into_iter()
-        .map(|g| {
-            let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
+        .map(|(g, v)| {
+            let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
             json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
         })
         .collect();
@@ -113,8 +177,8 @@ pub fn group_list() -> Value {
 
 /// `GET /api/v1` or `GET /apis/GROUP/v1`; `None` for a group the fake does not serve.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let list: Vec<Value> = RESOURCES
-        .iter()
+    let list: Vec<Value> = all()
+        .into_iter()
         .filter(|r| r.group == group && r.version == version)
         .map(|r| {
             json!({

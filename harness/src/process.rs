@@ -38,15 +38,30 @@ fn kill_group(pid: u32) {
     }
 }
 
-/// Runs `cmd` to the end with its output captured, in a process group of its own
-/// that is killed at `timeout`; the error says why there is no output.
-pub fn output_within(cmd: &mut Command, timeout: Duration) -> Result<std::process::Output, String> {
+/// How a captured run ended: its output, or why there is none (the process group
+/// has been killed).
+#[derive(Debug)]
+pub enum Captured {
+    Exited(std::process::Output),
+    TimedOut,
+    Interrupted,
+}
+
+/// Runs `cmd` to the end with stdin closed and its output captured, in a process
+/// group of its own that is killed at `timeout` or when `interrupt` is set.
+pub fn run_captured(
+    cmd: &mut Command,
+    timeout: Duration,
+    interrupt: Option<&Interrupt>,
+) -> std::io::Result<Captured> {
     use std::io::Read;
     let mut child = own_group(cmd)
+        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start it: {e}"))?;
+        .spawn()?;
+    // Both pipes drained on threads of their own: a child filling one while we
+    // read the other would never end.
     let reader = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -68,17 +83,26 @@ pub fn output_within(cmd: &mut Command, timeout: Duration) -> Result<std::proces
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let status = match wait(&mut child, timeout, None).map_err(|e| e.to_string())? {
-        Waited::Exited(status) => status,
-        Waited::TimedOut | Waited::Interrupted => {
-            return Err(format!("did not finish within {} s", timeout.as_secs()))
-        }
-    };
-    Ok(std::process::Output {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+    Ok(match wait(&mut child, timeout, interrupt)? {
+        Waited::Exited(status) => Captured::Exited(std::process::Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        }),
+        Waited::TimedOut => Captured::TimedOut,
+        Waited::Interrupted => Captured::Interrupted,
     })
+}
+
+/// Runs `cmd` to the end with its output captured, in a process group of its own
+/// that is killed at `timeout`; the error says why there is no output.
+pub fn output_within(cmd: &mut Command, timeout: Duration) -> Result<std::process::Output, String> {
+    match run_captured(cmd, timeout, None).map_err(|e| format!("cannot start it: {e}"))? {
+        Captured::Exited(output) => Ok(output),
+        Captured::TimedOut | Captured::Interrupted => {
+            Err(format!("did not finish within {} s", timeout.as_secs()))
+        }
+    }
 }
 
 /// Polls `child` until it exits, `timeout` passes or `interrupt` is set. Polling

@@ -576,24 +576,6 @@ fn e2e_suites_run_e2e_test_with_ginkgo_filters() {
 
 // ---- kind provider: teardown on error, Ctrl-C and SIGTERM ----
 
-const KIND_STANDIN: &str = r#"#!/bin/sh
-# Stand-in for kind: records every call; "creates" a cluster by handing out the
-# fake API server's kubeconfig. `kind version` (trellis's preflight) is not a call
-# the cluster's life is checked by.
-if [ "$1" = version ]; then echo "kind v0.33.0 stand-in"; exit 0; fi
-printf '%s\n' "$*" >> "$KIND_LOG"
-case "$1 $2" in
-  "create cluster")
-    name="$4"
-    while [ $# -gt 0 ]; do
-      if [ "$1" = "--kubeconfig" ]; then sed "s/KIND_CONTEXT/kind-$name/" "$FAKE_KUBECONFIG" > "$2"; fi
-      shift
-    done ;;
-  "export logs") mkdir -p "$3" && echo "kubelet log" > "$3/kubelet.log" ;;
-esac
-exit 0
-"#;
-
 const HANGING_SUITE: &str = r#"#!/bin/sh
 # A libtest-compatible suite whose one test hangs (until killed).
 case "$*" in
@@ -617,7 +599,7 @@ fn kind_env(suite_binary: &str) -> KindEnv {
     env.cluster
         .write_kubeconfig(&env.kubeconfig, "KIND_CONTEXT")
         .unwrap();
-    let kind = script(env.dir.path(), "kind", KIND_STANDIN);
+    let kind = script(env.dir.path(), "kind", common::KIND_STANDIN);
     // No container engine here: preflight asks this one, which says it runs.
     script(
         env.dir.path(),

@@ -322,6 +322,7 @@ mod tests {
     const OTHER_PROGRAMS_FLAGS: &[&str] = &[
         "kubeconfig",
         "no-e2e",
+        "node-binaries",
         "no-run",
         "workspace",
         "locked",

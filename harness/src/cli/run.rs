@@ -4,6 +4,7 @@
 use super::cluster::{KindArgs, LocalArgs};
 use super::failure::{code, Failure};
 use crate::cluster::access::Access;
+use crate::cluster::kind_upgrade::{Docker, UpgradeArtifacts};
 use crate::cluster::local::LocalProvider;
 use crate::cluster::provider::{KindProvider, KubeconfigProvider, Provider};
 use crate::cluster::{kind, kind_config, preflight};
@@ -114,6 +115,11 @@ pub struct Args {
     /// the cluster's, built by k8s/build.sh).
     #[arg(long, value_name = "vX.Y.Z")]
     upgrade_to: Option<String>,
+    /// Upgrade suite on kind: the directory holding --upgrade-to's kubeadm, kubelet and
+    /// kubectl (and optionally images/*.tar to preload into the nodes) [default: the
+    /// k8s/build.sh cache of that version, built with --node-binaries].
+    #[arg(long, value_name = "DIR", requires = "upgrade_to")]
+    upgrade_artifacts: Option<PathBuf>,
     /// Upgrade suite (`--cluster local:…`): upgrade in two passes, first to
     /// --upgrade-to's binaries emulating this version (the cluster's MAJOR.MINOR, e.g.
     /// 1.36; KEP-4330 compatibility versions), then lifting the emulation.
@@ -194,7 +200,7 @@ pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
         ));
     }
     let manifests = load_manifests(&args).map_err(code(exit::INPUT_REJECTED))?;
-    check_upgrade(&args, &manifests).map_err(code(exit::INPUT_REJECTED))?;
+    let kind_upgrade = check_upgrade(&args, &manifests).map_err(code(exit::INPUT_REJECTED))?;
     let overrides = Overrides {
         focus: args.focus.clone(),
         skip: args.skip.clone(),
@@ -235,7 +241,7 @@ pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
         Some(path) => crate::secrets::Redactor::for_kubeconfig(path),
         None => crate::secrets::Redactor::default(),
     };
-    let (mut provider, scratch_kubeconfig) = provider(&args)
+    let (mut provider, scratch_kubeconfig) = provider(&args, kind_upgrade)
         .map_err(code(exit::INPUT_REJECTED))
         .map_err(|f| f.redacted(&redactor))?;
     let interrupt = super::cluster::install_interrupt()?;
@@ -550,14 +556,19 @@ fn load_manifests(args: &Args) -> Result<Vec<Manifest>, suite::SuiteError> {
         .collect()
 }
 
-/// An upgrade suite needs a local cluster, `--upgrade-to` a version one minor up
-/// that is built: all checked before anything starts.
-fn check_upgrade(args: &Args, manifests: &[Manifest]) -> Result<(), suite::SuiteError> {
+/// An upgrade suite needs a cluster trellis makes (`local:VERSION`, or kind with the
+/// new version's kubeadm, kubelet and kubectl), `--upgrade-to` a version one minor
+/// up that is built: all checked before anything starts. Returns what a kind
+/// cluster is upgraded with.
+fn check_upgrade(
+    args: &Args,
+    manifests: &[Manifest],
+) -> Result<Option<UpgradeArtifacts>, suite::SuiteError> {
     let Some(m) = manifests
         .iter()
         .find(|m| m.kind == suite::SuiteKind::Upgrade)
     else {
-        return Ok(());
+        return Ok(None);
     };
     let bad = |reason: String| suite::SuiteError::Manifest {
         path: m.path.clone(),
@@ -565,15 +576,40 @@ fn check_upgrade(args: &Args, manifests: &[Manifest]) -> Result<(), suite::Suite
     };
     if args.probe_only {
         // Someone else upgrades the cluster: nothing of ours to locate or check.
-        return Ok(());
+        return Ok(None);
     }
     let Some(to) = &args.upgrade_to else {
         return Err(bad("the upgrade suite needs --upgrade-to VERSION".into()));
     };
+    if args.kubeconfig.is_none() && kind_config_path(args).is_some() {
+        if args.emulated_version.is_some() {
+            return Err(bad(
+                "--emulated-version is for --cluster local:VERSION: on kind, kubeadm writes the control plane's flags".into(),
+            ));
+        }
+        // The node image's version when the command line says it; else the suite
+        // checks the skew once the nodes say what they run.
+        if let Some(from) = kind_node_version(args) {
+            suite::upgrade::check_skew(&from, to).map_err(bad)?;
+        }
+        let dir = args.upgrade_artifacts.clone().unwrap_or_else(|| {
+            crate::cluster::local::binaries::cache_root()
+                .join(to)
+                .join("bin")
+        });
+        return UpgradeArtifacts::locate(&dir, to)
+            .map(Some)
+            .map_err(suite::SuiteError::Cluster);
+    }
+    if args.upgrade_artifacts.is_some() {
+        return Err(bad(
+            "--upgrade-artifacts is for kind clusters (--cluster kind[:CONFIG]); a local cluster takes its programs from k8s/build.sh's cache".into(),
+        ));
+    }
     let spec = args.cluster.as_deref().unwrap_or("");
     let Some(Ok(from)) = crate::cluster::local::LocalOptions::parse_spec(spec) else {
         return Err(bad(format!(
-            "the upgrade suite upgrades a control plane trellis runs, --cluster local:VERSION (got {}); to measure a cluster upgraded another way, add --probe-only --duration D",
+            "the upgrade suite upgrades a cluster trellis makes, --cluster local:VERSION or kind[:CONFIG] (got {}); to measure a cluster upgraded another way, add --probe-only --duration D",
             if spec.is_empty() { "--kubeconfig" } else { spec }
         )));
     };
@@ -586,7 +622,24 @@ fn check_upgrade(args: &Args, manifests: &[Manifest]) -> Result<(), suite::Suite
         to,
     )
     .map_err(|e| suite::SuiteError::Cluster(e.into()))?;
-    Ok(())
+    Ok(None)
+}
+
+/// The Kubernetes version of the kind node image the command line names
+/// (`--k8s-version`, or an `--image` tagged `:vX.Y.Z`), if it names one.
+fn kind_node_version(args: &Args) -> Option<String> {
+    if let Some(v) = &args.k8s_version {
+        let v = v.trim();
+        return Some(if v.starts_with('v') {
+            v.to_string()
+        } else {
+            format!("v{v}")
+        });
+    }
+    let image = args.image.as_deref()?;
+    let image = image.split('@').next()?;
+    let tag = image.rsplit_once(':')?.1;
+    (tag.starts_with("v1.") && !tag.contains('/')).then(|| tag.to_string())
 }
 
 /// `--duration`: 90s, 20m, 1h, at least a second and at most a day.
@@ -612,7 +665,10 @@ fn kind_config_path(args: &Args) -> Option<PathBuf> {
 /// The provider, and the kubeconfig file it writes that the run must remove.
 type ChosenProvider = (Box<dyn Provider>, Option<PathBuf>);
 
-fn provider(args: &Args) -> Result<ChosenProvider, crate::cluster::ClusterError> {
+fn provider(
+    args: &Args,
+    kind_upgrade: Option<UpgradeArtifacts>,
+) -> Result<ChosenProvider, crate::cluster::ClusterError> {
     let ready = Duration::from_secs(args.ready_timeout);
     if let Some(path) = &args.kubeconfig {
         let access = Access {
@@ -639,6 +695,15 @@ fn provider(args: &Args) -> Result<ChosenProvider, crate::cluster::ClusterError>
     // The kubeconfig holds credentials: it stays out of the artifacts.
     let kubeconfig =
         std::env::temp_dir().join(format!("trellis-kubeconfig-{}", std::process::id()));
-    let provider = KindProvider::new(args.kind.cli(), config, image, kubeconfig.clone(), ready);
+    let mut provider = KindProvider::new(args.kind.cli(), config, image, kubeconfig.clone(), ready);
+    if let Some(artifacts) = kind_upgrade {
+        // The same deadline per command as kind's own: kubeadm's upgrade of a node
+        // pulls images and replaces static pods.
+        let docker = Docker {
+            program: args.kind.docker.clone(),
+            timeout: Duration::from_secs(args.kind.kind_timeout),
+        };
+        provider.prepare_upgrade(docker, artifacts);
+    }
     Ok((Box::new(provider), Some(kubeconfig)))
 }

@@ -226,6 +226,56 @@ pub async fn wait_nodes_ready(
     })
 }
 
+/// Waits until node `name` is Ready and its kubelet reports `version` (a kubelet
+/// just replaced and restarted); returns how long that took.
+pub async fn wait_node_at_version(
+    access: &Access,
+    name: &str,
+    version: &str,
+    deadline: Duration,
+    interrupt: &Interrupt,
+) -> Result<Duration, ClusterError> {
+    let nodes: Api<Node> = Api::all(access.client().await?);
+    let stop = || interrupt.is_set();
+    let started = std::time::Instant::now();
+    let waited = poll_until(
+        "the node Ready at the new version",
+        deadline,
+        Duration::from_millis(250),
+        &stop,
+        || async {
+            Ok::<_, std::convert::Infallible>(match nodes.get(name).await {
+                Ok(node) => {
+                    let kubelet = node
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.node_info.as_ref())
+                        .map(|i| i.kubelet_version.clone())
+                        .unwrap_or_default();
+                    match not_ready_reason(&node) {
+                        Some(why) => Poll::Pending(why),
+                        None if kubelet != version => {
+                            Poll::Pending(format!("{name}'s kubelet reports {kubelet}"))
+                        }
+                        None => Poll::Ready(()),
+                    }
+                }
+                // The API server may be restarting under the upgrade: keep trying.
+                Err(e) => Poll::Pending(format!("reading node {name}: {e}")),
+            })
+        },
+    )
+    .await;
+    waited.map(|()| started.elapsed()).map_err(|w| match w {
+        Waited::TimedOut { last, .. } => ClusterError::NotReady {
+            seconds: deadline.as_secs(),
+            detail: last,
+        },
+        Waited::Stopped => ClusterError::Interrupted,
+        Waited::Failed(never) => match never {},
+    })
+}
+
 /// The condition: `expected` nodes (or at least one) registered, every one Ready;
 /// ready with their names, else pending with what is missing.
 fn nodes_ready(items: Vec<Node>, expected: Option<usize>) -> Poll<Vec<String>> {

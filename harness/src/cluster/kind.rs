@@ -4,9 +4,9 @@
 
 use super::{ClusterError, NAME_PREFIX};
 use crate::interrupt::Interrupt;
-use crate::process::Waited;
+use crate::process::Captured;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// The kind CLI with a deadline for each invocation.
@@ -75,46 +75,33 @@ impl Kind {
     ) -> Result<String, ClusterError> {
         // Its own process group: at the deadline kind and whatever it started go,
         // so nothing keeps the output pipes open past it.
-        let mut child = crate::process::own_group(&mut Command::new(&self.program))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| ClusterError::Spawn {
-                program: self.program.display().to_string(),
-                source,
-            })?;
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
-        let out = std::thread::spawn(move || read(stdout));
-        let err = std::thread::spawn(move || read(stderr));
-        let waited =
-            crate::process::wait(&mut child, self.timeout, Some(interrupt)).map_err(|source| {
-                ClusterError::Spawn {
-                    program: self.program.display().to_string(),
-                    source,
-                }
-            })?;
-        let status = match waited {
-            Waited::Exited(status) => status,
-            Waited::Interrupted => return Err(ClusterError::Interrupted),
-            Waited::TimedOut => {
+        let spawn_error = |source| ClusterError::Spawn {
+            program: self.program.display().to_string(),
+            source,
+        };
+        let captured = crate::process::run_captured(
+            Command::new(&self.program).args(args),
+            self.timeout,
+            Some(interrupt),
+        )
+        .map_err(spawn_error)?;
+        let output = match captured {
+            Captured::Exited(output) => output,
+            Captured::Interrupted => return Err(ClusterError::Interrupted),
+            Captured::TimedOut => {
                 return Err(ClusterError::Timeout {
                     stage,
                     seconds: self.timeout.as_secs(),
                 })
             }
         };
-        let stdout = out.join().unwrap_or_default();
-        let stderr = err.join().unwrap_or_default();
-        if status.success() {
-            return Ok(stdout);
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
         Err(ClusterError::Kind {
             stage,
-            code: status.code().unwrap_or(-1),
-            summary: error_summary(&stderr),
+            code: output.status.code().unwrap_or(-1),
+            summary: error_summary(&String::from_utf8_lossy(&output.stderr)),
         })
     }
 
@@ -193,14 +180,6 @@ impl Kind {
         }
         Ok(removed)
     }
-}
-
-fn read(pipe: Option<impl std::io::Read>) -> String {
-    let mut s = String::new();
-    if let Some(mut p) = pipe {
-        let _ = p.read_to_string(&mut s);
-    }
-    s
 }
 
 /// kind's `ERROR: …` line and the `Command Output: …` after it, else the last lines.

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod kind;
 pub mod kind_config;
+pub mod kind_upgrade;
 pub mod local;
 pub mod preflight;
 pub mod provider;
@@ -49,6 +50,28 @@ pub enum ClusterError {
     },
     #[error("nodes not Ready within {seconds} s: {detail}")]
     NotReady { seconds: u64, detail: String },
+    #[error("`docker {command}` on node {node} failed (exit {code}): {output}")]
+    NodeCommand {
+        node: String,
+        command: String,
+        code: i32,
+        /// The last lines the command printed.
+        output: String,
+    },
+    #[error("`docker {command}` on node {node} did not finish within {seconds} s")]
+    NodeTimeout {
+        node: String,
+        command: String,
+        seconds: u64,
+    },
+    #[error("{}: no upgrade to {version} from here: {reason}", dir.display())]
+    UpgradeArtifacts {
+        dir: PathBuf,
+        version: String,
+        reason: String,
+    },
+    #[error("kind cluster {cluster}: {reason}")]
+    KindNodes { cluster: String, reason: String },
     /// Boxed: the local provider's errors carry log tails and would make every
     /// `Result<_, ClusterError>` large.
     #[error(transparent)]
@@ -71,6 +94,10 @@ impl ClusterError {
             ClusterError::Kubeconfig { .. } => "pass a kubeconfig that `kubectl --kubeconfig PATH get nodes` accepts, and --context if it has several",
             ClusterError::Api { .. } => "check that the cluster is reachable: kubectl --kubeconfig PATH cluster-info",
             ClusterError::NotReady { .. } => "raise --ready-timeout, or look at the exported node logs (kubelet, CNI)",
+            ClusterError::NodeCommand { .. } => "read the command's output above; the node's kubelet and static pod logs are in the build's artifacts/logs (kind export logs)",
+            ClusterError::NodeTimeout { .. } => "raise --kind-timeout (the deadline of each command on a node), or look at the node with docker exec",
+            ClusterError::UpgradeArtifacts { .. } => "put kubeadm, kubelet and kubectl of that version in the directory (k8s/build.sh --node-binaries VERSION builds them) or pass --upgrade-artifacts DIR",
+            ClusterError::KindNodes { .. } => "kind labels each node container with io.x-k8s.kind.cluster and io.x-k8s.kind.role: check `docker ps --filter label=io.x-k8s.kind.cluster=NAME`",
             ClusterError::Interrupted => "the run was stopped by Ctrl-C or SIGTERM; the cluster was torn down",
             ClusterError::Local(_) => unreachable!("handled above"),
         };

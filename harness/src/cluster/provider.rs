@@ -6,6 +6,7 @@
 use super::access::{self, Access};
 use super::kind::{self, CreateRequest, Kind};
 use super::kind_config::KindConfig;
+use super::kind_upgrade::{Docker, KindUpgrade, UpgradeArtifacts};
 use super::ClusterError;
 use crate::interrupt::Interrupt;
 use std::path::{Path, PathBuf};
@@ -69,10 +70,21 @@ pub struct UpgradeTarget {
     pub emulated_version: Option<String>,
 }
 
+/// What one upgrade step replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpgradeUnit {
+    /// A control-plane process (the local provider).
+    Process,
+    /// A node, by `kubeadm upgrade` and a new kubelet (kind).
+    Node,
+}
+
 /// One component's (or node's) upgrade.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UpgradeStep {
     pub component: String,
+    pub unit: UpgradeUnit,
     pub from: String,
     pub to: String,
     /// The version the new binary emulated, when it was told to.
@@ -119,6 +131,10 @@ pub struct KindProvider {
     pub kubeconfig: PathBuf,
     pub ready_timeout: Duration,
     created: bool,
+    /// For an upgrade run: how to reach the nodes and what to upgrade them to,
+    /// until provisioning turns it into `upgrade`.
+    upgrade_with: Option<(Docker, UpgradeArtifacts)>,
+    upgrade: Option<KindUpgrade>,
 }
 
 impl KindProvider {
@@ -137,7 +153,15 @@ impl KindProvider {
             kubeconfig,
             ready_timeout,
             created: false,
+            upgrade_with: None,
+            upgrade: None,
         }
+    }
+
+    /// Makes the cluster upgradable (the upgrade suite): once it is up, its node
+    /// containers are found through `docker` and can be upgraded with `artifacts`.
+    pub fn prepare_upgrade(&mut self, docker: Docker, artifacts: UpgradeArtifacts) {
+        self.upgrade_with = Some((docker, artifacts));
     }
 }
 
@@ -181,7 +205,21 @@ impl Provider for KindProvider {
             self.ready_timeout,
             interrupt,
         ))?;
+        if let Some((docker, artifacts)) = self.upgrade_with.take() {
+            self.upgrade = Some(KindUpgrade::discover(
+                docker,
+                artifacts,
+                access.clone(),
+                &self.name,
+                self.ready_timeout,
+                interrupt,
+            )?);
+        }
         Ok(access)
+    }
+
+    fn upgradable(&mut self) -> Option<&mut dyn Upgradable> {
+        self.upgrade.as_mut().map(|u| u as &mut dyn Upgradable)
     }
 
     fn export_logs(&self, dir: &Path) -> Result<(), ClusterError> {

@@ -259,3 +259,24 @@ pub fn rows_of_match_the_whole_grid(store: &mut trellis::store::Store) {
     }
     assert!(infra > 0, "no outage cells among the rows read");
 }
+
+/// Stand-in for kind (no Docker engine exists on these machines): records every
+/// call in `$KIND_LOG`; "creates" a cluster by handing out `$FAKE_KUBECONFIG` (a
+/// fake API server's, context `KIND_CONTEXT`) under kind's context name.
+pub const KIND_STANDIN: &str = r#"#!/bin/sh
+# Stand-in for kind: records every call; "creates" a cluster by handing out the
+# fake API server's kubeconfig. `kind version` (trellis's preflight) is not a call
+# the cluster's life is checked by.
+if [ "$1" = version ]; then echo "kind v0.33.0 stand-in"; exit 0; fi
+printf '%s\n' "$*" >> "$KIND_LOG"
+case "$1 $2" in
+  "create cluster")
+    name="$4"
+    while [ $# -gt 0 ]; do
+      if [ "$1" = "--kubeconfig" ]; then sed "s/KIND_CONTEXT/kind-$name/" "$FAKE_KUBECONFIG" > "$2"; fi
+      shift
+    done ;;
+  "export logs") mkdir -p "$3" && echo "kubelet log" > "$3/kubelet.log" ;;
+esac
+exit 0
+"#;

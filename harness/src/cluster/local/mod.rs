@@ -23,7 +23,7 @@ pub mod pki;
 pub mod process;
 
 use super::access::{self, Access};
-use super::provider::{Endpoint, Provider, Upgradable, UpgradeStep, UpgradeTarget};
+use super::provider::{Endpoint, Provider, Upgradable, UpgradeStep, UpgradeTarget, UpgradeUnit};
 use super::ClusterError;
 use crate::interrupt::Interrupt;
 use binaries::Binaries;
@@ -986,6 +986,7 @@ impl LocalProvider {
         }
         Ok(UpgradeStep {
             component: component.to_string(),
+            unit: UpgradeUnit::Process,
             from,
             to: version.to_string(),
             emulated_version: target.emulated_version.clone(),

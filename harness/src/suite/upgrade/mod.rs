@@ -5,10 +5,11 @@
 //! upgrade must pass, as JUnit (`junit_upgrade.xml`) and the samples as JSON
 //! (`upgrade-monitor.json`).
 //!
-//! It needs a control plane trellis runs ([`Upgradable`]): today the `local`
-//! provider, from `--cluster local:vX.Y.Z` to `--upgrade-to vX.Y+1.Z`. On any other
-//! cluster, `--probe-only --duration D` runs the monitor and the checks for D while
-//! the cluster is upgraded another way.
+//! It needs a cluster trellis makes ([`Upgradable`]): the `local` provider's
+//! control plane, process by process (optionally in KEP-4330's two passes with
+//! `--emulated-version`), or a kind cluster, node by node with kubeadm
+//! ([`crate::cluster::kind_upgrade`]). On any other cluster, `--probe-only --duration
+//! D` runs the monitor and the checks for D while the cluster is upgraded another way.
 
 pub mod disruption;
 pub mod monitor;
@@ -16,7 +17,7 @@ pub mod monitor;
 use super::manifest::UpgradeTimes;
 use super::verdict::{case, write_junit, Case};
 use super::{Manifest, SuiteContext, SuiteError, SuiteSummary};
-use crate::cluster::provider::{Upgradable, UpgradeStep, UpgradeTarget};
+use crate::cluster::provider::{Upgradable, UpgradeStep, UpgradeTarget, UpgradeUnit};
 use crate::interrupt::Interrupt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -77,7 +78,7 @@ pub fn run(
     }
     let Some(cp) = control_plane else {
         return Err(bad(
-            "the upgrade suite needs a control plane trellis runs (--cluster local:VERSION), \
+            "the upgrade suite needs a cluster trellis makes (--cluster local:VERSION or kind[:CONFIG]), \
              or --probe-only --duration D to measure an upgrade done another way"
                 .into(),
         ));
@@ -126,10 +127,18 @@ pub fn run(
                     }
                     None => format!("upgraded {unit} {} → {}", step.from, step.to),
                 };
-                ctx.reporter.note(format!(
-                    "  {what} at {at:.1} s: old process gone after {:.1} s, new one ready after {:.1} s",
-                    step.stopped_after, step.ready_after
-                ));
+                let timing = match step.unit {
+                    UpgradeUnit::Process => format!(
+                        "old process gone after {:.1} s, new one ready after {:.1} s",
+                        step.stopped_after, step.ready_after
+                    ),
+                    UpgradeUnit::Node => format!(
+                        "kubeadm upgrade took {:.1} s, the node Ready at the new version {:.1} s after its kubelet restarted",
+                        step.stopped_after, step.ready_after
+                    ),
+                };
+                ctx.reporter
+                    .note(format!("  {what} at {at:.1} s: {timing}"));
                 steps.push((step, at));
                 soak(times.step_soak, ctx.interrupt)?;
             }
@@ -848,6 +857,7 @@ mod tests {
             (
                 UpgradeStep {
                     component: c.into(),
+                    unit: UpgradeUnit::Process,
                     from: "v1.36.3".into(),
                     to: "v1.37.2".into(),
                     emulated_version: e.map(String::from),
