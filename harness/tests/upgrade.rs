@@ -309,11 +309,7 @@ fn an_emulated_upgrade_runs_the_new_binaries_as_the_old_version_first() {
     let _shared = CLUSTERS.read().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     // One API server: disruption is expected and not what this test is about.
-    let m = manifest(
-        dir.path(),
-        "    default: 60s
-",
-    );
+    let m = manifest(dir.path(), "    default: 60s\n");
     let o = run(
         dir.path(),
         &m,

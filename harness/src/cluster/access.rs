@@ -216,14 +216,19 @@ pub async fn wait_nodes_ready(
         },
     )
     .await;
-    waited.map_err(|w| match w {
+    waited.map_err(not_ready(deadline))
+}
+
+/// A node wait that ended without its condition: not Ready in time, or interrupted.
+fn not_ready(deadline: Duration) -> impl Fn(Waited<std::convert::Infallible>) -> ClusterError {
+    move |w| match w {
         Waited::TimedOut { last, .. } => ClusterError::NotReady {
             seconds: deadline.as_secs(),
             detail: last,
         },
         Waited::Stopped => ClusterError::Interrupted,
         Waited::Failed(never) => match never {},
-    })
+    }
 }
 
 /// Waits until node `name` is Ready and its kubelet reports `version` (a kubelet
@@ -266,14 +271,9 @@ pub async fn wait_node_at_version(
         },
     )
     .await;
-    waited.map(|()| started.elapsed()).map_err(|w| match w {
-        Waited::TimedOut { last, .. } => ClusterError::NotReady {
-            seconds: deadline.as_secs(),
-            detail: last,
-        },
-        Waited::Stopped => ClusterError::Interrupted,
-        Waited::Failed(never) => match never {},
-    })
+    waited
+        .map(|()| started.elapsed())
+        .map_err(not_ready(deadline))
 }
 
 /// The condition: `expected` nodes (or at least one) registered, every one Ready;

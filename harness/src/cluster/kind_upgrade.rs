@@ -161,6 +161,12 @@ impl UpgradeArtifacts {
             version: version.into(),
             reason,
         };
+        // The version names a directory in the nodes and is part of shell lines run
+        // there: only what a release tag holds.
+        let tag_like = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+');
+        if !version.starts_with('v') || !version.chars().all(tag_like) {
+            return Err(bad(format!("{version:?} is not a version like v1.37.2")));
+        }
         for program in PROGRAMS {
             let path = dir.join(program);
             match std::fs::metadata(&path) {
@@ -439,6 +445,16 @@ mod tests {
         assert!(e.contains("no control-plane node"), "{e}");
         let e = parse_nodes("c", "c-x\tgremlin\n").unwrap_err().to_string();
         assert!(e.contains("\"gremlin\""), "{e}");
+    }
+
+    #[test]
+    fn a_version_that_is_not_a_tag_is_refused_before_any_program_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = UpgradeArtifacts::locate(dir.path(), "v1.37.2-$(reboot)").unwrap_err();
+        assert!(
+            e.to_string().contains("is not a version like v1.37.2"),
+            "{e}"
+        );
     }
 
     #[test]
