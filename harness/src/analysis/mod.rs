@@ -8,6 +8,7 @@
 
 pub mod flakes;
 pub mod gate;
+pub mod pass_rates;
 pub mod perf;
 pub mod regressions;
 pub mod release;

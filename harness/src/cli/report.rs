@@ -14,7 +14,10 @@ use std::path::PathBuf;
 /// static bucket. Without dashboard configs every stored job becomes a tab of one
 /// dashboard. The window is the one `trellis status` uses: --days (default: the
 /// dashboards' longest days_of_results, 7 without any) back from --at. `--json`
-/// prints what the site's index shows, in `trellis status --json`'s shape.
+/// prints what the index shows, in `trellis status --json`'s shape, plus `written`:
+/// what went into --out (null without it): {pages, bytes, largest_page: [path,
+/// bytes], elapsed (seconds), parts: {builds|tabs|tests|api|…: {files, bytes}},
+/// api_files: [[path, bytes]]}.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -28,6 +31,15 @@ pub struct Args {
     markdown: bool,
 }
 
+/// `--json`: the window, what was written, and the index's data beside them.
+#[derive(serde::Serialize)]
+struct ReportJson<'a> {
+    window: super::window::Window,
+    written: Option<report::SiteStats>,
+    #[serde(flatten)]
+    report: &'a crate::analysis::StatusReport,
+}
+
 pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let config = args.window.config()?;
     let window = args.window.window(&config);
@@ -39,9 +51,11 @@ pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
         window.until,
         window.per_test_group,
     )?;
+    let mut written = None;
     if let Some(out) = &args.out {
         match report::write_site(&site, out) {
-            Ok(stats) => eprintln!(
+            Ok(stats) => {
+                eprintln!(
                 "wrote {} pages ({:.1} MB) to {} in {:.2} s; largest page {} ({:.1} MB); open {}",
                 stats.pages,
                 stats.bytes as f64 / 1e6,
@@ -50,7 +64,9 @@ pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
                 stats.largest_page.0,
                 stats.largest_page.1 as f64 / 1e6,
                 out.join("index.html").display()
-            ),
+                );
+                written = Some(stats);
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -58,8 +74,9 @@ pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
         print!("{}", report::markdown(&site));
     }
     if args.window.json {
-        super::print_json(&super::window::Windowed {
+        super::print_json(&ReportJson {
             window,
+            written,
             report: &site.snapshot.status,
         })?;
     }

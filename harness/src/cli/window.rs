@@ -97,14 +97,6 @@ impl Window {
     }
 }
 
-/// A `--json` report with the window it covers beside its own fields.
-#[derive(serde::Serialize)]
-pub struct Windowed<'a, T: serde::Serialize> {
-    pub window: Window,
-    #[serde(flatten)]
-    pub report: &'a T,
-}
-
 /// `2026-12-02 10:00`, or the raw number when it is not a representable time.
 pub fn utc(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)

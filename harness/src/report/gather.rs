@@ -1,7 +1,7 @@
 //! Everything the site shows, gathered once: the analysis [`Snapshot`], failure
 //! clusters, and each build's stored metadata.
 
-use crate::analysis::{self, triage::Cluster, Snapshot};
+use crate::analysis::{self, pass_rates, triage::Cluster, Snapshot};
 use crate::config::DashboardConfig;
 use crate::model::Span;
 use crate::store::{self, BuildInfo, Store};
@@ -15,6 +15,55 @@ pub struct Site {
     pub clusters: Vec<Cluster>,
     pub builds: HashMap<String, HashMap<String, BuildInfo>>,
     pub perf: super::perf_page::PerfHistory,
+    /// Sippy's numbers, when the window has a start to compare with what came before.
+    pub sippy: Option<Sippy>,
+    /// When the site was made (Unix seconds): the decision time.
+    pub generated_at: i64,
+}
+
+/// Pass rates against the previous window and component readiness.
+pub struct Sippy {
+    pub windows: pass_rates::Windows,
+    pub jobs: Vec<pass_rates::JobRates>,
+    pub tests: Vec<pass_rates::TestRates>,
+    pub readiness: pass_rates::Readiness,
+}
+
+/// The regression basis `trellis regressions` uses by default.
+const BASIS_DAYS: i64 = 28;
+
+/// Loads the window before `span` (and the 28-day regression basis) beside it and
+/// computes Sippy's numbers; `None` for a window without a start.
+fn sippy(
+    db: &crate::store::Location,
+    config: &DashboardConfig,
+    wanted: &[String],
+    span: Span,
+    now: i64,
+) -> Result<Option<Sippy>, store::StoreError> {
+    let (Some(since), until) = (span.since, span.until.unwrap_or(now)) else {
+        return Ok(None);
+    };
+    let length = (until - since).max(1);
+    let windows = pass_rates::Windows {
+        previous: since - length,
+        current: since,
+        until,
+        basis: since - BASIS_DAYS * 86_400,
+    };
+    let history = Span {
+        since: Some(windows.previous.min(windows.basis)),
+        until: Some(until),
+    };
+    let mut grids = store::load_grids(db, wanted, history, 2)?;
+    config.as_testgrid_reads(&mut grids, now);
+    let grids: Vec<&crate::model::Grid> = grids.iter().collect();
+    Ok(Some(Sippy {
+        windows,
+        jobs: pass_rates::jobs(&grids, &windows),
+        tests: pass_rates::tests(&grids, &windows),
+        readiness: pass_rates::readiness(&grids, &windows),
+    }))
 }
 
 /// `config` plus the stored jobs it does not show ([`DashboardConfig::with_unconfigured`]).
@@ -83,8 +132,14 @@ pub fn gather(
         perf.points.get("Perc99").map_or(&[][..], Vec::as_slice),
         &analysis::perf::Settings::default(),
     );
+    let step = std::time::Instant::now();
+    let wanted: Vec<String> = snapshot.grids.keys().cloned().collect();
+    let sippy = sippy(db, &config, &wanted, span, now)?;
+    tracing::info!(elapsed = ?step.elapsed(), "pass rates and component readiness");
     Ok(Site {
         perf,
+        sippy,
+        generated_at: chrono::Utc::now().timestamp(),
         config,
         previous: snapshot.previous_rates(),
         snapshot,

@@ -4,7 +4,7 @@
 
 use super::escape::{self, html};
 use super::pages::{build_href, tab_href};
-use super::{page, ReportError, Site, Writer};
+use super::{ReportError, Site, Writer};
 use crate::analysis::testgrid;
 use crate::config::Tab;
 use crate::model::CellStatus;
@@ -74,9 +74,10 @@ pub fn tabs(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
                     html(&tab.name)
                 ),
             };
-            w.write(
+            w.page(
                 &tab_href(&d.name, &tab.name),
-                &page(&format!("{} / {}", d.name, tab.name), 1, &body),
+                &format!("{} / {}", d.name, tab.name),
+                &body,
             )?;
         }
     }

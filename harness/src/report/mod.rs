@@ -14,6 +14,7 @@ mod markdown;
 mod pages;
 mod perf_page;
 mod plots;
+mod sippy_pages;
 
 pub use gather::{gather, snapshot, with_stored_jobs, Site};
 pub use markdown::markdown;
@@ -57,12 +58,28 @@ impl ReportError {
 }
 
 /// What was written.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SiteStats {
     pub pages: usize,
     pub bytes: u64,
     pub largest_page: (String, u64),
+    #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
+    /// Files and bytes by the site's top-level part (`builds`, `tabs`, `tests`,
+    /// `api`, … ; pages at the root under `root`).
+    pub parts: std::collections::BTreeMap<String, PartStats>,
+    /// Every machine-readable file (`api/…`) with its size.
+    pub api_files: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct PartStats {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 /// Writes files under the output directory, keeping count.
@@ -73,15 +90,18 @@ pub struct SiteStats {
 /// site: a second page under the same name is an error, not a silent overwrite.
 pub(crate) struct Writer {
     root: PathBuf,
+    /// The line at the foot of every page: when the site was made, for which time.
+    footer: String,
     stats: SiteStats,
     written: std::collections::HashSet<String>,
     checked_dirs: std::collections::HashSet<PathBuf>,
 }
 
 impl Writer {
-    fn new(root: &Path) -> Writer {
+    fn new(root: &Path, footer: String) -> Writer {
         Writer {
             root: root.to_path_buf(),
+            footer,
             stats: SiteStats::default(),
             written: std::collections::HashSet::new(),
             checked_dirs: std::collections::HashSet::new(),
@@ -117,6 +137,14 @@ impl Writer {
         Ok(())
     }
 
+    /// Writes an HTML page at `rel` in the site's shell (its links relative to where
+    /// the page sits, so the site works from `file://`).
+    pub(crate) fn page(&mut self, rel: &str, title: &str, body: &str) -> Result<(), ReportError> {
+        let depth = rel.matches('/').count();
+        let html = shell(title, depth, body, &self.footer);
+        self.write(rel, &html)
+    }
+
     pub(crate) fn write(&mut self, rel: &str, content: &str) -> Result<(), ReportError> {
         if !self.written.insert(rel.to_string()) {
             return Err(ReportError::PageCollision {
@@ -137,6 +165,16 @@ impl Writer {
             })?;
         let len = content.len() as u64;
         self.stats.bytes += len;
+        let part = match rel.split_once('/') {
+            Some((top, _)) => top,
+            None => "root",
+        };
+        let p = self.stats.parts.entry(part.to_string()).or_default();
+        p.files += 1;
+        p.bytes += len;
+        if rel.starts_with("api/") {
+            self.stats.api_files.push((rel.to_string(), len));
+        }
         if rel.ends_with(".html") {
             self.stats.pages += 1;
             if len > self.stats.largest_page.1 {
@@ -150,7 +188,18 @@ impl Writer {
 /// Writes the whole site for `site` into `out`.
 pub fn write_site(site: &Site, out: &Path) -> Result<SiteStats, ReportError> {
     let start = Instant::now();
-    let mut w = Writer::new(out);
+    let utc = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    let footer = format!(
+        "generated {} by trellis {} · results up to {}",
+        utc(site.generated_at),
+        env!("CARGO_PKG_VERSION"),
+        utc(site.snapshot.now)
+    );
+    let mut w = Writer::new(out, footer);
     w.write("assets/report.css", CSS)?;
     w.write("assets/grid.js", GRID_JS)?;
     let mut step = Instant::now();
@@ -168,6 +217,8 @@ pub fn write_site(site: &Site, out: &Path) -> Result<SiteStats, ReportError> {
     timed("flakiness and triage");
     pages::builds(site, &mut w)?;
     timed("build pages");
+    sippy_pages::write(site, &mut w)?;
+    timed("pass rates, test pages and component readiness");
     perf_page::write(site, &mut w)?;
     api::write(site, &mut w)?;
     w.write("summary.md", &markdown(site))?;
@@ -175,18 +226,21 @@ pub fn write_site(site: &Site, out: &Path) -> Result<SiteStats, ReportError> {
     Ok(w.stats)
 }
 
-/// The page shell: head, navigation, body. `depth` is how many folders below the
-/// site root the page is (for relative links that work from `file://`).
-pub(crate) fn page(title: &str, depth: usize, body: &str) -> String {
+/// The page shell: head, navigation, body, footer. `depth` is how many folders below
+/// the site root the page is (for relative links that work from `file://`).
+fn shell(title: &str, depth: usize, body: &str, footer: &str) -> String {
     let up = "../".repeat(depth);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · trellis</title><link rel=\"stylesheet\" href=\"{up}assets/report.css\"></head>\
          <body><header class=\"top\"><a href=\"{up}index.html\">trellis</a>\
+         <a href=\"{up}jobs.html\">Jobs</a><a href=\"{up}tests.html\">Tests</a>\
+         <a href=\"{up}components.html\">Components</a>\
          <a href=\"{up}flakiness.html\">Flakiness</a><a href=\"{up}triage.html\">Triage</a>\
          <a href=\"{up}perf.html\">Performance</a></header>\
-         <main>{body}</main></body></html>\n",
-        title = escape::html(title)
+         <main>{body}</main><footer class=\"muted\">{footer}</footer></body></html>\n",
+        title = escape::html(title),
+        footer = escape::html(footer)
     )
 }

@@ -2,7 +2,7 @@
 
 use super::escape::{self, html};
 use super::plots::{self, Series};
-use super::{page, ReportError, Site, Writer};
+use super::{ReportError, Site, Writer};
 use crate::analysis::{flakes::Class, testgrid::coalesce, DashboardReport, TabReport};
 use crate::model::CellStatus;
 use crate::model::Grid;
@@ -25,17 +25,31 @@ pub fn build_href(job: &str, build: &str) -> String {
     format!("builds/{}/{}.html", escape::slug(job), escape::slug(build))
 }
 
+/// Each stored job's tab grid (the first tab that reads it).
+pub(super) fn job_tab_hrefs(site: &Site) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for d in &site.snapshot.status.dashboards {
+        for t in &d.tabs {
+            if let Some(job) = &t.job {
+                out.entry(job.clone())
+                    .or_insert_with(|| tab_href(&d.name, &t.name));
+            }
+        }
+    }
+    out
+}
+
 fn chip(status: &str) -> String {
     format!("<span class=\"chip {0}\">{0}</span>", html(status))
 }
 
-fn time(t: Option<i64>) -> String {
+pub(super) fn utc(t: Option<i64>) -> String {
     t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| "-".into())
 }
 
-fn pct(x: f64) -> String {
+pub(super) fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
@@ -135,7 +149,7 @@ pub fn index(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
         }
         body.push_str("</table>");
     }
-    w.write("index.html", &page("CI signal", 0, &body))
+    w.page("index.html", "CI signal", &body)
 }
 
 pub fn dashboards(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
@@ -178,7 +192,7 @@ pub fn dashboards(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
             None,
         ));
         body.push_str("</div>");
-        w.write(&dashboard_href(&d.name), &page(&d.name, 1, &body))?;
+        w.page(&dashboard_href(&d.name), &d.name, &body)?;
     }
     Ok(())
 }
@@ -191,7 +205,7 @@ fn tab_section(body: &mut String, dashboard: &str, t: &TabReport) {
         escape::attr(&tab_href(dashboard, &t.name)),
         html(&t.name),
         html(&t.message),
-        time(t.last_run),
+        utc(t.last_run),
         html(&t.latest_green),
         t.job.as_deref().map(|j| format!(" · job {}", html(j))).unwrap_or_default()
     );
@@ -290,17 +304,21 @@ fn failures(g: &Grid, cols: &[usize]) -> Option<f64> {
     Some(n as f64)
 }
 
-/// Newest-first results as coloured characters.
-fn sparkline(g: &Grid, row: usize, n: usize) -> String {
-    let mut out = String::from("<span class=\"spark\">");
-    for s in g.row(row).iter().take(n).rev() {
-        let (cls, ch) = match coalesce(*s, true) {
+/// The newest `n` results as coloured characters, oldest on the left; the newest one
+/// underlined, so which end is "now" never has to be guessed.
+pub(super) fn sparkline(g: &Grid, row: usize, n: usize) -> String {
+    let mut out =
+        String::from("<span class=\"spark\" title=\"oldest left, newest right (underlined)\">");
+    let cells: Vec<&CellStatus> = g.row(row).iter().take(n).collect();
+    for (i, s) in cells.iter().rev().enumerate() {
+        let (cls, ch) = match coalesce(**s, true) {
             CellStatus::Pass => ("P", '▁'),
             CellStatus::Fail => ("F", '█'),
             CellStatus::Flaky => ("K", '▅'),
             _ => ("", '·'),
         };
-        let _ = write!(out, "<span class=\"{cls}\">{ch}</span>");
+        let newest = if i + 1 == cells.len() { " newest" } else { "" };
+        let _ = write!(out, "<span class=\"{cls}{newest}\">{ch}</span>");
     }
     out.push_str("</span>");
     out
@@ -376,7 +394,7 @@ pub fn flakiness(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
         None,
     ));
     body.push_str("</div>");
-    w.write("flakiness.html", &page("Flakiness", 0, &body))
+    w.page("flakiness.html", "Flakiness", &body)
 }
 
 fn flaky_share(g: &Grid, cols: &[usize]) -> Option<f64> {
@@ -422,7 +440,7 @@ pub fn triage(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
             site.clusters.len() - MAX_CLUSTERS_SHOWN
         );
     }
-    w.write("triage.html", &page("Triage", 0, &body))
+    w.page("triage.html", "Triage", &body)
 }
 
 fn cluster_section(body: &mut String, c: &crate::analysis::triage::Cluster) {
@@ -442,8 +460,8 @@ fn cluster_section(body: &mut String, c: &crate::analysis::triage::Cluster) {
         body,
         "<div class=\"muted\">{} · first {} · last {} · <a href=\"{}\">file a bug</a> · id {}</div>",
         day_sparkline(&c.days),
-        time(c.builds.iter().filter_map(|b| b.started).min()),
-        time(c.builds.iter().filter_map(|b| b.started).max()),
+        utc(c.builds.iter().filter_map(|b| b.started).min()),
+        utc(c.builds.iter().filter_map(|b| b.started).max()),
         bug_link(c),
         html(&c.id)
     );
@@ -658,18 +676,106 @@ fn disruption_timeline(d: &serde_json::Value) -> String {
     out
 }
 
+/// A metadata value as HTML: text as is, an object as a nested table of its fields,
+/// an array as a list — never a JSON blob.
+fn metadata_value(v: &serde_json::Value, depth: usize) -> String {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => html(s),
+        Value::Null => "<span class=\"muted\">null</span>".into(),
+        Value::Object(map) if depth < 4 && !map.is_empty() => {
+            let mut out = String::from("<table class=\"kv\">");
+            for (k, v) in map {
+                let _ = write!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td></tr>",
+                    html(k),
+                    metadata_value(v, depth + 1)
+                );
+            }
+            out.push_str("</table>");
+            out
+        }
+        Value::Array(items) if depth < 4 && !items.is_empty() => {
+            let mut out = String::from("<ul class=\"kv\">");
+            for item in items.iter().take(50) {
+                let _ = write!(out, "<li>{}</li>", metadata_value(item, depth + 1));
+            }
+            if items.len() > 50 {
+                let _ = write!(
+                    out,
+                    "<li class=\"muted\">… and {} more</li>",
+                    items.len() - 50
+                );
+            }
+            out.push_str("</ul>");
+            out
+        }
+        other => html(&other.to_string()),
+    }
+}
+
+/// How many results of each kind column `c` holds.
+fn column_counts(g: &Grid, c: usize) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for r in 0..g.rows.len() {
+        if !crate::model::is_test_row(&g.rows[r]) {
+            continue;
+        }
+        let raw = g.row(r)[c];
+        let kind = match coalesce(raw, true) {
+            _ if raw == CellStatus::PassWithSkips => "skipped",
+            CellStatus::Pass => "passed",
+            CellStatus::Fail => "failed",
+            CellStatus::Flaky => "flaky",
+            CellStatus::NoResult => continue,
+            _ => "other",
+        };
+        *counts.entry(kind).or_insert(0) += 1;
+    }
+    counts
+}
+
 pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
+    let tabs = job_tab_hrefs(site);
     for (job, g) in &site.snapshot.grids {
         let infos = site.builds.get(job);
         for (c, col) in g.columns.iter().enumerate() {
             let info = infos.and_then(|i| i.get(&col.build));
+            // Columns are newest first: the one after is the build before.
+            let link = |to: Option<&crate::model::Column>, text: &str| match to {
+                Some(b) => format!(
+                    "<a href=\"../../{}\">{text} {}</a>",
+                    escape::attr(&build_href(job, &b.build)),
+                    html(&b.build)
+                ),
+                None => format!("<span class=\"muted\">no {text} build</span>"),
+            };
+            let tab = tabs
+                .get(job)
+                .map(|href| format!(" · <a href=\"../../{}\">tab grid</a>", escape::attr(href)))
+                .unwrap_or_default();
+            let counts = column_counts(g, c);
+            let summary: Vec<String> = counts
+                .iter()
+                .map(|(k, n)| format!("<span class=\"count {k}\">{n} {k}</span>"))
+                .collect();
             let mut body = format!(
-                "<h1>{} / {}</h1><table class=\"list\"><tr><td>started</td><td>{}</td></tr><tr><td>finished</td><td>{}</td></tr>\
+                "<h1>{} / {}</h1><p class=\"nav\">{} · {} · job <a href=\"../../jobs.html\">{}</a>{tab}</p><p>{}</p>\
+                 <table class=\"list\"><tr><td>started</td><td>{}</td></tr><tr><td>finished</td><td>{}</td></tr>\
                  <tr><td>result</td><td>{}</td></tr><tr><td>commit</td><td>{}</td></tr>",
                 html(job),
                 html(&col.build),
-                time(col.started),
-                time(col.finished),
+                link(g.columns.get(c + 1), "previous"),
+                link(c.checked_sub(1).and_then(|p| g.columns.get(p)), "next"),
+                html(job),
+                if summary.is_empty() {
+                    "no test results".to_string()
+                } else {
+                    summary.join(" ")
+                },
+                utc(col.started),
+                utc(col.finished),
                 html(&match (col.passed, info.and_then(|i| i.result.as_deref())) {
                     (_, Some(r)) => r.to_string(),
                     (Some(true), None) => "passed".into(),
@@ -691,15 +797,11 @@ pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
                     if k == crate::model::DISRUPTION_METADATA {
                         continue;
                     }
-                    let shown = match v {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
                     let _ = write!(
                         body,
-                        "<tr><td>{}</td><td class=\"msg\">{}</td></tr>",
+                        "<tr><td>{}</td><td>{}</td></tr>",
                         html(k),
-                        html(&shown)
+                        metadata_value(v, 0)
                     );
                 }
             }
@@ -707,43 +809,56 @@ pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
             if let Some(d) = info.and_then(|i| i.metadata.get(crate::model::DISRUPTION_METADATA)) {
                 body.push_str(&disruption_timeline(d));
             }
-            body.push_str("<h2>Failed tests</h2>");
-            let mut shown = 0;
-            for r in 0..g.rows.len() {
-                let s = coalesce(g.row(r)[c], true);
-                if s != CellStatus::Fail && s != CellStatus::Flaky {
-                    continue;
-                }
-                shown += 1;
-                if shown > MAX_FAILURES_PER_BUILD_PAGE {
-                    continue;
-                }
-                let _ = write!(
-                    body,
-                    "<h3>{} {}</h3><div class=\"msg\">{}</div>",
-                    if s == CellStatus::Fail {
-                        "FAIL"
-                    } else {
-                        "FLAKY"
-                    },
-                    html(&g.rows[r]),
-                    html(g.message(r, c).unwrap_or(""))
-                );
-            }
-            if shown == 0 {
-                body.push_str("<p>none</p>");
-            } else if shown > MAX_FAILURES_PER_BUILD_PAGE {
-                let _ = write!(
-                    body,
-                    "<p class=\"muted\">{} failed tests in all; the first {MAX_FAILURES_PER_BUILD_PAGE} are listed (trellis show lists every one)</p>",
-                    shown
-                );
-            }
-            w.write(
+            failed_and_flaky(&mut body, g, c);
+            w.page(
                 &build_href(job, &col.build),
-                &page(&format!("{job} {}", col.build), 2, &body),
+                &format!("{job} {}", col.build),
+                &body,
             )?;
         }
     }
     Ok(())
+}
+
+/// The failed tests, then the FLAKY ones with their attempts, each with its message.
+fn failed_and_flaky(body: &mut String, g: &Grid, c: usize) {
+    for (wanted, title) in [
+        (CellStatus::Fail, "Failed tests"),
+        (CellStatus::Flaky, "Flaky tests (passed on retry)"),
+    ] {
+        let rows: Vec<usize> = (0..g.rows.len())
+            .filter(|r| crate::model::is_test_row(&g.rows[*r]))
+            .filter(|r| coalesce(g.row(*r)[c], true) == wanted)
+            .collect();
+        let _ = write!(
+            body,
+            "<h2>{title} <span class=\"muted\">{}</span></h2>",
+            rows.len()
+        );
+        if rows.is_empty() {
+            body.push_str("<p>none</p>");
+            continue;
+        }
+        for r in rows.iter().take(MAX_FAILURES_PER_BUILD_PAGE) {
+            let attempts = match (wanted, g.attempts(*r, c)) {
+                (CellStatus::Flaky, n) if n > 1 => {
+                    format!(" <span class=\"muted\">{n} attempts</span>")
+                }
+                _ => String::new(),
+            };
+            let _ = write!(
+                body,
+                "<h3>{}{attempts}</h3><div class=\"msg\">{}</div>",
+                html(&g.rows[*r]),
+                html(g.message(*r, c).unwrap_or("(no message)"))
+            );
+        }
+        if rows.len() > MAX_FAILURES_PER_BUILD_PAGE {
+            let _ = write!(
+                body,
+                "<p class=\"muted\">… and {} more (trellis show lists every one)</p>",
+                rows.len() - MAX_FAILURES_PER_BUILD_PAGE
+            );
+        }
+    }
 }

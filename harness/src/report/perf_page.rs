@@ -4,7 +4,7 @@
 
 use super::escape::{self, html};
 use super::plots::{self, Series};
-use super::{page, ReportError, Site, Writer};
+use super::{ReportError, Site, Writer};
 use crate::analysis::perf::{SeriesCheck, Verdict};
 use crate::model::PerfPoint;
 use std::collections::BTreeMap;
@@ -50,7 +50,7 @@ pub fn write(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
              own; <code>trellis ingest</code> reads the PerfData files ClusterLoader2 jobs \
              leave in their artifacts.</p>",
         );
-        return w.write(href(), &page("Performance", 0, &body));
+        return w.page(href(), "Performance", &body);
     }
     for job in jobs {
         let upgrades: Vec<&PerfPoint> = disruption.iter().filter(|p| p.job == job).collect();
@@ -135,7 +135,7 @@ pub fn write(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
             );
         }
     }
-    w.write(href(), &page("Performance", 0, &body))
+    w.page(href(), "Performance", &body)
 }
 
 /// An upgrade job's disruption per backend over its builds, in seconds.
