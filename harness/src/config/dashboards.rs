@@ -117,6 +117,46 @@ pub struct Tab {
     /// Days per healthiness interval, when the tab's `health_analysis_options` enable
     /// TestGrid's healthiness analysis.
     pub health_analysis_days: Option<u32>,
+    /// Where "file a bug" for a failing test goes (the tab's `file_bug_template`, else
+    /// the default tab's).
+    pub file_bug_template: Option<BugTemplate>,
+}
+
+/// TestGrid's `file_bug_template`: a URL and query options whose values may name
+/// `<test-name>`, `<test-url>` and `<environment>` (the tab).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct BugTemplate {
+    pub url: String,
+    #[serde(default)]
+    pub options: Vec<BugTemplateOption>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct BugTemplateOption {
+    pub key: String,
+    pub value: String,
+}
+
+impl BugTemplate {
+    /// The template filled in for one test; `None` when the URL is not http(s).
+    pub fn link(&self, test: &str, test_url: &str, environment: &str) -> Option<String> {
+        let fill = |v: &str| {
+            v.replace("<test-name>", test)
+                .replace("<test-url>", test_url)
+                .replace("<environment>", environment)
+        };
+        let mut url = reqwest::Url::parse(&self.url).ok()?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return None;
+        }
+        if !self.options.is_empty() {
+            let mut q = url.query_pairs_mut();
+            for o in &self.options {
+                q.append_pair(&o.key, &fill(&o.value));
+            }
+        }
+        Some(url.to_string())
+    }
 }
 
 impl Tab {
@@ -147,6 +187,7 @@ impl Tab {
             alert_on_short_history: false,
             latest_green_by_commit: true,
             health_analysis_days: None,
+            file_bug_template: None,
         }
     }
 
@@ -349,6 +390,7 @@ struct RawTab {
     health_analysis_options: Option<RawHealthAnalysisOptions>,
     broken_column_threshold: Option<f64>,
     base_options: Option<String>,
+    file_bug_template: Option<BugTemplate>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -580,6 +622,11 @@ fn resolve_tab(
             .or(d.health_analysis_options.as_ref())
             .filter(|h| h.enable)
             .map(|h| set(h.days_of_analysis).unwrap_or(DEFAULT_DAYS_OF_ANALYSIS)),
+        file_bug_template: t
+            .file_bug_template
+            .clone()
+            .or_else(|| d.file_bug_template.clone())
+            .filter(|b| !b.url.is_empty()),
         name: t.name,
         test_group_name: t.test_group_name,
     })
@@ -707,6 +754,17 @@ mod tests {
         assert_eq!(tab.test_group_name, "ci-gardener-e2e-conformance-aws-v1.35");
         // Tab alert_options win; default.yaml fills what nothing sets.
         assert_eq!(tab.num_columns_recent, 10);
+        // default.yaml's file_bug_template, filled in for one test.
+        let bug = tab.file_bug_template.as_ref().unwrap();
+        assert_eq!(
+            bug.link("[sig-node] a & b", "https://ci.example/t#x", "aws").as_deref(),
+            Some("https://github.com/kubernetes/kubernetes/issues/new?title=E2E%3A+%5Bsig-node%5D+a+%26+b&body=https%3A%2F%2Fci.example%2Ft%23x")
+        );
+        let script = BugTemplate {
+            url: "javascript:alert(1)".into(),
+            options: Vec::new(),
+        };
+        assert_eq!(script.link("t", "u", "e"), None);
         let group = config
             .test_group("ci-gardener-e2e-conformance-aws-v1.35")
             .unwrap();

@@ -40,6 +40,20 @@ pub fn url(text: &str) -> Option<String> {
 
 /// A file name for a page about `name`: lowercase ASCII, digits and dashes, plus a
 /// short digest so different names never share a file.
+/// `text` percent-encoded as JavaScript's `encodeURIComponent` does, for values in a
+/// URL's query or #fragment (grid.js decodes them with `decodeURIComponent`).
+pub fn uri_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 pub fn slug(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {

@@ -31,6 +31,8 @@ struct GridRow<'a> {
     alert: bool,
     fails: u32,
     flake: f64,
+    /// A row of the build itself (Overall, Pod): pinned first.
+    build: bool,
 }
 
 #[derive(Serialize)]
@@ -145,15 +147,20 @@ fn grid_body(
             .is_some(),
             fails,
             flake: stats.and_then(|s| s.get(*r)).map_or(0.0, |s| s.flake_rate),
+            build: crate::model::is_build_row(&g.rows[*r]),
         });
     }
     format!(
         "<h1>{} / {} <span class=\"chip {status}\">{status}</span></h1><div>{}</div>\
-         <div id=\"controls\"><label>filter <input id=\"filter\" placeholder=\"regular expression\"></label>\
-         <span id=\"filter-error\"></span><label>sort <select id=\"sort\"><option value=\"name\">name</option>\
+         <div id=\"controls\"><label>include <input id=\"include\" placeholder=\"regular expression\"></label>\
+         <label>exclude <input id=\"exclude\" placeholder=\"regular expression\"></label>\
+         <label><input type=\"checkbox\" id=\"only-failing\"> only failing</label>\
+         <label><input type=\"checkbox\" id=\"hide-passing\"> hide passing</label>\
+         <label><input type=\"checkbox\" id=\"hide-skipped\"> hide skipped</label>\
+         <label>sort <select id=\"sort\"><option value=\"name\">name</option>\
          <option value=\"failures\">failures</option><option value=\"flakiness\">flakiness</option>\
          <option value=\"alerts\">alerting first</option></select></label><span id=\"row-count\"></span>\
-         <a href=\"../{}\">dashboard</a></div>\
+         <span id=\"filter-error\"></span><a href=\"../{}\">dashboard</a></div>\
          <div id=\"grid\"><div class=\"head\" id=\"grid-head\"></div><div id=\"grid-body\"></div></div>\
          <div id=\"detail\" class=\"msg\"></div>\
          <script type=\"application/json\" id=\"grid-data\">{}</script><script src=\"../assets/grid.js\"></script>",

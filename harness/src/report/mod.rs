@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 const CSS: &str = include_str!("assets/report.css");
 const GRID_JS: &str = include_str!("assets/grid.js");
+const TABLE_JS: &str = include_str!("assets/table.js");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -202,6 +203,7 @@ pub fn write_site(site: &Site, out: &Path) -> Result<SiteStats, ReportError> {
     let mut w = Writer::new(out, footer);
     w.write("assets/report.css", CSS)?;
     w.write("assets/grid.js", GRID_JS)?;
+    w.write("assets/table.js", TABLE_JS)?;
     let mut step = Instant::now();
     let mut timed = |what: &str| {
         tracing::info!(elapsed = ?step.elapsed(), "report: wrote {what}");

@@ -64,28 +64,44 @@ fn verdict_banner(site: &Site) -> String {
     let _ = write!(out, "<div class=\"verdict {cls}\"><strong>{text}</strong>");
     let blocking: Vec<_> = r.reasons.iter().filter(|x| x.blocking).collect();
     if !blocking.is_empty() {
-        out.push_str("<ul>");
+        out.push_str("<ul class=\"reasons\">");
         for x in blocking.iter().take(30) {
-            let test = x
-                .test
-                .as_deref()
-                .map(|t| format!("<code>{}</code>: ", html(t)))
-                .unwrap_or_default();
-            let _ = write!(
-                out,
-                "<li>{} / {}: {test}{}</li>",
-                html(&x.dashboard),
-                html(&x.job),
-                html(&x.message)
-            );
+            out.push_str(&reason_item(site, x, ""));
         }
         out.push_str("</ul>");
+        if blocking.len() > 30 {
+            let _ = write!(
+                out,
+                "<div class=\"muted\">… and {} more (trellis status --details lists every one)</div>",
+                blocking.len() - 30
+            );
+        }
     }
-    let reviews = r.reasons.iter().filter(|x| !x.blocking).count();
-    if reviews > 0 {
+    let mut reviews: BTreeMap<&str, usize> = BTreeMap::new();
+    for x in r.reasons.iter().filter(|x| !x.blocking) {
+        *reviews.entry(x.dashboard.as_str()).or_default() += 1;
+    }
+    if !reviews.is_empty() {
+        let links: Vec<String> = reviews
+            .iter()
+            .map(|(d, n)| {
+                format!(
+                    "<a href=\"{}#review\">{}</a> ({n})",
+                    escape::attr(&dashboard_href(d)),
+                    html(d)
+                )
+            })
+            .collect();
         let _ = write!(
             out,
-            "<div class=\"muted\">{reviews} review item(s): see the dashboards</div>"
+            "<div class=\"muted\">{} review item{}: {}</div>",
+            reviews.values().sum::<usize>(),
+            if reviews.values().sum::<usize>() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            links.join(", ")
         );
     }
     out.push_str("</div>");
@@ -158,8 +174,27 @@ pub fn dashboards(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
         if d.release_blocking {
             body.push_str("<p class=\"muted\">release-blocking dashboard</p>");
         }
+        let reviews: Vec<_> = site
+            .snapshot
+            .status
+            .release
+            .reasons
+            .iter()
+            .filter(|r| r.dashboard == d.name)
+            .collect();
+        if !reviews.is_empty() {
+            let _ = write!(
+                body,
+                "<h2 id=\"review\">Release review items ({})</h2><ul class=\"reasons\">",
+                reviews.len()
+            );
+            for r in reviews {
+                body.push_str(&reason_item(site, r, "../"));
+            }
+            body.push_str("</ul>");
+        }
         for t in &d.tabs {
-            tab_section(&mut body, &d.name, t);
+            tab_section(&mut body, site, &d.name, t);
         }
         let grids: Vec<(&str, &Grid)> = d
             .tabs
@@ -171,25 +206,25 @@ pub fn dashboards(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
             "Pass rate",
             "passed builds per day (%)",
             &daily(&grids, pass_rate),
-            Some(100.0),
+            plots::YAxis::Percent,
         ));
         body.push_str(&plots::line_chart(
             "Build duration p50",
             "minutes",
             &daily(&grids, |g, c| quantile(g, c, 0.5)),
-            None,
+            plots::YAxis::Value,
         ));
         body.push_str(&plots::line_chart(
             "Build duration p75",
             "minutes",
             &daily(&grids, |g, c| quantile(g, c, 0.75)),
-            None,
+            plots::YAxis::Value,
         ));
         body.push_str(&plots::line_chart(
             "Failures per day",
             "failed test results per day",
             &daily(&grids, failures),
-            None,
+            plots::YAxis::Count,
         ));
         body.push_str("</div>");
         w.page(&dashboard_href(&d.name), &d.name, &body)?;
@@ -197,7 +232,60 @@ pub fn dashboards(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
     Ok(())
 }
 
-fn tab_section(body: &mut String, dashboard: &str, t: &TabReport) {
+/// Failing and flaky tests listed per tab on a dashboard page; the rest are a link
+/// away (the tab grid showing only failing rows, the flakiness page for the job).
+const LISTED_PER_TAB: usize = 20;
+/// Characters of a failure message shown on the dashboard (the build page has it all).
+const DASHBOARD_MESSAGE_CHARS: usize = 240;
+
+/// `text` as a regular expression that matches exactly it (for grid filters).
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push('^');
+    for c in text.chars() {
+        if "\\^$.*+?()[]{}|/".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('$');
+    out
+}
+
+/// A link to the tab grid filtered to one test.
+fn grid_row_href(dashboard: &str, tab: &str, test: &str) -> String {
+    format!(
+        "../{}#include={}",
+        tab_href(dashboard, tab),
+        escape::uri_component(&regex_escape(test))
+    )
+}
+
+/// A build as a link to its page, with its commit.
+fn build_link(job: Option<&str>, b: &crate::model::BuildRef, up: &str) -> String {
+    let build = match job {
+        Some(job) => format!(
+            "<a href=\"{up}{}\">{}</a>",
+            escape::attr(&build_href(job, &b.build)),
+            html(&b.build)
+        ),
+        None => html(&b.build),
+    };
+    match &b.commit {
+        Some(c) => format!("{build} <span class=\"muted\">{}</span>", html(c)),
+        None => build,
+    }
+}
+
+fn tab_section(body: &mut String, site: &Site, dashboard: &str, t: &TabReport) {
+    let job = t.job.as_deref();
+    let bug = site
+        .config
+        .dashboards
+        .iter()
+        .find(|d| d.name == dashboard)
+        .and_then(|d| d.tabs.iter().find(|x| x.name == t.name))
+        .and_then(|x| x.file_bug_template.as_ref());
     let _ = write!(
         body,
         "<h2>{} <a href=\"../{}\">{}</a></h2><div>{}</div><div class=\"muted\">last run {} · latest green {}{}</div>",
@@ -207,52 +295,118 @@ fn tab_section(body: &mut String, dashboard: &str, t: &TabReport) {
         html(&t.message),
         utc(t.last_run),
         html(&t.latest_green),
-        t.job.as_deref().map(|j| format!(" · job {}", html(j))).unwrap_or_default()
+        job.map(|j| format!(" · job {}", html(j))).unwrap_or_default()
     );
     if !t.failing_tests.is_empty() {
-        body.push_str("<table class=\"list\"><tr><th>failing test</th><th>runs</th><th>since</th><th>last good</th></tr>");
-        for f in t.failing_tests.iter().take(10) {
+        let _ = write!(
+            body,
+            "<table class=\"list\"><tr><th>failing test ({})</th><th>failures</th><th>message</th><th>first failing</th><th>last passing</th>{}</tr>",
+            t.failing_tests.len(),
+            if bug.is_some() { "<th></th>" } else { "" }
+        );
+        for f in t.failing_tests.iter().take(LISTED_PER_TAB) {
             let good = f
                 .last_pass
                 .as_ref()
-                .map(build_ref)
-                .unwrap_or_else(|| "-".into());
+                .map(|b| build_link(job, b, "../"))
+                .unwrap_or_else(|| "<span class=\"muted\">none in the window</span>".into());
+            let message: String = f
+                .message
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .take(DASHBOARD_MESSAGE_CHARS)
+                .collect();
+            let row = grid_row_href(dashboard, &t.name, &f.test);
+            let file = bug
+                .and_then(|b| b.link(&f.test, &row, &t.name))
+                .map(|href| {
+                    format!(
+                        "<td><a href=\"{}\">file a bug</a></td>",
+                        escape::attr(&href)
+                    )
+                })
+                .unwrap_or_default();
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{good}</td></tr>",
+                "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td class=\"msg\">{}</td><td>{}</td><td>{good}</td>{file}</tr>",
+                escape::attr(&row),
                 html(&f.test),
                 f.fail_count,
-                build_ref(&f.first_fail)
+                html(&message),
+                build_link(job, &f.first_fail, "../"),
             );
         }
         body.push_str("</table>");
-    }
-    if !t.flaky_tests.is_empty() {
-        body.push_str("<table class=\"list\"><tr><th>flaky test</th><th>flake rate</th><th>95% CI</th><th>runs</th></tr>");
-        for f in t.flaky_tests.iter().take(10) {
+        if t.failing_tests.len() > LISTED_PER_TAB {
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{}–{}</td><td>{}</td></tr>",
+                "<p class=\"muted\">… and {} more failing tests: <a href=\"../{}#failing=1&amp;sort=failures\">the tab grid, failing rows only</a></p>",
+                t.failing_tests.len() - LISTED_PER_TAB,
+                escape::attr(&tab_href(dashboard, &t.name))
+            );
+        }
+    }
+    if !t.flaky_tests.is_empty() {
+        let _ = write!(
+            body,
+            "<table class=\"list\"><tr><th>flaky test ({})</th><th>flake rate</th><th>95% CI</th><th>priority</th><th>runs</th></tr>",
+            t.flaky_tests.len()
+        );
+        for f in t.flaky_tests.iter().take(LISTED_PER_TAB) {
+            let _ = write!(
+                body,
+                "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}–{}</td><td>{}</td><td>{}</td></tr>",
+                escape::attr(&grid_row_href(dashboard, &t.name, &f.test)),
                 html(&f.test),
                 pct(f.flake_rate),
                 pct(f.flake_rate_low),
                 pct(f.flake_rate_high),
+                f.priority.map(|p| html(&format!("{p:?}"))).unwrap_or_else(|| "-".into()),
                 f.runs
             );
         }
         body.push_str("</table>");
+        if let (true, Some(job)) = (t.flaky_tests.len() > LISTED_PER_TAB, job) {
+            let query = escape::uri_component(job);
+            let _ = write!(
+                body,
+                "<p class=\"muted\">… and {} more flaky tests: <a href=\"../flakiness.html#job={}\">the flakiness page for this job</a></p>",
+                t.flaky_tests.len() - LISTED_PER_TAB,
+                escape::attr(&query)
+            );
+        }
     }
 }
 
-fn build_ref(b: &crate::model::BuildRef) -> String {
-    match &b.commit {
-        Some(c) => format!(
-            "{} <span class=\"muted\">{}</span>",
-            html(&b.build),
-            html(c)
+/// A release reason (blocking or a review item) as a list item linking to its tab
+/// and the build it started at. `up` leads from the page to the site root.
+fn reason_item(site: &Site, r: &crate::analysis::release::Reason, up: &str) -> String {
+    let tabs = job_tab_hrefs(site);
+    let job = match tabs.get(&r.job) {
+        Some(href) => format!(
+            "<a href=\"{up}{}\">{}</a>",
+            escape::attr(href),
+            html(&r.job)
         ),
-        None => html(&b.build),
-    }
+        None => html(&r.job),
+    };
+    let test = r
+        .test
+        .as_deref()
+        .map(|t| format!("<code>{}</code>: ", html(t)))
+        .unwrap_or_default();
+    let since = r
+        .since
+        .as_ref()
+        .map(|b| format!(" · since {}", build_link(Some(&r.job), b, up)))
+        .unwrap_or_default();
+    format!(
+        "<li><span class=\"muted\">{}</span> {} / {job}: {test}{}{since}</li>",
+        html(r.kind),
+        html(&r.dashboard),
+        html(&r.message)
+    )
 }
 
 /// One series per tab: `value(grid, columns of one day)` per day.
@@ -324,10 +478,26 @@ pub(super) fn sparkline(g: &Grid, row: usize, n: usize) -> String {
     out
 }
 
+/// Flaky tests listed on the flakiness page (the worst first); `trellis flakes` has all.
+const MAX_FLAKY_LISTED: usize = 500;
+
+/// The flake rate against the older half of the window, in words: which way it went
+/// and whether that is better.
+fn trend_text(now: f64, before: Option<f64>) -> (String, f64) {
+    match before {
+        Some(p) if now > p + 0.02 => (format!("▲ worse, was {}", pct(p)), now - p),
+        Some(p) if now + 0.02 < p => (format!("▼ better, was {}", pct(p)), now - p),
+        Some(p) => (format!("≈ same, was {}", pct(p)), now - p),
+        None => ("new: no runs in the older half".to_string(), 0.0),
+    }
+}
+
 pub fn flakiness(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
     let mut body = String::from(
         "<h1>Flakiness</h1><p class=\"muted\">Flake rate = (FLAKY results + failures outside runs of three) / runs, \
-         with its Wilson 95% interval; trend compares the newer half of the window with the older half.</p>",
+         with its Wilson 95% interval. Priority is SIG Release's band (critical-urgent over 20%, important-soon over 2%). \
+         Trend compares the newer half of the window with the older half: ▲ worse, ▼ better. \
+         Recent results run oldest to newest, the newest underlined.</p>",
     );
     let mut rows: Vec<_> = site
         .snapshot
@@ -341,44 +511,76 @@ pub fn flakiness(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
             .total_cmp(&a.flake_rate)
             .then_with(|| a.test.cmp(&b.test))
     });
-    body.push_str("<table class=\"list\"><tr><th>job</th><th>test</th><th>flake rate</th><th>95% CI</th><th>runs</th><th>trend</th><th>recent results</th></tr>");
-    for s in rows.iter().take(500) {
-        let trend = match site.previous.get(&(s.job.clone(), s.test.clone())) {
-            Some(p) if s.flake_rate > p + 0.02 => format!("▲ from {}", pct(*p)),
-            Some(p) if s.flake_rate + 0.02 < *p => format!("▼ from {}", pct(*p)),
-            Some(p) => format!("≈ {}", pct(*p)),
-            None => "new".to_string(),
-        };
-        let spark = site
-            .snapshot
-            .grids
-            .get(&s.job)
-            .and_then(|g| {
-                g.rows
-                    .iter()
-                    .position(|r| *r == s.test)
-                    .map(|r| sparkline(g, r, 40))
-            })
-            .unwrap_or_default();
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}–{}</td><td>{}</td><td>{}</td><td>{spark}</td></tr>",
-            html(&s.job),
-            html(&s.test),
-            pct(s.flake_rate),
-            pct(s.flake_rate_low),
-            pct(s.flake_rate_high),
-            s.runs,
-            html(&trend)
+    if rows.is_empty() {
+        body.push_str(
+            "<p><strong>No flaky test in this window.</strong> Every test with results either passed every run or \
+             failed as a run (a real failure, on the dashboards), or had too few runs to tell.</p>",
         );
-    }
-    body.push_str("</table>");
-    if rows.len() > 500 {
-        let _ = write!(
-            body,
-            "<p class=\"muted\">{} more flaky tests: trellis flakes --json</p>",
-            rows.len() - 500
-        );
+    } else {
+        let tabs = job_tab_hrefs(site);
+        let jobs: std::collections::BTreeSet<&str> = rows.iter().map(|s| s.job.as_str()).collect();
+        body.push_str("<div id=\"controls\"><label>filter <input id=\"table-filter\" placeholder=\"text in any column\"></label><label>job <select id=\"table-job\"><option value=\"\">every job</option>");
+        for j in &jobs {
+            let _ = write!(
+                body,
+                "<option value=\"{}\">{}</option>",
+                escape::attr(j),
+                html(j)
+            );
+        }
+        body.push_str("</select></label><span id=\"table-count\"></span></div>");
+        body.push_str("<table class=\"list\" data-table><thead><tr><th>job</th><th>test</th><th>flake rate</th><th>95% CI</th><th>priority</th><th>runs</th><th>trend (newer vs older half)</th><th>recent results</th></tr></thead><tbody>");
+        let grid_rows = row_positions(site);
+        for s in rows.iter().take(MAX_FLAKY_LISTED) {
+            let (trend, change) = trend_text(
+                s.flake_rate,
+                site.previous.get(&(s.job.clone(), s.test.clone())).copied(),
+            );
+            let spark = site
+                .snapshot
+                .grids
+                .get(&s.job)
+                .zip(grid_rows.get(&(s.job.as_str(), s.test.as_str())))
+                .map(|(g, r)| sparkline(g, *r, 40))
+                .unwrap_or_default();
+            let (job, test) = match tabs.get(&s.job) {
+                Some(tab) => (
+                    format!("<a href=\"{}\">{}</a>", escape::attr(tab), html(&s.job)),
+                    format!(
+                        "<a href=\"{}#include={}\">{}</a>",
+                        escape::attr(tab),
+                        escape::uri_component(&regex_escape(&s.test)),
+                        html(&s.test)
+                    ),
+                ),
+                None => (html(&s.job), html(&s.test)),
+            };
+            let (band, rank) = match s.priority {
+                Some(crate::analysis::flakes::Priority::CriticalUrgent) => ("critical-urgent", 2),
+                Some(crate::analysis::flakes::Priority::ImportantSoon) => ("important-soon", 1),
+                None => ("-", 0),
+            };
+            let _ = write!(
+                body,
+                "<tr data-job=\"{}\"><td>{job}</td><td>{test}</td><td data-sort=\"{}\">{}</td><td>{}–{}</td><td data-sort=\"{rank}\">{band}</td><td data-sort=\"{}\">{}</td><td data-sort=\"{change}\">{}</td><td>{spark}</td></tr>",
+                escape::attr(&s.job),
+                s.flake_rate,
+                pct(s.flake_rate),
+                pct(s.flake_rate_low),
+                pct(s.flake_rate_high),
+                s.runs,
+                s.runs,
+                html(&trend)
+            );
+        }
+        body.push_str("</tbody></table><script src=\"assets/table.js\"></script>");
+        if rows.len() > MAX_FLAKY_LISTED {
+            let _ = write!(
+                body,
+                "<p class=\"muted\">… and {} more flaky tests with lower rates: trellis flakes --json lists every one</p>",
+                rows.len() - MAX_FLAKY_LISTED
+            );
+        }
     }
     let grids: Vec<(&str, &Grid)> = site
         .snapshot
@@ -391,10 +593,24 @@ pub fn flakiness(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
         "FLAKY results per day",
         "share of results that passed only on retry (%)",
         &daily(&grids, flaky_share),
-        None,
+        plots::YAxis::Value,
     ));
     body.push_str("</div>");
     w.page("flakiness.html", "Flakiness", &body)
+}
+
+/// Each (job, test)'s row in its grid.
+fn row_positions(site: &Site) -> std::collections::HashMap<(&str, &str), usize> {
+    site.snapshot
+        .grids
+        .iter()
+        .flat_map(|(job, g)| {
+            g.rows
+                .iter()
+                .enumerate()
+                .map(move |(i, r)| ((job.as_str(), r.as_str()), i))
+        })
+        .collect()
 }
 
 fn flaky_share(g: &Grid, cols: &[usize]) -> Option<f64> {

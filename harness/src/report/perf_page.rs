@@ -160,7 +160,7 @@ fn disruption_plot(points: &[&PerfPoint]) -> String {
         "Upgrade disruption per backend",
         "seconds unavailable per build",
         &series,
-        None,
+        plots::YAxis::Value,
     )
 }
 
@@ -192,7 +192,12 @@ fn plot(perf: &PerfHistory, c: &SeriesCheck) -> String {
             });
         }
     }
-    plots::line_chart(&plot_title(&c.series), &c.unit, &series, None)
+    plots::line_chart(
+        &plot_title(&c.series),
+        &c.unit,
+        &series,
+        plots::YAxis::Value,
+    )
 }
 
 /// A title that fits over a plot: the measurement's name and the labels that say
