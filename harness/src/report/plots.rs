@@ -71,15 +71,26 @@ fn colours(series: &[Series]) -> Vec<RGBColor> {
         .collect()
 }
 
-/// A series cut where it has no data: consecutive points further apart than 2.5
-/// times its typical (median) spacing are not joined by a line.
-fn segments(points: &[(i64, f64)]) -> Vec<&[(i64, f64)]> {
-    if points.len() < 3 {
-        return vec![points];
+/// The plot's typical spacing between consecutive points of a series (the median
+/// over every series), from which a gap is judged.
+fn typical_spacing(series: &[Series]) -> Option<i64> {
+    let mut gaps: Vec<i64> = series
+        .iter()
+        .flat_map(|s| s.points.windows(2).map(|w| w[1].0 - w[0].0))
+        .collect();
+    if gaps.is_empty() {
+        return None;
     }
-    let mut gaps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
     gaps.sort_unstable();
-    let typical = gaps[gaps.len() / 2].max(1);
+    Some(gaps[gaps.len() / 2].max(1))
+}
+
+/// A series cut where it has no data: consecutive points further apart than 2.5
+/// times the plot's typical spacing are not joined by a line.
+fn segments(points: &[(i64, f64)], typical: Option<i64>) -> Vec<&[(i64, f64)]> {
+    let Some(typical) = typical else {
+        return vec![points];
+    };
     let mut out = Vec::new();
     let mut start = 0;
     for i in 1..points.len() {
@@ -92,10 +103,42 @@ fn segments(points: &[(i64, f64)]) -> Vec<&[(i64, f64)]> {
     out
 }
 
+/// Tick positions: `n` evenly spaced from `x0` to `x1`, each on a UTC day start when
+/// the span is over a few days.
+fn ticks(x0: i64, x1: i64, n: i64) -> Vec<i64> {
+    const DAY: i64 = 86_400;
+    (0..n)
+        .map(|i| x0 + (x1 - x0) * i / (n - 1).max(1))
+        .map(|t| {
+            if x1 - x0 > 4 * DAY {
+                t - t.rem_euclid(DAY)
+            } else {
+                t
+            }
+        })
+        .filter(|t| *t >= x0 && *t <= x1)
+        .collect()
+}
+
+/// How far apart a series' points are meant to be, which decides what is a gap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Spacing {
+    /// One point per UTC day: a day without a point is a gap.
+    Daily,
+    /// Per build: a gap is a spacing 2.5 times the plot's typical one.
+    Irregular,
+}
+
 /// A line chart over time as an SVG string.
-pub fn line_chart(title: &str, y_label: &str, series: &[Series], y: YAxis) -> String {
+pub fn line_chart(
+    title: &str,
+    y_label: &str,
+    series: &[Series],
+    y: YAxis,
+    spacing: Spacing,
+) -> String {
     let mut svg = String::new();
-    let drawn = draw(&mut svg, title, y_label, series, y);
+    let drawn = draw(&mut svg, title, y_label, series, y, spacing);
     if drawn.is_err() || series.iter().all(|s| s.points.is_empty()) {
         return format!(
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="60"><text x="8" y="30" font-size="13">{}: no data</text></svg>"#,
@@ -116,6 +159,7 @@ fn draw(
     y_label: &str,
     series: &[Series],
     y: YAxis,
+    spacing: Spacing,
 ) -> Result<(), String> {
     let points = series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1, mut y1) = (i64::MAX, i64::MIN, 0.0f64);
@@ -167,13 +211,15 @@ fn draw(
         .margin(8)
         .x_label_area_size(34)
         .y_label_area_size(52)
-        .build_cartesian_2d(x0..x1, 0.0..y_top)
+        .build_cartesian_2d(
+            (x0..x1).with_key_points(ticks(x0, x1, if spans_years { 4 } else { 6 })),
+            0.0..y_top,
+        )
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_label)
-        .x_labels(if spans_years { 4 } else { 6 })
         .x_label_formatter(&day)
         .y_labels(y_ticks)
         .y_label_formatter(if y == YAxis::Count {
@@ -185,9 +231,15 @@ fn draw(
         .draw()
         .map_err(|e| e.to_string())?;
     let colours = colours(series);
+    let typical = match spacing {
+        // 2.5 days apart is a gap; a day apart is not.
+        Spacing::Daily => Some(86_400 / 2),
+        Spacing::Irregular => typical_spacing(series),
+    };
     for (s, colour) in series.iter().zip(&colours) {
         let colour = *colour;
-        for segment in segments(&s.points) {
+        let parts = segments(&s.points, typical);
+        for segment in &parts {
             chart
                 .draw_series(LineSeries::new(
                     segment.iter().copied(),
@@ -197,11 +249,7 @@ fn draw(
         }
         // A short series, or a lone point between gaps, gets a dot per point: a
         // single build is otherwise invisible.
-        let lone = |p: &(i64, f64)| {
-            segments(&s.points)
-                .iter()
-                .any(|g| g.len() == 1 && g[0] == *p)
-        };
+        let lone = |p: &(i64, f64)| parts.iter().any(|g| g.len() == 1 && g[0] == *p);
         let dots: Vec<(i64, f64)> = s
             .points
             .iter()
@@ -339,10 +387,16 @@ mod tests {
             name: "job <a>".into(),
             points: vec![(1_700_000_000, 0.5), (1_700_086_400, 0.75)],
         };
-        let svg = line_chart("pass rate", "passed builds (%)", &[s], YAxis::Percent);
+        let svg = line_chart(
+            "pass rate",
+            "passed builds (%)",
+            &[s],
+            YAxis::Percent,
+            Spacing::Daily,
+        );
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(svg.contains("passed builds (%)") && svg.contains("date (UTC, 2023, month-day)"));
-        let empty = line_chart("<b>x</b>", "y", &[], YAxis::Value);
+        let empty = line_chart("<b>x</b>", "y", &[], YAxis::Value, Spacing::Irregular);
         assert!(empty.contains("&lt;b&gt;x&lt;/b&gt;: no data"));
         assert_eq!(quantile(&mut [3.0, 1.0, 2.0, 4.0], 0.75), Some(3.0));
         assert_eq!(quantile(&mut [], 0.5), None);
@@ -354,7 +408,7 @@ mod tests {
         let at = |d: i64| 1_703_980_800 + d * DAY; // 2023-12-31
                                                    // Daily points with two days missing: three segments, not one line.
         let pts: Vec<(i64, f64)> = [0, 1, 2, 5, 6, 9].iter().map(|d| (at(*d), 1.0)).collect();
-        let lens: Vec<usize> = segments(&pts).iter().map(|s| s.len()).collect();
+        let lens: Vec<usize> = segments(&pts, Some(DAY)).iter().map(|s| s.len()).collect();
         assert_eq!(lens, [3, 2, 1]);
         let a = Series {
             name: "a-job".into(),
@@ -364,7 +418,13 @@ mod tests {
             name: "zeta".into(),
             points: pts,
         };
-        let svg = line_chart("failures", "failures per day", &[a, b], YAxis::Count);
+        let svg = line_chart(
+            "failures",
+            "failures per day",
+            &[a, b],
+            YAxis::Count,
+            Spacing::Daily,
+        );
         // Across a new year: the year on every date; both series named in the legend.
         assert!(
             svg.contains("2024-01-0") && svg.contains("date (UTC)"),
