@@ -45,6 +45,10 @@ fn pages_render_without_console_errors() {
         ("flakiness", site.join("flakiness.html")),
         ("triage", site.join("triage.html")),
         ("build", first_html(&job_dir)),
+        ("jobs", site.join("jobs.html")),
+        ("tests", site.join("tests.html")),
+        ("test", first_html(&site.join("tests"))),
+        ("components", site.join("components.html")),
     ];
     for (name, page) in &pages {
         let shot = shots.join(format!("{name}.png"));
@@ -63,4 +67,48 @@ fn pages_render_without_console_errors() {
     assert!(r.console.is_empty(), "grid: console says {:?}", r.console);
     let drawn = r.drawn_ms().expect("grid.js drew the grid");
     eprintln!("grid drawn {drawn} ms after navigation");
+    let shown = |dom: &str, id: &str| -> (usize, usize) {
+        let at = dom.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
+        let text = &dom[at..at + dom[at..].find('<').unwrap()];
+        let n: Vec<usize> = text
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        (n[0], n[1])
+    };
+    let all = shown(r.dom.as_deref().unwrap(), "row-count");
+    // The view in the URL is the view drawn: only failing rows, one test excluded.
+    let view = "failing=1&exclude=00001&sort=failures";
+    let shot = shots.join("grid-failing.png");
+    let r = browser::render_view(
+        &chromium,
+        &pages[2].1,
+        view,
+        Some(&shot),
+        true,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    assert!(
+        r.console.is_empty(),
+        "grid view: console says {:?}",
+        r.console
+    );
+    let failing = shown(r.dom.as_deref().unwrap(), "row-count");
+    assert!(
+        failing.0 < all.0 && failing.1 == all.1,
+        "{failing:?} of {all:?}"
+    );
+    // The flakiness table filtered by job from its URL.
+    let r = browser::render_view(
+        &chromium,
+        &pages[3].1,
+        "job=sim-job-01",
+        None,
+        true,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let (rows, of) = shown(r.dom.as_deref().unwrap(), "table-count");
+    assert!(rows > 0 && rows < of, "{rows} of {of}");
 }

@@ -59,6 +59,18 @@ pub fn render(
     dump_dom: bool,
     deadline: Duration,
 ) -> std::io::Result<Rendered> {
+    render_view(chromium, page, "", screenshot, dump_dom, deadline)
+}
+
+/// Opens `page` with a `#fragment` (a grid's or a table's view: `failing=1&…`).
+pub fn render_view(
+    chromium: &Path,
+    page: &Path,
+    fragment: &str,
+    screenshot: Option<&Path>,
+    dump_dom: bool,
+    deadline: Duration,
+) -> std::io::Result<Rendered> {
     let profile = tempfile::tempdir()?;
     let mut cmd = Command::new(chromium);
     cmd.args(FLAGS)
@@ -70,7 +82,11 @@ pub fn render(
     if dump_dom {
         cmd.arg("--dump-dom");
     }
-    let url = format!("file://{}", page.canonicalize()?.display());
+    let mut url = format!("file://{}", page.canonicalize()?.display());
+    if !fragment.is_empty() {
+        url.push('#');
+        url.push_str(fragment);
+    }
     cmd.arg(url).stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn()?;
