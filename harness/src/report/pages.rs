@@ -605,7 +605,7 @@ pub fn flakiness(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
 }
 
 /// Each (job, test)'s row in its grid.
-fn row_positions(site: &Site) -> std::collections::HashMap<(&str, &str), usize> {
+pub(super) fn row_positions(site: &Site) -> std::collections::HashMap<(&str, &str), usize> {
     site.snapshot
         .grids
         .iter()

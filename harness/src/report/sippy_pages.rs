@@ -5,7 +5,7 @@
 
 use super::escape::{self, attr, html};
 use super::gather::Sippy;
-use super::pages::{build_href, job_tab_hrefs, pct, sparkline, utc};
+use super::pages::{build_href, job_tab_hrefs, pct, row_positions, sparkline, utc};
 use super::{ReportError, Site, Writer};
 use crate::analysis::pass_rates::{Compared, Counts, TestRates};
 use crate::analysis::testgrid::coalesce;
@@ -155,29 +155,13 @@ fn tests_page(s: &Sippy, paged: &HashSet<&str>, w: &mut Writer) -> Result<(), Re
     w.page("tests.html", "Test pass rates", &body)
 }
 
-/// A row's index by test name, per job's grid.
-fn row_index(grids: &HashMap<String, Grid>) -> HashMap<&str, HashMap<&str, usize>> {
-    grids
-        .iter()
-        .map(|(job, g)| {
-            let rows = g
-                .rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.as_str(), i))
-                .collect();
-            (job.as_str(), rows)
-        })
-        .collect()
-}
-
 fn test_pages(
     site: &Site,
     s: &Sippy,
     tabs: &HashMap<String, String>,
     w: &mut Writer,
 ) -> Result<(), ReportError> {
-    let rows = row_index(&site.snapshot.grids);
+    let rows = row_positions(site);
     for t in s.tests.iter().take(MAX_TESTS) {
         w.page(
             &test_href(&t.test),
@@ -193,7 +177,7 @@ fn test_page(
     s: &Sippy,
     t: &TestRates,
     tabs: &HashMap<String, String>,
-    rows: &HashMap<&str, HashMap<&str, usize>>,
+    rows: &HashMap<(&str, &str), usize>,
 ) -> String {
     let mut body = format!(
         "<h1>{}</h1><p>component <strong>{}</strong> · this window {} · previous {} · Δ {}</p><p class=\"muted\">{}</p>",
@@ -211,10 +195,7 @@ fn test_page(
             None => html(&j.job),
         };
         let grid = site.snapshot.grids.get(&j.job);
-        let row = rows
-            .get(j.job.as_str())
-            .and_then(|r| r.get(t.test.as_str()))
-            .copied();
+        let row = rows.get(&(j.job.as_str(), t.test.as_str())).copied();
         let (spark, failed) = match (grid, row) {
             (Some(g), Some(r)) => (sparkline(g, r, 40), latest_failure(g, r)),
             _ => (String::new(), None),
