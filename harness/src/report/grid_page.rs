@@ -26,7 +26,8 @@ struct GridColumn {
 #[derive(Serialize)]
 struct GridRow<'a> {
     name: &'a str,
-    /// One character per column: P pass, S skipped, F fail, K flaky, O other, N none.
+    /// The cells, run-length coded: `12P1F137P` is 12 passes, a failure, 137 passes
+    /// (P pass, S skipped, F fail, K flaky, O other, N none; a run of one has no count).
     cells: String,
     alert: bool,
     fails: u32,
@@ -41,8 +42,29 @@ struct GridData<'a> {
     prefix: String,
     columns: Vec<GridColumn>,
     rows: Vec<GridRow<'a>>,
-    messages: BTreeMap<String, String>,
+    /// Each distinct message once (an outage fails every row with the same text).
+    texts: Vec<String>,
+    /// "row,column" → index into `texts`.
+    messages: BTreeMap<String, usize>,
     attempts: BTreeMap<String, u32>,
+}
+
+/// `cells` run-length coded (see [`GridRow::cells`]).
+fn run_length(cells: &str) -> String {
+    let mut out = String::new();
+    let mut chars = cells.chars().peekable();
+    while let Some(c) = chars.next() {
+        let mut n = 1;
+        while chars.peek() == Some(&c) {
+            chars.next();
+            n += 1;
+        }
+        if n > 1 {
+            out.push_str(&n.to_string());
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn code(s: CellStatus) -> char {
@@ -117,9 +139,11 @@ fn grid_body(
             })
             .collect(),
         rows: Vec::with_capacity(rows.len()),
+        texts: Vec::new(),
         messages: BTreeMap::new(),
         attempts: BTreeMap::new(),
     };
+    let mut text_ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, r) in rows.iter().enumerate() {
         let cells: String = g.row(*r).iter().map(|s| code(*s)).collect();
         let fails = cells.chars().filter(|c| *c == 'F').count() as u32;
@@ -128,8 +152,13 @@ fn grid_body(
             .filter(|(_, ch)| *ch == 'F' || *ch == 'K')
         {
             if let Some(m) = g.message(*r, c) {
-                data.messages
-                    .insert(format!("{i},{c}"), m.chars().take(MESSAGE_CHARS).collect());
+                let text: String = m.chars().take(MESSAGE_CHARS).collect();
+                let next = data.texts.len();
+                let id = *text_ids.entry(text).or_insert_with_key(|t| {
+                    data.texts.push(t.clone());
+                    next
+                });
+                data.messages.insert(format!("{i},{c}"), id);
             }
             let n = g.attempts(*r, c);
             if n > 1 {
@@ -138,7 +167,7 @@ fn grid_body(
         }
         data.rows.push(GridRow {
             name: &g.rows[*r],
-            cells,
+            cells: run_length(&cells),
             alert: testgrid::alert(
                 g.row(*r),
                 tab.failures_to_alert(g.columns.len()),
@@ -211,5 +240,12 @@ mod tests {
         );
         assert_eq!(super::common_prefix(["x.a", "y.b"].into_iter()), "");
         assert_eq!(super::common_prefix(["only one"].into_iter()), "");
+    }
+
+    #[test]
+    fn cells_are_run_length_coded() {
+        assert_eq!(super::run_length("PPPPFPP"), "4PF2P");
+        assert_eq!(super::run_length(""), "");
+        assert_eq!(super::run_length(&"N".repeat(150)), "150N");
     }
 }

@@ -465,20 +465,33 @@ fn failures(g: &Grid, cols: &[usize]) -> Option<f64> {
 /// The newest `n` results as coloured characters, oldest on the left; the newest one
 /// underlined, so which end is "now" never has to be guessed.
 pub(super) fn sparkline(g: &Grid, row: usize, n: usize) -> String {
+    let glyph = |s: CellStatus| match coalesce(s, true) {
+        CellStatus::Pass => ("P", '▁'),
+        CellStatus::Fail => ("F", '█'),
+        CellStatus::Flaky => ("K", '▅'),
+        _ => ("", '·'),
+    };
     let mut out =
         String::from("<span class=\"spark\" title=\"oldest left, newest right (underlined)\">");
-    let cells: Vec<&CellStatus> = g.row(row).iter().take(n).collect();
-    for (i, s) in cells.iter().rev().enumerate() {
-        let (cls, ch) = match coalesce(**s, true) {
-            CellStatus::Pass => ("P", '▁'),
-            CellStatus::Fail => ("F", '█'),
-            CellStatus::Flaky => ("K", '▅'),
-            _ => ("", '·'),
-        };
-        let newest = if i + 1 == cells.len() { " newest" } else { "" };
-        let _ = write!(out, "<span class=\"{cls}{newest}\">{ch}</span>");
+    let cells: Vec<CellStatus> = g.row(row).iter().take(n).rev().copied().collect();
+    let Some((newest, older)) = cells.split_last() else {
+        out.push_str("</span>");
+        return out;
+    };
+    // Runs of one kind share a span: a mostly green row costs a few bytes, not forty
+    // elements (the test pages list every job a test runs in).
+    let mut i = 0;
+    while i < older.len() {
+        let (cls, ch) = glyph(older[i]);
+        let mut run = String::new();
+        while i < older.len() && glyph(older[i]).0 == cls {
+            run.push(ch);
+            i += 1;
+        }
+        let _ = write!(out, "<span class=\"{cls}\">{run}</span>");
     }
-    out.push_str("</span>");
+    let (cls, ch) = glyph(*newest);
+    let _ = write!(out, "<span class=\"{cls} newest\">{ch}</span></span>");
     out
 }
 

@@ -5,6 +5,16 @@
   "use strict";
   var ROW = 18, COL = 44;
   var data = JSON.parse(document.getElementById("grid-data").textContent);
+  // Cells arrive run-length coded ("12P1F137P"): expanded once, one character a column.
+  data.rows.forEach(function (row) {
+    row.cells = row.cells.replace(/(\d*)([PSFKON])/g, function (_, n, code) {
+      return new Array((n ? parseInt(n, 10) : 1) + 1).join(code);
+    });
+  });
+  function message(r, c) {
+    var i = data.messages[r + "," + c];
+    return i === undefined ? "" : data.texts[i];
+  }
   var grid = document.getElementById("grid");
   var body = document.getElementById("grid-body");
   var head = document.getElementById("grid-head");
@@ -93,7 +103,7 @@
           a.href = data.columns[c].href;
           a.dataset.r = r;
           a.dataset.c = c;
-          var m = data.messages[r + "," + c];
+          var m = message(r, c);
           a.title = LABEL[code] + (m ? ": " + m.slice(0, 300) : "");
           col.appendChild(a);
         }
@@ -177,7 +187,7 @@
   body.addEventListener("mouseover", function (ev) {
     var t = ev.target;
     if (!t.dataset || t.dataset.r === undefined) { return; }
-    var m = data.messages[t.dataset.r + "," + t.dataset.c];
+    var m = message(t.dataset.r, t.dataset.c);
     var col = data.columns[t.dataset.c];
     detail.textContent = data.rows[t.dataset.r].name + " @ build " + col.build + " (" + col.date + " UTC" +
       (col.commit ? ", commit " + col.commit : "") + ")" + (m ? "\n" + m : "");
