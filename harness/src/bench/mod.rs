@@ -461,6 +461,10 @@ pub enum GridRender {
     },
 }
 
+/// The report benchmark's window: long enough to hold every build `bench analysis`
+/// simulated.
+const REPORT_WINDOW_DAYS: i64 = 30;
+
 pub fn report(store: &Path, out: &Path) -> Result<ReportFigures, BenchError> {
     let jobs = Store::open(store)?.jobs()?;
     if jobs.is_empty() {
@@ -468,13 +472,13 @@ pub fn report(store: &Path, out: &Path) -> Result<ReportFigures, BenchError> {
     }
     let now = chrono::Utc::now().timestamp();
     let start = Instant::now();
-    let site = crate::report::gather(
-        &store.into(),
-        dashboards_for(&jobs),
-        crate::model::Span::ALL,
-        now,
-        false,
-    )?;
+    // A window with a start, as `trellis report` has: the pass-rate, test and
+    // component pages compare it with the window before.
+    let span = crate::model::Span {
+        since: Some(now - REPORT_WINDOW_DAYS * 86_400),
+        until: Some(now),
+    };
+    let site = crate::report::gather(&store.into(), dashboards_for(&jobs), span, now, false)?;
     let gathered = start.elapsed();
     let _ = std::fs::remove_dir_all(out);
     let stats = crate::report::write_site(&site, out)?;

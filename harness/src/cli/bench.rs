@@ -371,11 +371,18 @@ fn report(store: &std::path::Path, out: &std::path::Path) -> Result<i32, Failure
     );
     println!("  store + analysis:   {:>6.2} s", f.gathered.as_secs_f64());
     println!(
-        "  writing the site:   {:>6.2} s  ({} pages, {:.0} MB)",
+        "  writing the site:   {:>6.2} s  ({} pages, {:.0} MB; target: <= 150 MB)",
         f.site.elapsed.as_secs_f64(),
         f.site.pages,
         f.site.bytes as f64 / 1e6
     );
+    let mut parts: Vec<_> = f.site.parts.iter().collect();
+    parts.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes));
+    let parts: Vec<String> = parts
+        .iter()
+        .map(|(name, p)| format!("{name} {:.1} MB in {}", p.bytes as f64 / 1e6, p.files))
+        .collect();
+    println!("    by part:          {}", parts.join(", "));
     println!(
         "  whole site:         {:>6.2} s  (target: <= 10 s)",
         (f.gathered + f.site.elapsed).as_secs_f64()
@@ -397,7 +404,7 @@ fn report(store: &std::path::Path, out: &std::path::Path) -> Result<i32, Failure
         } => {
             drawn_ms.sort_by(f64::total_cmp);
             println!(
-                "  grid render:        {:.0} ms to the grid drawn (median of {}; target: <= 2000 ms) for {} ({:.1} MB)",
+                "  grid render:        {:.0} ms to the grid drawn (median of {}; target: <= 1000 ms) for {} ({:.1} MB)",
                 drawn_ms.get(drawn_ms.len() / 2).copied().unwrap_or(f64::NAN),
                 drawn_ms.len(),
                 page.display(),
