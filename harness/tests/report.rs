@@ -399,6 +399,63 @@ fn site_for_simulated_history_and_real_conformance_data() {
     assert_eq!(osd_build, 10, "one build folder per product job");
 }
 
+/// Component readiness groups by a configured mapping before the `[sig-…]` of names;
+/// a mapping that is not one is refused naming the file and the entry.
+#[test]
+fn components_come_from_a_mapping_or_the_sig_tag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    common::simulate_and_ingest(&db, &tmp.path().join("ci"), 30, 40, &[]);
+    let mapping = tmp.path().join("components.yaml");
+    std::fs::write(
+        &mapping,
+        "components:\n  - name: Machinery and apps\n    match: 'sig-api-machinery|sig-apps'\n",
+    )
+    .unwrap();
+    let site = tmp.path().join("site");
+    let args = |file: &Path| {
+        vec![
+            "report".to_string(),
+            "--out".into(),
+            site.display().to_string(),
+            "--days".into(),
+            "60".into(),
+            "--components".into(),
+            file.display().to_string(),
+        ]
+    };
+    let o = trellis(
+        &db,
+        &args(&mapping)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = std::fs::read_to_string(site.join("components.html")).unwrap();
+    assert!(page.contains(">Machinery and apps</a>"), "{page}");
+    assert!(
+        !page.contains(">sig-apps</a>") && page.contains(">sig-node</a>"),
+        "{page}"
+    );
+    let tests = std::fs::read_to_string(site.join("tests.html")).unwrap();
+    assert!(tests.contains("<td>Machinery and apps</td>"), "{tests}");
+    std::fs::write(&mapping, "components:\n  - name: Broken\n    match: '(('\n").unwrap();
+    let o = trellis(
+        &db,
+        &args(&mapping)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("components.yaml") && stderr(&o).contains("entry 1 (Broken): match:"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// The triage page links each cluster's failing builds to their build pages, anchors
 /// each cluster by its id, marks the varying text and offers a prefilled bug.
 #[test]

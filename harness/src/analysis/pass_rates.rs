@@ -9,6 +9,7 @@
 
 use super::regressions::{self, Regression};
 use super::testgrid::coalesce;
+use crate::config::components::Components;
 use crate::model::{is_test_row, CellStatus, Grid};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -143,7 +144,7 @@ pub fn jobs(grids: &[&Grid], w: &Windows) -> Vec<JobRates> {
 }
 
 /// Every test's result pass rates across jobs (and per job), worst drop first.
-pub fn tests(grids: &[&Grid], w: &Windows) -> Vec<TestRates> {
+pub fn tests(grids: &[&Grid], w: &Windows, components: &Components) -> Vec<TestRates> {
     let mut by_test: HashMap<&str, Vec<JobRates>> = HashMap::new();
     for g in grids {
         let windows: Vec<Option<Window>> = g.columns.iter().map(|c| w.which(c.started)).collect();
@@ -187,7 +188,7 @@ pub fn tests(grids: &[&Grid], w: &Windows) -> Vec<TestRates> {
             }
             TestRates {
                 test: test.to_string(),
-                component: component(test),
+                component: components.of(test),
                 rates,
                 jobs,
             }
@@ -195,26 +196,6 @@ pub fn tests(grids: &[&Grid], w: &Windows) -> Vec<TestRates> {
         .collect();
     out.sort_by(|a, b| by_worst_drop(&a.rates, &b.rates).then_with(|| a.test.cmp(&b.test)));
     out
-}
-
-/// The component a test belongs to: its first `[sig-xxx]` tag, else "other".
-pub fn component(test: &str) -> String {
-    let mut rest = test;
-    while let Some(at) = rest.find("[sig-") {
-        let tail = &rest[at + 1..];
-        match tail.find(']') {
-            Some(end)
-                if end > 4
-                    && tail[..end]
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
-            {
-                return tail[..end].to_string();
-            }
-            _ => rest = tail,
-        }
-    }
-    "other".to_string()
 }
 
 /// Component readiness: per component and job, the tests that ran there and the
@@ -234,7 +215,7 @@ pub struct ReadinessCell {
     pub regressions: Vec<Regression>,
 }
 
-pub fn readiness(grids: &[&Grid], w: &Windows) -> Readiness {
+pub fn readiness(grids: &[&Grid], w: &Windows, components: &Components) -> Readiness {
     let mut out = Readiness {
         jobs: grids.iter().map(|g| g.job.clone()).collect(),
         ..Readiness::default()
@@ -256,7 +237,7 @@ pub fn readiness(grids: &[&Grid], w: &Windows) -> Readiness {
             if ran {
                 let cell = out
                     .components
-                    .entry(component(name))
+                    .entry(components.of(name))
                     .or_default()
                     .entry(g.job.clone())
                     .or_default();
@@ -268,7 +249,7 @@ pub fn readiness(grids: &[&Grid], w: &Windows) -> Readiness {
             .filter(|r| is_test_row(&r.test))
         {
             out.components
-                .entry(component(&found.test))
+                .entry(components.of(&found.test))
                 .or_default()
                 .entry(g.job.clone())
                 .or_default()
@@ -338,7 +319,7 @@ mod tests {
         assert_eq!(jobs[0].job, "a");
         assert_eq!(jobs[0].rates.delta_points(), Some(-50.0));
         assert_eq!(jobs[1].rates.delta_points(), Some(0.0));
-        let tests = tests(&[&a, &b], &W);
+        let tests = tests(&[&a, &b], &W, &Components::default());
         assert_eq!(tests[0].test, "[sig-node] t1");
         assert_eq!(tests[0].component, "sig-node");
         // Current: a Fail, a Flaky (a pass and a flake), b two passes: 3 of 4.
@@ -360,15 +341,5 @@ mod tests {
         );
         assert_eq!(tests[0].jobs[0].job, "a", "the job that dropped first");
         assert_eq!(tests[1].component, "other");
-    }
-
-    #[test]
-    fn components_come_from_the_first_sig_tag() {
-        assert_eq!(
-            component("[sig-api-machinery] Servers [Conformance]"),
-            "sig-api-machinery"
-        );
-        assert_eq!(component("[It] [sig-] odd [sig-storage] x"), "sig-storage");
-        assert_eq!(component("TestFoo"), "other");
     }
 }

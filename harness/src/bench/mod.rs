@@ -478,7 +478,14 @@ pub fn report(store: &Path, out: &Path) -> Result<ReportFigures, BenchError> {
         since: Some(now - REPORT_WINDOW_DAYS * 86_400),
         until: Some(now),
     };
-    let site = crate::report::gather(&store.into(), dashboards_for(&jobs), span, now, false)?;
+    let site = crate::report::gather(
+        &store.into(),
+        dashboards_for(&jobs),
+        &Default::default(),
+        span,
+        now,
+        false,
+    )?;
     let gathered = start.elapsed();
     let _ = std::fs::remove_dir_all(out);
     let stats = crate::report::write_site(&site, out)?;

@@ -377,7 +377,7 @@ fn report(store: &std::path::Path, out: &std::path::Path) -> Result<i32, Failure
         f.site.bytes as f64 / 1e6
     );
     let mut parts: Vec<_> = f.site.parts.iter().collect();
-    parts.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes));
+    parts.sort_by_key(|p| std::cmp::Reverse(p.1.bytes));
     let parts: Vec<String> = parts
         .iter()
         .map(|(name, p)| format!("{name} {:.1} MB in {}", p.bytes as f64 / 1e6, p.files))

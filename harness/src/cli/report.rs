@@ -29,6 +29,11 @@ pub struct Args {
     /// new flakes) on stdout, e.g. for $GITHUB_STEP_SUMMARY.
     #[arg(long, conflicts_with = "json")]
     markdown: bool,
+    /// Component readiness groups tests by this mapping (YAML: `components: [{name,
+    /// match}]`, `match` a regular expression on the test name; the first that
+    /// matches wins) before the `[sig-…]` of their names.
+    #[arg(long, value_name = "FILE")]
+    components: Option<PathBuf>,
 }
 
 /// `--json`: the window, what was written, and the index's data beside them.
@@ -44,9 +49,15 @@ pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
     let config = args.window.config()?;
     let window = args.window.window(&config);
     eprintln!("{}", window.describe());
+    let components = match &args.components {
+        Some(path) => crate::config::components::Components::load(path)
+            .map_err(|e| Failure::message(exit::INPUT_REJECTED, e.to_string(), e.hint()))?,
+        None => Default::default(),
+    };
     let site = report::gather(
         db,
         config,
+        &components,
         window.span(),
         window.until,
         window.per_test_group,

@@ -2,6 +2,7 @@
 //! tabs, which dashboards are release-blocking, alerting thresholds), the quarantine
 //! file of known flaky tests and the labels of known infra failures.
 
+pub mod components;
 mod dashboards;
 pub mod infra;
 pub mod quarantine;

@@ -2,6 +2,7 @@
 //! clusters, and each build's stored metadata.
 
 use crate::analysis::{self, pass_rates, triage::Cluster, Snapshot};
+use crate::config::components::Components;
 use crate::config::DashboardConfig;
 use crate::model::Span;
 use crate::store::{self, BuildInfo, Store};
@@ -37,6 +38,7 @@ const BASIS_DAYS: i64 = 28;
 fn sippy(
     db: &crate::store::Location,
     config: &DashboardConfig,
+    components: &Components,
     wanted: &[String],
     span: Span,
     now: i64,
@@ -61,8 +63,8 @@ fn sippy(
     Ok(Some(Sippy {
         windows,
         jobs: pass_rates::jobs(&grids, &windows),
-        tests: pass_rates::tests(&grids, &windows),
-        readiness: pass_rates::readiness(&grids, &windows),
+        tests: pass_rates::tests(&grids, &windows, components),
+        readiness: pass_rates::readiness(&grids, &windows, components),
     }))
 }
 
@@ -99,10 +101,12 @@ pub fn snapshot(
     Ok(snapshot)
 }
 
-/// Everything the site needs: the snapshot, failure clusters and build metadata.
+/// Everything the site needs: the snapshot, failure clusters and build metadata, and
+/// Sippy's numbers with tests grouped by `components`.
 pub fn gather(
     db: &crate::store::Location,
     config: DashboardConfig,
+    components: &Components,
     span: Span,
     now: i64,
     group_windows: bool,
@@ -134,7 +138,7 @@ pub fn gather(
     );
     let step = std::time::Instant::now();
     let wanted: Vec<String> = snapshot.grids.keys().cloned().collect();
-    let sippy = sippy(db, &config, &wanted, span, now)?;
+    let sippy = sippy(db, &config, components, &wanted, span, now)?;
     tracing::info!(elapsed = ?step.elapsed(), "pass rates and component readiness");
     Ok(Site {
         perf,
