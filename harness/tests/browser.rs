@@ -77,6 +77,11 @@ fn pages_render_without_console_errors() {
         (n[0], n[1])
     };
     let all = shown(r.dom.as_deref().unwrap(), "row-count");
+    // A failing cell carries its message (decoded from the grid's message table).
+    assert!(
+        r.dom.as_deref().unwrap().contains("title=\"FAIL: "),
+        "no failing cell shows its message"
+    );
     // The view in the URL is the view drawn: only failing rows, one test excluded.
     let view = "failing=1&exclude=00001&sort=failures";
     let shot = shots.join("grid-failing.png");

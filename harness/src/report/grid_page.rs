@@ -23,18 +23,17 @@ struct GridColumn {
     href: String,
 }
 
+/// One row as a JSON array, not an object: a 5,000-row grid would otherwise spend
+/// ~250 kB on field names. `[name, cells, fails, flake, flags, messages]`:
+/// - `name` without the grid's `prefix` when flag 4 is set;
+/// - `cells` run-length coded: `12P1F137P` is 12 passes, a failure, 137 passes (P
+///   pass, S skipped, F fail, K flaky, O other, N none; a run of one has no count);
+/// - `fails`, and `flake` (the flake rate, 3 decimals);
+/// - `flags`: 1 alerting, 2 a row of the build itself (Overall, Pod: pinned first),
+///   4 the prefix was taken off the name;
+/// - `messages`: for each F or K cell in order, 1 + its index into `texts`, or 0.
 #[derive(Serialize)]
-struct GridRow<'a> {
-    name: &'a str,
-    /// The cells, run-length coded: `12P1F137P` is 12 passes, a failure, 137 passes
-    /// (P pass, S skipped, F fail, K flaky, O other, N none; a run of one has no count).
-    cells: String,
-    alert: bool,
-    fails: u32,
-    flake: f64,
-    /// A row of the build itself (Overall, Pod): pinned first.
-    build: bool,
-}
+struct GridRow<'a>(&'a str, String, u32, f64, u8, Vec<u32>);
 
 #[derive(Serialize)]
 struct GridData<'a> {
@@ -44,12 +43,11 @@ struct GridData<'a> {
     rows: Vec<GridRow<'a>>,
     /// Each distinct message once (an outage fails every row with the same text).
     texts: Vec<String>,
-    /// "row,column" → index into `texts`.
-    messages: BTreeMap<String, usize>,
+    /// "row,column" → attempts, where a cell ran more than once.
     attempts: BTreeMap<String, u32>,
 }
 
-/// `cells` run-length coded (see [`GridRow::cells`]).
+/// `cells` run-length coded (see [`GridRow`]).
 fn run_length(cells: &str) -> String {
     let mut out = String::new();
     let mut chars = cells.chars().peekable();
@@ -140,44 +138,55 @@ fn grid_body(
             .collect(),
         rows: Vec::with_capacity(rows.len()),
         texts: Vec::new(),
-        messages: BTreeMap::new(),
         attempts: BTreeMap::new(),
     };
+    let prefix = data.prefix.clone();
     let mut text_ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, r) in rows.iter().enumerate() {
         let cells: String = g.row(*r).iter().map(|s| code(*s)).collect();
         let fails = cells.chars().filter(|c| *c == 'F').count() as u32;
+        let mut messages = Vec::new();
         for (c, _) in cells
             .char_indices()
             .filter(|(_, ch)| *ch == 'F' || *ch == 'K')
         {
-            if let Some(m) = g.message(*r, c) {
+            let id = g.message(*r, c).map_or(0, |m| {
                 let text: String = m.chars().take(MESSAGE_CHARS).collect();
                 let next = data.texts.len();
                 let id = *text_ids.entry(text).or_insert_with_key(|t| {
                     data.texts.push(t.clone());
                     next
                 });
-                data.messages.insert(format!("{i},{c}"), id);
-            }
+                id as u32 + 1
+            });
+            messages.push(id);
             let n = g.attempts(*r, c);
             if n > 1 {
                 data.attempts.insert(format!("{i},{c}"), n);
             }
         }
-        data.rows.push(GridRow {
-            name: &g.rows[*r],
-            cells: run_length(&cells),
-            alert: testgrid::alert(
-                g.row(*r),
-                tab.failures_to_alert(g.columns.len()),
-                tab.num_passes_to_disable_alert,
-            )
-            .is_some(),
+        let full = g.rows[*r].as_str();
+        let alert = testgrid::alert(
+            g.row(*r),
+            tab.failures_to_alert(g.columns.len()),
+            tab.num_passes_to_disable_alert,
+        )
+        .is_some();
+        let build = crate::model::is_build_row(full);
+        let (name, stripped) = match full.strip_prefix(prefix.as_str()) {
+            Some(rest) if !prefix.is_empty() && !build => (rest, true),
+            _ => (full, false),
+        };
+        let flake = stats.and_then(|s| s.get(*r)).map_or(0.0, |s| s.flake_rate);
+        let flags = u8::from(alert) | (u8::from(build) << 1) | (u8::from(stripped) << 2);
+        data.rows.push(GridRow(
+            name,
+            run_length(&cells),
             fails,
-            flake: stats.and_then(|s| s.get(*r)).map_or(0.0, |s| s.flake_rate),
-            build: crate::model::is_build_row(&g.rows[*r]),
-        });
+            (flake * 1000.0).round() / 1000.0,
+            flags,
+            messages,
+        ));
     }
     format!(
         "<h1>{} / {} <span class=\"chip {status}\">{status}</span></h1><div>{}</div>\

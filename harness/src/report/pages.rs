@@ -1014,10 +1014,11 @@ pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
         for (c, col) in g.columns.iter().enumerate() {
             let info = infos.and_then(|i| i.get(&col.build));
             // Columns are newest first: the one after is the build before.
+            // The neighbours' pages are in the same folder: their file names do.
             let link = |to: Option<&crate::model::Column>, text: &str| match to {
                 Some(b) => format!(
-                    "<a href=\"../../{}\">{text} {}</a>",
-                    escape::attr(&build_href(job, &b.build)),
+                    "<a href=\"{}\">{text} {}</a>",
+                    escape::attr(&format!("{}.html", escape::slug(&b.build))),
                     html(&b.build)
                 ),
                 None => format!("<span class=\"muted\">no {text} build</span>"),

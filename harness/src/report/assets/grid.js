@@ -5,14 +5,25 @@
   "use strict";
   var ROW = 18, COL = 44;
   var data = JSON.parse(document.getElementById("grid-data").textContent);
-  // Cells arrive run-length coded ("12P1F137P"): expanded once, one character a column.
-  data.rows.forEach(function (row) {
-    row.cells = row.cells.replace(/(\d*)([PSFKON])/g, function (_, n, code) {
+  // Rows arrive as compact arrays (see grid_page.rs): [name, cells run-length coded,
+  // fails, flake, flags, message ids of the F and K cells]. Expanded once.
+  data.rows = data.rows.map(function (a) {
+    var cells = a[1].replace(/(\d*)([PSFKON])/g, function (_, n, code) {
       return new Array((n ? parseInt(n, 10) : 1) + 1).join(code);
     });
+    var msgs = {}, k = 0;
+    for (var c = 0; c < cells.length; c++) {
+      var ch = cells.charAt(c);
+      if (ch === "F" || ch === "K") {
+        if (a[5][k]) { msgs[c] = a[5][k] - 1; }
+        k++;
+      }
+    }
+    return { name: (a[4] & 4 ? data.prefix : "") + a[0], cells: cells, fails: a[2], flake: a[3],
+             alert: !!(a[4] & 1), build: !!(a[4] & 2), msgs: msgs };
   });
   function message(r, c) {
-    var i = data.messages[r + "," + c];
+    var i = data.rows[r].msgs[c];
     return i === undefined ? "" : data.texts[i];
   }
   var grid = document.getElementById("grid");
