@@ -213,7 +213,7 @@ fn grid_body(
 
 /// The longest shared start of `names`, cut back to just after a `.`, `]` or space so
 /// no word is split; empty for a single name.
-fn common_prefix<'a>(mut names: impl Iterator<Item = &'a str>) -> String {
+pub(super) fn common_prefix<'a>(mut names: impl Iterator<Item = &'a str>) -> String {
     let Some(first) = names.next() else {
         return String::new();
     };

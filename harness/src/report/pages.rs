@@ -1011,6 +1011,12 @@ pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
     let tabs = job_tab_hrefs(site);
     for (job, g) in &site.snapshot.grids {
         let infos = site.builds.get(job);
+        let prefix = super::grid_page::common_prefix(
+            g.rows
+                .iter()
+                .map(String::as_str)
+                .filter(|n| crate::model::is_test_row(n)),
+        );
         for (c, col) in g.columns.iter().enumerate() {
             let info = infos.and_then(|i| i.get(&col.build));
             // Columns are newest first: the one after is the build before.
@@ -1081,7 +1087,7 @@ pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
             if let Some(d) = info.and_then(|i| i.metadata.get(crate::model::DISRUPTION_METADATA)) {
                 body.push_str(&disruption_timeline(d));
             }
-            failed_and_flaky(&mut body, g, c);
+            failed_and_flaky(&mut body, g, c, &prefix);
             w.page(
                 &build_href(job, &col.build),
                 &format!("{job} {}", col.build),
@@ -1093,7 +1099,16 @@ pub fn builds(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
 }
 
 /// The failed tests, then the FLAKY ones with their attempts, each with its message.
-fn failed_and_flaky(body: &mut String, g: &Grid, c: usize) {
+fn failed_and_flaky(body: &mut String, g: &Grid, c: usize, prefix: &str) {
+    if !prefix.is_empty() {
+        // Said once, not on every name: a release history's build pages would
+        // otherwise repeat it millions of times.
+        let _ = write!(
+            body,
+            "<p class=\"muted\">test names below start with <code>{}</code></p>",
+            html(prefix)
+        );
+    }
     for (wanted, title) in [
         (CellStatus::Fail, "Failed tests"),
         (CellStatus::Flaky, "Flaky tests (passed on retry)"),
@@ -1118,10 +1133,11 @@ fn failed_and_flaky(body: &mut String, g: &Grid, c: usize) {
                 }
                 _ => String::new(),
             };
+            let name = &g.rows[*r];
             let _ = write!(
                 body,
                 "<h3>{}{attempts}</h3><div class=\"msg\">{}</div>",
-                html(&g.rows[*r]),
+                html(name.strip_prefix(prefix).unwrap_or(name)),
                 html(g.message(*r, c).unwrap_or("(no message)"))
             );
         }

@@ -165,7 +165,7 @@ fn test_pages(
     w: &mut Writer,
 ) -> Result<(), ReportError> {
     let rows = row_positions(site);
-    for t in s.tests.iter().take(MAX_TESTS) {
+    for t in s.tests.iter().take(MAX_TEST_PAGES) {
         w.page(
             &test_href(&t.test),
             &t.test,
