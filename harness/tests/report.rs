@@ -409,6 +409,61 @@ fn site_for_simulated_history_and_real_conformance_data() {
     assert_eq!(osd_build, 10, "one build folder per product job");
 }
 
+/// A failing test's "file a bug" fills Kubernetes's `file_bug_template` (the default
+/// tab's in `default.yaml`) with the test's name and, with `--site-url`, an absolute
+/// link to its grid row.
+#[test]
+fn file_a_bug_links_use_the_template_and_the_site_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("t.db");
+    // Long enough for a test broken in the simulated history to be alerting.
+    common::simulate_and_ingest(&db, &tmp.path().join("ci"), 200, 80, &[]);
+    let site = tmp.path().join("site");
+    let dashboards = tmp.path().join("ci/dashboards");
+    let o = trellis(
+        &db,
+        &[
+            "report",
+            "--out",
+            site.to_str().unwrap(),
+            "--dashboards",
+            dashboards.to_str().unwrap(),
+            "--site-url",
+            "https://ci.example.org/trellis/",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pages: Vec<String> = std::fs::read_dir(site.join("dashboards"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    let page = pages
+        .iter()
+        .find(|p| p.contains("file a bug"))
+        .expect("a dashboard with a failing test");
+    assert!(
+        page.contains("https://github.com/kubernetes/kubernetes/issues/new?title=E2E%3A+")
+            && page.contains("body=https%3A%2F%2Fci.example.org%2Ftrellis%2Ftabs%2F"),
+        "{page}"
+    );
+    let o = trellis(
+        &db,
+        &[
+            "report",
+            "--out",
+            site.to_str().unwrap(),
+            "--site-url",
+            "javascript:alert(1)",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("give the http(s) URL"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// Component readiness groups by a configured mapping before the `[sig-…]` of names;
 /// a mapping that is not one is refused naming the file and the entry.
 #[test]

@@ -34,6 +34,22 @@ pub struct Args {
     /// matches wins) before the `[sig-…]` of their names.
     #[arg(long, value_name = "FILE")]
     components: Option<PathBuf>,
+    /// Where the site will be served (an http(s) URL): links that leave the site —
+    /// the test link a "file a bug" template fills in — are made absolute with it.
+    #[arg(long, value_name = "URL", value_parser = site_url)]
+    site_url: Option<String>,
+}
+
+/// `--site-url`: an http(s) URL, kept without a trailing slash.
+fn site_url(text: &str) -> Result<String, String> {
+    match reqwest::Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {
+            Ok(text.trim_end_matches('/').to_string())
+        }
+        _ => Err(format!(
+            "`{text}`: give the http(s) URL the site is served from, e.g. https://ci.example.org/trellis"
+        )),
+    }
 }
 
 /// `--json`: the window, what was written, and the index's data beside them.
@@ -54,7 +70,7 @@ pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
             .map_err(|e| Failure::message(exit::INPUT_REJECTED, e.to_string(), e.hint()))?,
         None => Default::default(),
     };
-    let site = report::gather(
+    let mut site = report::gather(
         db,
         config,
         &components,
@@ -62,6 +78,7 @@ pub fn run(args: Args, db: &crate::store::Location) -> Result<i32, Failure> {
         window.until,
         window.per_test_group,
     )?;
+    site.site_url = args.site_url.clone();
     let mut written = None;
     if let Some(out) = &args.out {
         match report::write_site(&site, out) {

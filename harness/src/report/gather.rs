@@ -18,8 +18,11 @@ pub struct Site {
     pub perf: super::perf_page::PerfHistory,
     /// Sippy's numbers, when the window has a start to compare with what came before.
     pub sippy: Option<Sippy>,
-    /// When the site was made (Unix seconds): the decision time.
+    /// When the site was made (Unix seconds).
     pub generated_at: i64,
+    /// Where the site will be served (`report --site-url`), for links that leave it
+    /// (a filed bug's `<test-url>`); without it they are site-relative.
+    pub site_url: Option<String>,
 }
 
 /// Pass rates against the previous window and component readiness.
@@ -144,6 +147,7 @@ pub fn gather(
         perf,
         sippy,
         generated_at: chrono::Utc::now().timestamp(),
+        site_url: None,
         config,
         previous: snapshot.previous_rates(),
         snapshot,

@@ -322,8 +322,14 @@ fn tab_section(body: &mut String, site: &Site, dashboard: &str, t: &TabReport) {
                 .take(DASHBOARD_MESSAGE_CHARS)
                 .collect();
             let row = grid_row_href(dashboard, &t.name, &f.test);
+            // The bug lives outside the site: its link is absolute when the site
+            // knows where it is served.
+            let test_url = match &site.site_url {
+                Some(base) => format!("{base}/{}", row.trim_start_matches("../")),
+                None => row.trim_start_matches("../").to_string(),
+            };
             let file = bug
-                .and_then(|b| b.link(&f.test, &row, &t.name))
+                .and_then(|b| b.link(&f.test, &test_url, &t.name))
                 .map(|href| {
                     format!(
                         "<td><a href=\"{}\">file a bug</a></td>",
