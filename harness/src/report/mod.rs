@@ -7,7 +7,9 @@
 
 mod api;
 pub mod browser;
+mod build_page;
 pub mod escape;
+mod flakiness_page;
 mod gather;
 mod grid_page;
 mod markdown;
@@ -15,6 +17,7 @@ mod pages;
 mod perf_page;
 mod plots;
 mod sippy_pages;
+mod triage_page;
 
 pub use gather::{gather, snapshot, with_stored_jobs, Site};
 pub use markdown::markdown;
@@ -214,10 +217,10 @@ pub fn write_site(site: &Site, out: &Path) -> Result<SiteStats, ReportError> {
     timed("index and dashboards");
     grid_page::tabs(site, &mut w)?;
     timed("tab grids");
-    pages::flakiness(site, &mut w)?;
-    pages::triage(site, &mut w)?;
+    flakiness_page::write(site, &mut w)?;
+    triage_page::write(site, &mut w)?;
     timed("flakiness and triage");
-    pages::builds(site, &mut w)?;
+    build_page::write(site, &mut w)?;
     timed("build pages");
     sippy_pages::write(site, &mut w)?;
     timed("pass rates, test pages and component readiness");
