@@ -63,9 +63,10 @@ fn verdict_banner(site: &Site) -> String {
     let _ = write!(out, "<div class=\"verdict {cls}\"><strong>{text}</strong>");
     let blocking: Vec<_> = r.reasons.iter().filter(|x| x.blocking).collect();
     if !blocking.is_empty() {
+        let tabs = job_tab_hrefs(site);
         out.push_str("<ul class=\"reasons\">");
         for x in blocking.iter().take(30) {
-            out.push_str(&reason_item(site, x, ""));
+            out.push_str(&reason_item(&tabs, x, ""));
         }
         out.push_str("</ul>");
         if blocking.len() > 30 {
@@ -168,6 +169,7 @@ pub fn index(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
 }
 
 pub fn dashboards(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
+    let tabs = job_tab_hrefs(site);
     for d in &site.snapshot.status.dashboards {
         let mut body = format!("<h1>{} {}</h1>", html(&d.name), chip(d.status.name()));
         if d.release_blocking {
@@ -188,7 +190,7 @@ pub fn dashboards(site: &Site, w: &mut Writer) -> Result<(), ReportError> {
                 reviews.len()
             );
             for r in reviews {
-                body.push_str(&reason_item(site, r, "../"));
+                body.push_str(&reason_item(&tabs, r, "../"));
             }
             body.push_str("</ul>");
         }
@@ -390,8 +392,12 @@ fn tab_section(body: &mut String, site: &Site, dashboard: &str, t: &TabReport) {
 
 /// A release reason (blocking or a review item) as a list item linking to its tab
 /// and the build it started at. `up` leads from the page to the site root.
-fn reason_item(site: &Site, r: &crate::analysis::release::Reason, up: &str) -> String {
-    let tabs = job_tab_hrefs(site);
+/// `tabs` is [`job_tab_hrefs`], made once per page rather than once per reason.
+fn reason_item(
+    tabs: &std::collections::HashMap<String, String>,
+    r: &crate::analysis::release::Reason,
+    up: &str,
+) -> String {
     let job = match tabs.get(&r.job) {
         Some(href) => format!(
             "<a href=\"{up}{}\">{}</a>",
